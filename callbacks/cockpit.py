@@ -1,0 +1,303 @@
+"""The cockpit's main callback: one selected area (from the URL) drives map, breadcrumb, KPI cards and
+event panel. Geometry never travels here: the map is patched with codes, values and points only."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dash
+from dash import ALL, Input, Output, Patch, dcc, html
+from dateutil.relativedelta import relativedelta
+
+from callbacks.services import Services
+from callbacks.state import ViewState, parse_search, to_search
+from datasources.repository import ScopeError
+from layouts import ids
+from layouts.i18n import pick, t
+from layouts.kpi import STATUS_COLORS, change_text, format_value, sparkline_src
+from layouts.map_figure import (
+    FACILITY_COLORS,
+    FACILITY_KINDS,
+    SEVERITY_COLORS,
+    T_CONTEXT,
+    T_FACILITY,
+    T_HEAT,
+    T_OPEN,
+    T_VALUES,
+    colorscale,
+    geojson_url,
+    view_for_bounds,
+)
+
+KPI_PARTS = ("value", "unit", "name", "change", "yoy", "spark", "fresh", "card")
+
+
+def resolve_state(services: Services, state: ViewState) -> tuple[ViewState, str | None]:
+    """Fill defaults (root area, default indicator, latest period) and replace what is invalid.
+    Returns the state and an error message key (or None)."""
+    repo = services.repo
+    root = repo.root_code()
+    error = None
+    area = state.area or root
+    try:
+        repo.check_scope(area, None)
+    except ScopeError:
+        area, error = root, "unknown_area"
+    indicators = services.cached("indicators")
+    codes = {i["code"] for i in indicators}
+    indicator = state.indicator if state.indicator in codes else default_indicator(indicators)
+    periods = services.cached("periods")
+    period = state.period_date()
+    if period is None or (periods and period not in periods):
+        period = periods[0] if periods else date.today().replace(day=1)
+    return state.with_(area=area, indicator=indicator, period=period.strftime("%Y-%m")), error
+
+
+def default_indicator(indicators: list[dict]) -> str:
+    """The map's indicator when the URL names none: the first headline that exists at the deepest level."""
+    deepest = max((i["level"] for i in indicators), default=0)
+    for i in indicators:
+        if i["headline"] and i["level"] == deepest:
+            return i["code"]
+    return indicators[0]["code"] if indicators else ""
+
+
+def cockpit_view(services: Services, search: str | None, layers: list[str] | None, kpi_codes: list[str] | None = None) -> dict:
+    """Everything the cockpit shows for the view in ``search``: a dict of named parts (map patch, bounds,
+    breadcrumb, selectors, KPI parts in ``kpi_codes`` order, event stats). Plain function: tests call it."""
+    state, error = resolve_state(services, parse_search(search))
+    lang, area, period = state.lang, state.area, state.period_date()
+    layers = set(layers or [])
+    region = services.cached("region", area)
+    has_children = region["n_children"] > 0
+    indicators = {i["code"]: i for i in services.cached("indicators")}
+    ind = indicators[state.indicator]
+    rows = services.cached("child_values", state.indicator, area, period)
+    n = len(rows)
+    unit = pick(lang, ind["unit"], ind["unit_en"])
+
+    fig = Patch()
+    level = region["level"] + 1 if has_children else region["level"]
+    version = services.repo.data_version()
+    if has_children:
+        fig["data"][T_CONTEXT]["locations"] = []
+        fig["data"][T_CONTEXT]["z"] = []
+    else:
+        siblings = services.cached("children", region["parent_code"]) if region["parent_code"] else []
+        fig["data"][T_CONTEXT]["geojson"] = geojson_url(level, version)
+        fig["data"][T_CONTEXT]["locations"] = [s["code"] for s in siblings if s["code"] != area]
+        fig["data"][T_CONTEXT]["z"] = [0] * (len(siblings) - 1 if siblings else 0)
+    values = [r["value"] for r in rows]
+    fig["data"][T_VALUES]["geojson"] = geojson_url(level, version)
+    fig["data"][T_VALUES]["locations"] = [r["code"] for r in rows]
+    fig["data"][T_VALUES]["z"] = values
+    fig["data"][T_VALUES]["colorscale"] = colorscale(ind["polarity"])
+    fig["data"][T_VALUES]["colorbar"]["title"]["text"] = unit
+    fig["data"][T_VALUES]["customdata"] = [
+        [pick(lang, r["name"], r["name_en"]), format_value(r["value"]), f"{r['rank']}/{n}" if r["rank"] else "–", _pct(r["value"], r["previous"])]
+        for r in rows
+    ]
+    fig["data"][T_VALUES]["hovertemplate"] = (
+        f"<b>%{{customdata[0]}}</b><br>{pick(lang, ind['name_zh'], ind['name_en'])}: %{{customdata[1]}} {unit}"
+        f"<br>{t('rank', lang)}: %{{customdata[2]}}<br>{t('change', lang)}: %{{customdata[3]}}<extra></extra>"
+    )
+    start, end = period, period + relativedelta(months=1)
+    _heat(fig, services, area, start, end, "heat" in layers)
+    _open_events(fig, services, area, "open" in layers, lang)
+    for kind in FACILITY_KINDS:
+        _facilities(fig, services, area, kind, kind in layers)
+    bounds = services.cached("bounds", area)
+    center, zoom = view_for_bounds(bounds)
+    fig["layout"]["map"]["center"] = center
+    fig["layout"]["map"]["zoom"] = zoom
+    fig["layout"]["uirevision"] = area
+
+    kpis = {k.code: k for k in services.cached("kpi_values", area, period)}
+    codes = kpi_codes if kpi_codes is not None else list(kpis)
+    parts = {p: [] for p in KPI_PARTS}
+    for code in codes:
+        k = kpis.get(code)
+        if k is None:
+            for p, default in zip(KPI_PARTS, ("–", "", code, "", "", sparkline_src([]), "", "kpi-card status-none"), strict=True):
+                parts[p].append(default)
+            continue
+        ch, ch_cls = change_text(k.change(k.previous), k.polarity, t("prev", lang))
+        yo, yo_cls = change_text(k.change(k.last_year), k.polarity, t("yoy", lang))
+        parts["value"].append(format_value(k.value))
+        parts["unit"].append(pick(lang, k.unit, k.unit_en))
+        parts["name"].append(pick(lang, k.name_zh, k.name_en))
+        parts["change"].append({"children": ch, "className": ch_cls})
+        parts["yoy"].append({"children": yo, "className": yo_cls})
+        parts["spark"].append(sparkline_src(k.sparkline, STATUS_COLORS[k.status]))
+        period_label = k.period.strftime("%Y-%m") if k.period else ""
+        parts["fresh"].append(t("stale_since", lang, period=period_label) if k.stale else period_label)
+        selected = " selected" if code == state.indicator else ""
+        parts["card"].append(f"kpi-card status-{k.status}{' stale' if k.stale else ''}{selected}")
+
+    return {
+        "state": state,
+        "figure": fig,
+        "bounds": bounds,
+        "breadcrumb": breadcrumb(services.cached("ancestors", area), state),
+        "area_title": _area_title(region, ind, rows, lang, error),
+        "indicator_options": [
+            {"label": f"{pick(lang, i['name_zh'], i['name_en'])} ({pick(lang, i['unit'], i['unit_en'])})", "value": i["code"]}
+            for i in indicators.values()
+        ],
+        "period_options": [{"label": p.strftime("%Y-%m"), "value": p.strftime("%Y-%m")} for p in services.cached("periods")],
+        "kpi": parts,
+        "event_stats": event_stats(services, area, start, end, lang),
+    }
+
+
+def _pct(value: float | None, previous: float | None) -> str:
+    if value is None or previous in (None, 0):
+        return "–"
+    return f"{(value - previous) / abs(previous) * 100:+.1f}%"
+
+
+def _heat(fig: Patch, services: Services, area: str, start: date, end: date, on: bool) -> None:
+    cells = services.cached("event_density", area, start, end) if on else []
+    fig["data"][T_HEAT]["visible"] = on
+    fig["data"][T_HEAT]["lon"] = [round(c["lon"], 4) for c in cells]
+    fig["data"][T_HEAT]["lat"] = [round(c["lat"], 4) for c in cells]
+    fig["data"][T_HEAT]["z"] = [c["n"] for c in cells]
+    fig["data"][T_HEAT]["zmax"] = max((c["n"] for c in cells), default=1)
+
+
+def _open_events(fig: Patch, services: Services, area: str, on: bool, lang: str) -> None:
+    events = services.cached("open_events", area) if on else []
+    fig["data"][T_OPEN]["visible"] = on
+    fig["data"][T_OPEN]["lon"] = [e["lon"] for e in events]
+    fig["data"][T_OPEN]["lat"] = [e["lat"] for e in events]
+    fig["data"][T_OPEN]["marker"]["color"] = [SEVERITY_COLORS.get(e["severity"], "#4da3ff") for e in events]
+    fig["data"][T_OPEN]["text"] = [
+        f"{t('severity.' + str(e['severity']), lang)} {e['title']} · {t('status.' + e['status'], lang)}" for e in events
+    ]
+
+
+def _facilities(fig: Patch, services: Services, area: str, kind: str, on: bool) -> None:
+    idx = T_FACILITY[kind]
+    pts = services.cached("facility_points", area, (kind,)) if on else []
+    fig["data"][idx]["visible"] = on
+    fig["data"][idx]["lon"] = [p["lon"] for p in pts]
+    fig["data"][idx]["lat"] = [p["lat"] for p in pts]
+    fig["data"][idx]["marker"]["size"] = [min(8 + 2.5 * (p["n"] ** 0.5), 30) for p in pts]
+    fig["data"][idx]["marker"]["color"] = FACILITY_COLORS[kind]
+    fig["data"][idx]["text"] = [p["name"] or f"{p['n']}" for p in pts]
+
+
+def breadcrumb(ancestors: list[dict], state: ViewState) -> list:
+    """City › township › community: links up the tree; the current area is plain text."""
+    items: list = []
+    for k, a in enumerate(ancestors):
+        name = pick(state.lang, a["name"], a["name_en"])
+        if k:
+            items.append(html.Span("›", className="crumb-sep"))
+        if k == len(ancestors) - 1:
+            items.append(html.Span(name, className="crumb current", **{"data-code": a["code"]}))
+        else:
+            items.append(dcc.Link(name, href="/" + to_search(state.with_(area=a["code"])), className="crumb", **{"data-code": a["code"]}))
+    return items
+
+
+def _area_title(region: dict, ind: dict, rows: list[dict], lang: str, error: str | None) -> list:
+    name = pick(lang, region["name"], region["name_en"])
+    parts = [html.Span(name, className="area-name"), html.Span(pick(lang, ind["name_zh"], ind["name_en"]), className="area-indicator")]
+    if rows and all(r["value"] is None for r in rows):
+        parts.append(html.Span(t("no_data", lang), className="area-note"))
+    if error:
+        parts.append(html.Span(t("error", lang, reason=t(error, lang)), className="area-error"))
+    return parts
+
+
+def event_stats(services: Services, area: str, start: date, end: date, lang: str) -> list:
+    """Totals of the period's events: count, closure rate, open now, and a bar per source."""
+    by_status = services.cached("event_counts", area, start, end, "status")
+    by_source = services.cached("event_counts", area, start, end, "source")
+    total = sum(by_status.values())
+    done = by_status.get("resolved", 0) + by_status.get("closed", 0)
+    open_now = services.cached("open_event_count", area)
+    biggest = max(by_source.values(), default=1) or 1
+    return [
+        html.Div(className="stat-row", children=[
+            _stat(t("events_total", lang), f"{total:,}", "stat-total"),
+            _stat(t("closed_rate", lang), f"{done / total * 100:.1f}%" if total else "–", "stat-closed"),
+            _stat(t("open_now", lang), f"{open_now:,}", "stat-open"),
+        ]),
+        html.Div(className="source-bars", children=[
+            html.Div(className="source-bar", children=[
+                html.Span(t(f"source.{src}", lang), className="source-name"),
+                html.Span(className="bar", children=html.Span(className="bar-fill", style={"width": f"{n / biggest * 100:.0f}%"})),
+                html.Span(f"{n:,}", className="source-n"),
+            ])
+            for src, n in sorted(by_source.items(), key=lambda kv: -kv[1])
+        ]),
+    ]
+
+
+def _stat(label: str, value: str, cls: str) -> html.Div:
+    return html.Div(className=f"stat {cls}", children=[html.Div(value, className="stat-value"), html.Div(label, className="stat-label")])
+
+
+def register(app: dash.Dash, services: Services) -> None:
+    """Wire the cockpit callback and the client-side map fit."""
+
+    def render(search, layers, _version):  # noqa: ANN001, ANN202
+        codes = [o["id"]["code"] for o in dash.callback_context.outputs_list[-1]]
+        view = cockpit_view(services, search, layers, codes)
+        k = view["kpi"]
+        return (
+            view["figure"], view["bounds"], view["breadcrumb"], view["area_title"],
+            view["indicator_options"], view["state"].indicator, view["period_options"], view["state"].period,
+            view["event_stats"],
+            k["value"], k["unit"], k["name"],
+            [c["children"] for c in k["change"]], [c["className"] for c in k["change"]],
+            [c["children"] for c in k["yoy"]], [c["className"] for c in k["yoy"]],
+            k["spark"], k["fresh"], k["card"],
+        )
+
+    app.callback(
+        Output(ids.MAP, "figure"),
+        Output(ids.MAP_BOUNDS, "data"),
+        Output(ids.BREADCRUMB, "children"),
+        Output(ids.AREA_TITLE, "children"),
+        Output(ids.INDICATOR_SELECT, "options"),
+        Output(ids.INDICATOR_SELECT, "value"),
+        Output(ids.PERIOD_SELECT, "options"),
+        Output(ids.PERIOD_SELECT, "value"),
+        Output(ids.EVENT_STATS, "children"),
+        Output(ids.kpi("value", ALL), "children"),
+        Output(ids.kpi("unit", ALL), "children"),
+        Output(ids.kpi("name", ALL), "children"),
+        Output(ids.kpi("change", ALL), "children"),
+        Output(ids.kpi("change", ALL), "className"),
+        Output(ids.kpi("yoy", ALL), "children"),
+        Output(ids.kpi("yoy", ALL), "className"),
+        Output(ids.kpi("spark", ALL), "src"),
+        Output(ids.kpi("fresh", ALL), "children"),
+        Output(ids.kpi("card", ALL), "className"),
+        Input(ids.URL, "search"),
+        Input(ids.LAYERS, "value"),
+        Input(ids.DATA_VERSION, "data"),
+    )(render)
+
+    # Fit the map to the selected area at the browser's real size (any wall, any laptop).
+    app.clientside_callback(
+        """
+        function(bounds) {
+            const gd = document.querySelector('#MAP_ID .js-plotly-plot');
+            const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+            if (bounds && sub && sub.map) {
+                // After plotly has applied the patched layout (which sets a server-side guess).
+                setTimeout(() => sub.map.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]],
+                                                   {padding: 24, animate: false}), 60);
+            }
+            return bounds;
+        }
+        """.replace("MAP_ID", ids.MAP),
+        Output(ids.MAP_FITTED, "data"),
+        Input(ids.MAP_BOUNDS, "data"),
+    )
+
+

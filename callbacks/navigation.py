@@ -1,0 +1,95 @@
+"""Navigation: every click that changes the view writes the URL; the URL drives the screen.
+
+Map click on an area drills into it, a KPI card makes its indicator the map's, the selectors change
+indicator and period, the language button switches language. Back/forward and bookmarks just work.
+"""
+
+from __future__ import annotations
+
+import dash
+from dash import ALL, Input, Output, State, no_update
+
+from callbacks.services import Services
+from callbacks.state import parse_search, to_search
+from layouts import ids
+from layouts.i18n import pick, t
+from layouts.map_figure import FACILITY_KINDS
+
+
+def next_search(trigger: dict | str | None, value, search: str | None) -> str | object:  # noqa: ANN001
+    """The new query string after an interaction, or ``no_update`` when nothing changes.
+
+    ``trigger`` is the id of the component that fired; ``value`` its new value (clickData for the map)."""
+    state = parse_search(search)
+    new = state
+    if trigger == ids.MAP:
+        points = (value or {}).get("points") or []
+        code = points[0].get("location") if points else None
+        if not code:
+            return no_update
+        new = state.with_(area=str(code))
+    elif trigger == ids.INDICATOR_SELECT and value:
+        new = state.with_(indicator=value)
+    elif trigger == ids.PERIOD_SELECT and value:
+        new = state.with_(period=value)
+    elif trigger == ids.LANG_TOGGLE and value:
+        new = state.with_(lang="en" if state.lang == "zh" else "zh")
+    elif isinstance(trigger, dict) and trigger.get("type") == "kpi-card" and value:
+        new = state.with_(indicator=trigger["code"])
+    out = to_search(new)
+    return no_update if out == to_search(state) and search else out
+
+
+def label_texts(services: Services, keys: list[str], lang: str) -> list[str]:
+    """Texts of the static labels (message keys, or ``page.<id>`` for catalog page names)."""
+    pages = {p["id"]: p for p in services.cached("pages")}
+    out = []
+    for key in keys:
+        if key.startswith("page."):
+            p = pages.get(key.removeprefix("page."))
+            out.append(pick(lang, p["name_zh"], p["name_en"]) if p else key)
+        else:
+            out.append(t(key, lang))
+    return out
+
+
+def register(app: dash.Dash, services: Services) -> None:
+    """Wire URL writes and the language-dependent labels."""
+
+    def navigate(click, _cards, indicator, period, lang_clicks, search):  # noqa: ANN001, ANN202
+        trigger = dash.callback_context.triggered_id
+        if trigger is None:
+            return no_update
+        if isinstance(trigger, dict):
+            value = dash.callback_context.triggered[0]["value"]
+        else:
+            value = {ids.MAP: click, ids.INDICATOR_SELECT: indicator, ids.PERIOD_SELECT: period, ids.LANG_TOGGLE: lang_clicks}[trigger]
+        return next_search(trigger, value, search)
+
+    app.callback(
+        Output(ids.URL, "search"),
+        Input(ids.MAP, "clickData"),
+        Input(ids.kpi("card", ALL), "n_clicks"),
+        Input(ids.INDICATOR_SELECT, "value"),
+        Input(ids.PERIOD_SELECT, "value"),
+        Input(ids.LANG_TOGGLE, "n_clicks"),
+        State(ids.URL, "search"),
+        prevent_initial_call=True,
+    )(navigate)
+
+    def labels(search):  # noqa: ANN001, ANN202
+        lang = parse_search(search).lang
+        keys = [o["id"]["key"] for o in dash.callback_context.outputs_list[0]]
+        meta = services.repo.meta()
+        title = services.config.title or t("title", lang, city=meta.get("city_name", ""))
+        layer_options = [{"label": t(f"layer.{k}", lang), "value": k} for k in ("heat", "open", *FACILITY_KINDS)]
+        return label_texts(services, keys, lang), t("lang_switch", lang), title, "zh-CN" if lang == "zh" else "en", layer_options
+
+    app.callback(
+        Output(ids.label(ALL), "children"),
+        Output(ids.LANG_TOGGLE, "children"),
+        Output(ids.TITLE, "children"),
+        Output(ids.ROOT, "lang"),
+        Output(ids.LAYERS, "options"),
+        Input(ids.URL, "search"),
+    )(labels)

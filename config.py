@@ -1,0 +1,58 @@
+"""Application settings, read from ``IOC_*`` environment variables.
+
+One place for every knob; ``create_app(config)`` accepts a ``Config`` (or a dict of overrides) so tests
+and the command line can point the app at another database without touching the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+INSTANCE = ROOT / "instance"
+
+
+def _default_db_url() -> str:
+    return f"sqlite:///{INSTANCE / 'ioc.db'}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of one app instance. Field docs double as the README's configuration table."""
+
+    database_url: str = field(default_factory=_default_db_url, metadata={"doc": "SQLAlchemy URL of the database"})
+    cache_type: str = field(default="SimpleCache", metadata={"doc": "flask-caching backend: SimpleCache, RedisCache or NullCache"})
+    redis_url: str = field(default="redis://127.0.0.1:6379/0", metadata={"doc": "Redis URL when cache_type is RedisCache"})
+    cache_timeout: int = field(default=600, metadata={"doc": "seconds a cached query result lives (keys also carry the data version)"})
+    tile_url: str = field(default="", metadata={"doc": "optional intranet raster tile URL template ({z}/{x}/{y}); empty = boundaries only"})
+    language: str = field(default="zh", metadata={"doc": "default UI language: zh or en"})
+    refresh_seconds: int = field(default=5, metadata={"doc": "how often screens poll the data version"})
+    host: str = field(default="127.0.0.1", metadata={"doc": "address the development server binds"})
+    port: int = field(default=8050, metadata={"doc": "port of the development server"})
+    demo_scale: str = field(default="county", metadata={"doc": "demo built when the database is empty: county, prefecture or mini"})
+    demo_seed: int = field(default=1, metadata={"doc": "seed of the demo generator"})
+    title: str = field(default="", metadata={"doc": "screen title; empty = '<city> 城市运行管理中心'"})
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Config:
+        """Build a config from ``IOC_<FIELD>`` variables (e.g. ``IOC_DATABASE_URL``)."""
+        env = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = env.get(f"IOC_{f.name.upper()}")
+            if raw is None:
+                continue
+            values[f.name] = int(raw) if f.type == "int" else raw
+        return cls(**values)
+
+    def with_overrides(self, overrides: dict | None) -> Config:
+        """Return a copy with some fields replaced; unknown keys are an error naming the key."""
+        if not overrides:
+            return self
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown config key(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        return replace(self, **overrides)

@@ -1,0 +1,1 @@
+"""Data layer: the only code that talks to databases and files. Never imports dash."""

@@ -1,0 +1,326 @@
+"""Synthetic events, facilities and live readings for the demo city, calibrated to seed 001.
+
+Everything is vectorised with numpy and drawn from seeded generators, so the same seed and as-of date
+give the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import shapely
+
+
+# Published 2020 figures (seed 001, 彭州市): yearly volume, share closed/handled, satisfaction.
+@dataclass(frozen=True)
+class Source:
+    id: str
+    per_year: int  # at county scale
+    done_rate: float  # share that reaches the done state of the published rate
+    done_states: tuple[str, ...]  # states that count as "done" for the published rate
+    satisfaction: float | None  # share of rated events scored >= 4
+    rated_share: float  # share of done events that got a rating
+    sla_hours: float
+    resolve_hours: float  # median time from dispatch to resolution
+    categories: tuple[tuple[str, str, str, str, float], ...]  # (id, zh, theme, department, weight)
+    severity_p: tuple[float, float, float, float]  # P(I), P(II), P(III), P(IV)
+
+
+SOURCES: tuple[Source, ...] = (
+    Source(
+        "hotline", 59_707, 1.0, ("closed",), 0.9372, 0.85, 120, 30,
+        (
+            ("consult", "政策咨询", "public_service", "市网络理政办", 0.22),
+            ("complaint_env", "环境投诉", "environment", "市生态环境局", 0.14),
+            ("complaint_noise", "噪声扰民", "environment", "市生态环境局", 0.08),
+            ("social_security", "社保医保", "public_service", "市人社局", 0.12),
+            ("traffic", "交通出行", "public_service", "市交通运输局", 0.09),
+            ("housing", "住房物业", "governance", "市住建局", 0.13),
+            ("labour", "劳资纠纷", "governance", "市人社局", 0.08),
+            ("market", "市场监管", "economy", "市市场监管局", 0.09),
+            ("water_power", "水电气", "public_service", "市经信局", 0.05),
+        ),
+        (0.0, 0.0, 0.04, 0.96),
+    ),
+    Source(
+        "city_management", 73_086, 0.9917, ("resolved", "closed"), None, 0.0, 48, 10,
+        (
+            ("road_occupation", "占道经营", "governance", "市城管局", 0.24),
+            ("garbage", "暴露垃圾", "environment", "市城管局", 0.22),
+            ("facility_damage", "市政设施损坏", "public_service", "市住建局", 0.16),
+            ("illegal_ad", "违规广告", "governance", "市城管局", 0.12),
+            ("parking", "乱停乱放", "governance", "市公安局", 0.14),
+            ("greenery", "绿化损坏", "environment", "市公园城市局", 0.07),
+            ("manhole", "井盖缺失", "emergency", "市住建局", 0.05),
+        ),
+        (0.0, 0.0, 0.03, 0.97),
+    ),
+    Source(
+        "grid", 524_462, 0.9846, ("closed",), None, 0.0, 72, 20,
+        (
+            ("safety_hazard", "安全隐患", "emergency", "市应急局", 0.14),
+            ("dispute", "矛盾纠纷", "governance", "市司法局", 0.12),
+            ("sanitation", "环境卫生", "environment", "市城管局", 0.22),
+            ("public_order", "治安防范", "governance", "市公安局", 0.10),
+            ("elderly_care", "民生服务", "public_service", "市民政局", 0.16),
+            ("fire_risk", "消防隐患", "emergency", "市消防救援大队", 0.08),
+            ("epidemic_check", "防疫巡查", "public_service", "市卫健局", 0.08),
+            ("illegal_building", "违章建筑", "governance", "市住建局", 0.10),
+        ),
+        (0.0, 0.001, 0.02, 0.979),
+    ),
+    Source(
+        "emergency", 420, 0.99, ("resolved", "closed"), None, 0.0, 24, 6,
+        (
+            ("flood", "山洪内涝", "emergency", "市应急局", 0.30),
+            ("landslide", "地质灾害", "emergency", "市自然资源局", 0.18),
+            ("fire", "火灾", "emergency", "市消防救援大队", 0.22),
+            ("traffic_accident", "交通事故", "emergency", "市公安局", 0.22),
+            ("hazmat", "危化品泄漏", "emergency", "市应急局", 0.08),
+        ),
+        (0.01, 0.05, 0.25, 0.69),
+    ),
+    Source(
+        "sensor", 5_200, 0.995, ("resolved", "closed"), None, 0.0, 12, 3,
+        (
+            ("air_exceed", "空气质量超标", "environment", "市生态环境局", 0.45),
+            ("water_exceed", "水质异常", "environment", "市生态环境局", 0.15),
+            ("water_level", "水位超警", "emergency", "市水务局", 0.25),
+            ("smoke", "烟感报警", "emergency", "市消防救援大队", 0.15),
+        ),
+        (0.0, 0.0, 0.3, 0.7),
+    ),
+)
+SOURCE_ZH = {"hotline": "网络理政", "city_management": "数字城管", "grid": "网格化微治理", "emergency": "突发事件", "sensor": "感知报警"}
+
+# Facility counts from seed 001 (cameras, stations, base stations, hospitals); the rest illustrative.
+FACILITY_COUNTS = {
+    "camera": 9_503,
+    "air_station": 35,
+    "water_station": 6,
+    "pollution_camera": 223,
+    "base_station": 3_097,
+    "hospital": 29,
+    "school": 118,
+    "shelter": 64,
+    "major_project": 48,
+}
+FACILITY_ZH = {
+    "camera": "视频监控", "air_station": "空气微站", "water_station": "水质自动站", "pollution_camera": "污染源监控",
+    "base_station": "通信基站", "hospital": "公立医疗机构", "school": "学校", "shelter": "应急避难场所",
+    "major_project": "重大项目",
+}
+FIVE_G_BASE_STATIONS = 420  # "建成5G基站400多个"
+LIVE_KINDS = {"air_station": ("aqi", "pm25"), "water_station": ("water_level", "dissolved_oxygen")}
+
+_TS = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _rng(seed: int, stage: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, stage]))
+
+
+def _fmt(ts: np.ndarray) -> np.ndarray:
+    """datetime64[us] array → 'YYYY-MM-DD HH:MM:SS.ffffff' strings (SQLAlchemy's SQLite format, and
+    accepted by PostgreSQL's COPY); NaT → None."""
+    out = np.datetime_as_string(ts, unit="us").astype(object)
+    nat = np.isnat(ts)
+    out[~nat] = [s.replace("T", " ") for s in out[~nat]]
+    out[nat] = None
+    return out
+
+
+def sample_points(polygons: list, per_polygon: int, rng: np.random.Generator) -> np.ndarray:
+    """``per_polygon`` random points inside each polygon: array of shape (n_polygons, per_polygon, 2)."""
+    out = np.empty((len(polygons), per_polygon, 2))
+    for k, poly in enumerate(polygons):
+        minx, miny, maxx, maxy = poly.bounds
+        got = np.empty((0, 2))
+        prepared = shapely.prepare(poly) or poly
+        while len(got) < per_polygon:
+            cand = np.column_stack([rng.uniform(minx, maxx, per_polygon * 4), rng.uniform(miny, maxy, per_polygon * 4)])
+            got = np.vstack([got, cand[shapely.contains_xy(prepared, cand[:, 0], cand[:, 1])]])
+        out[k] = got[:per_polygon]
+    return out
+
+
+def generate_events(
+    leaves: list[dict], as_of: datetime, seed: int, scale_factor: float = 1.0, years: int = 3
+) -> tuple[list[str], list[tuple]]:
+    """Events for ``years`` years up to ``as_of`` over the leaf regions.
+
+    ``leaves`` are dicts with code, name, population, geometry and hotspot (a factor >= 1). Returns
+    the column names and row tuples for ``events`` (ids from 1)."""
+    rng = _rng(seed, 10)
+    start = (as_of - timedelta(days=365 * years)).replace(hour=0, minute=0, second=0, microsecond=0)
+    days = np.arange(np.datetime64(start.date()), np.datetime64(as_of.date()) + 1)
+    doy = (days - days.astype("datetime64[Y]")).astype(int)
+    weekday = (days.astype(int) + 3) % 7  # 1970-01-01 was a Thursday
+    years_from_asof = (days - np.datetime64(as_of.date())).astype(int) / 365.25
+    pop = np.array([lf["population"] for lf in leaves], dtype=float)
+    hot = np.array([lf["hotspot"] for lf in leaves], dtype=float)
+    pools = sample_points([lf["geometry"] for lf in leaves], 64, rng)
+    hours = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1.2, 2.5, 4.5, 6, 6.2, 5.8, 4.5, 4.8, 5.6, 5.8, 5.5, 5, 4, 3.4, 3, 2.6, 2, 1.4])
+    hours /= hours.sum()
+    names = np.array([lf["name"] for lf in leaves], dtype=object)
+    codes = np.array([lf["code"] for lf in leaves], dtype=object)
+    as_of64 = np.datetime64(as_of, "us")
+    columns = [
+        "id", "source", "category", "theme", "severity", "title", "description", "lon", "lat", "region_code",
+        "reported_at", "status", "department", "dispatched_at", "resolved_at", "closed_at", "satisfaction", "due_at",
+    ]
+    rows: list[tuple] = []
+    next_id = 1
+    for src in SOURCES:
+        season = 1 + 0.12 * np.cos(2 * np.pi * (doy - 196) / 365.25)  # summer peak (floods, outdoor work)
+        work = np.where(weekday >= 5, 0.75, 1.1)
+        trend = (1.015) ** years_from_asof
+        lam = src.per_year * scale_factor / 365.25 * season * work * trend
+        lam *= src.per_year * scale_factor * years / lam.sum() * (len(days) / (365.25 * years))
+        per_day = rng.poisson(lam)
+        n = int(per_day.sum())
+        day_idx = np.repeat(np.arange(len(days)), per_day)
+        secs = rng.choice(24, n, p=hours) * 3600 + rng.integers(0, 3600, n)
+        reported = days[day_idx].astype("datetime64[us]") + secs.astype("timedelta64[s]")
+        keep = reported <= as_of64
+        reported, n = reported[keep], int(keep.sum())
+        reported.sort()
+        weights = pop * hot ** (1.6 if src.id != "hotline" else 1.0)
+        leaf = rng.choice(len(leaves), n, p=weights / weights.sum())
+        pt = pools[leaf, rng.integers(0, pools.shape[1], n)]
+        cat_w = np.array([c[4] for c in src.categories])
+        cat = rng.choice(len(src.categories), n, p=cat_w / cat_w.sum())
+        sev = rng.choice(4, n, p=np.array(src.severity_p) / sum(src.severity_p)) + 1
+        # Lifecycle: dispatch after minutes, resolve after hours to days, close a day later.
+        d_disp = rng.exponential(0.6, n) * 3600
+        d_res = rng.lognormal(np.log(src.resolve_hours * 3600), 0.8, n)
+        d_close = rng.exponential(18, n) * 3600
+        disp = reported + d_disp.astype("timedelta64[s]")
+        res = disp + d_res.astype("timedelta64[s]")
+        clo = res + d_close.astype("timedelta64[s]")
+        # Whether the event ever reaches the published done state, and (if done state is 'resolved or
+        # closed') whether it also gets closed.
+        done = rng.random(n) < src.done_rate
+        stuck_at = rng.choice(np.array(["processing", "resolved"], dtype=object), n, p=[0.6, 0.4])
+        never_closed = ~done & (stuck_at == "processing")
+        status = np.full(n, "closed", dtype=object)
+        if src.done_states == ("closed",):
+            status[~done] = stuck_at[~done]
+        else:  # done = resolved or closed; the undone stay in processing
+            status[~done] = "processing"
+            never_closed |= ~done
+        res_never = never_closed | (status == "processing")
+        clo_never = status != "closed"
+        nat = np.datetime64("NaT", "us")
+        res = np.where(res_never, nat, res)
+        clo = np.where(clo_never, nat, clo)
+        # Events still in flight at as_of.
+        status = np.where(disp > as_of64, "reported", status)
+        status = np.where((disp <= as_of64) & (res > as_of64) & ~res_never, "processing", status)
+        status = np.where((res <= as_of64) & (clo > as_of64) & ~clo_never, "resolved", status)
+        disp = np.where(disp > as_of64, nat, disp)
+        res = np.where(res > as_of64, nat, res)
+        clo = np.where(clo > as_of64, nat, clo)
+        status = np.where((status == "processing") & (rng.random(n) < 0.25) & ~np.isnat(disp) & np.isnat(res), "dispatched", status)
+        rated = (status == "closed") & (rng.random(n) < src.rated_share) if src.satisfaction else np.zeros(n, bool)
+        happy = rng.random(n) < (src.satisfaction or 0)
+        score = np.where(happy, rng.choice([4, 5], n, p=[0.3, 0.7]), rng.choice([1, 2, 3], n, p=[0.3, 0.3, 0.4]))
+        due = reported + np.timedelta64(int(src.sla_hours * 3600), "s")
+        cat_zh = np.array([c[1] for c in src.categories], dtype=object)[cat]
+        titles = cat_zh + "·" + names[leaf]
+        cols = (
+            np.arange(next_id, next_id + n),
+            np.full(n, src.id, dtype=object),
+            np.array([c[0] for c in src.categories], dtype=object)[cat],
+            np.array([c[2] for c in src.categories], dtype=object)[cat],
+            sev,
+            titles,
+            np.full(n, SOURCE_ZH[src.id], dtype=object),
+            np.round(pt[:, 0], 6),
+            np.round(pt[:, 1], 6),
+            codes[leaf],
+            _fmt(reported),
+            status,
+            np.array([c[3] for c in src.categories], dtype=object)[cat],
+            _fmt(disp),
+            _fmt(res),
+            _fmt(clo),
+            np.where(rated, score, None),
+            _fmt(due),
+        )
+        rows.extend(zip(*(c.tolist() for c in cols), strict=True))
+        next_id += n
+    return columns, rows
+
+
+def generate_facilities(
+    leaves: list[dict], townships: list[dict], seed: int, scale_factor: float = 1.0
+) -> tuple[list[str], list[tuple]]:
+    """Facilities with the seed's counts (times ``scale_factor``). Cameras, base stations and schools
+    follow population; stations are spread over townships; projects favour the urban core."""
+    rng = _rng(seed, 20)
+    pop = np.array([lf["population"] for lf in leaves], dtype=float)
+    pools = sample_points([lf["geometry"] for lf in leaves], 48, rng)
+    twp_index = {t["code"]: k for k, t in enumerate(townships)}
+    leaf_twp = np.array([twp_index.get(lf["township"], 0) for lf in leaves])
+    rows: list[tuple] = []
+    fid = 1
+    for kind, count in FACILITY_COUNTS.items():
+        n = max(1, round(count * scale_factor)) if kind in ("camera", "base_station", "school", "pollution_camera") else count
+        if kind in ("air_station", "water_station"):
+            # One station per township first (round robin), then population-weighted.
+            twp_order = np.arange(n) % len(townships)
+            leaf = np.array([rng.choice(np.flatnonzero(leaf_twp == t)) for t in twp_order])
+        else:
+            w = pop ** (1.3 if kind in ("hospital", "major_project") else 1.0)
+            leaf = rng.choice(len(leaves), n, p=w / w.sum())
+        pt = pools[leaf, rng.integers(0, pools.shape[1], n)]
+        five_g = set(rng.choice(n, min(FIVE_G_BASE_STATIONS, n), replace=False).tolist()) if kind == "base_station" else set()
+        for k in range(n):
+            lf = leaves[leaf[k]]
+            attrs: dict = {}
+            if kind == "base_station":
+                attrs["generation"] = "5G" if k in five_g else "4G"
+            elif kind == "major_project":
+                attrs = {"investment_yi": round(float(rng.lognormal(1.6, 0.7)), 1), "progress": int(rng.integers(5, 100))}
+            elif kind == "shelter":
+                attrs["capacity"] = int(rng.integers(5, 60)) * 100
+            rows.append(
+                (fid, kind, f"{lf['name']}{FACILITY_ZH[kind]}{k + 1:04d}", round(float(pt[k, 0]), 6), round(float(pt[k, 1]), 6),
+                 lf["code"], json.dumps(attrs, ensure_ascii=False), kind in LIVE_KINDS)
+            )
+            fid += 1
+    return ["id", "kind", "name", "lon", "lat", "region_code", "attributes", "live"], rows
+
+
+def generate_readings(stations: list[tuple[int, str]], as_of: datetime, seed: int, hours: int = 168) -> tuple[list[str], list[tuple]]:
+    """Hourly readings of the live stations for the last ``hours`` hours: (facility_id, kind) pairs in."""
+    rng = _rng(seed, 30)
+    end = as_of.replace(minute=0, second=0, microsecond=0)
+    ts = np.array([end - timedelta(hours=h) for h in range(hours - 1, -1, -1)], dtype="datetime64[us]")
+    hod = ts.astype("datetime64[h]").astype(int) % 24
+    stamps = _fmt(ts).tolist()
+    rows: list[tuple] = []
+    for fid, kind in stations:
+        for metric in LIVE_KINDS[kind]:
+            if metric == "aqi":
+                base = rng.uniform(45, 95)
+                v = base * (1 + 0.25 * np.cos(2 * np.pi * (hod - 8) / 24)) + np.cumsum(rng.normal(0, 3, hours))
+            elif metric == "pm25":
+                base = rng.uniform(25, 60)
+                v = base * (1 + 0.3 * np.cos(2 * np.pi * (hod - 8) / 24)) + np.cumsum(rng.normal(0, 2, hours))
+            elif metric == "water_level":
+                v = rng.uniform(2.0, 4.5) + np.cumsum(rng.normal(0, 0.03, hours))
+            else:
+                v = rng.uniform(6.5, 8.5) + 0.4 * np.sin(2 * np.pi * (hod - 14) / 24) + rng.normal(0, 0.1, hours)
+            v = np.round(np.clip(v, 0, None), 2)
+            rows.extend((fid, metric, s, float(x)) for s, x in zip(stamps, v, strict=True))
+    return ["facility_id", "metric", "ts", "value"], rows
+
+
+def as_datetime(d: date) -> datetime:
+    """Midnight of a date."""
+    return datetime(d.year, d.month, d.day)

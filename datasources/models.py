@@ -1,0 +1,224 @@
+"""SQLAlchemy 2 models of the data contract (DESIGN.md section 3).
+
+Region codes are the join key everywhere. ``region_closure`` holds every (ancestor, descendant) pair so
+that scope and subtree filters are one indexed join on both SQLite and PostgreSQL, whatever the
+depth of the hierarchy or the shape of the codes.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    """Key/value facts about the loaded data: data_version, demo flag, as_of, seed, scale."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class RegionLevel(Base):
+    """Names of the hierarchy's levels, from the data (a city may have 3 or 4 levels)."""
+
+    __tablename__ = "region_levels"
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name_zh: Mapped[str] = mapped_column(String(32))
+    name_en: Mapped[str] = mapped_column(String(32))
+
+
+class Region(Base):
+    __tablename__ = "regions"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str] = mapped_column(String(64), default="")
+    level: Mapped[int] = mapped_column(Integer, index=True)
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
+    population: Mapped[int] = mapped_column(Integer, default=0)
+    area_km2: Mapped[float] = mapped_column(Float, default=0.0)
+    centroid_lon: Mapped[float] = mapped_column(Float)
+    centroid_lat: Mapped[float] = mapped_column(Float)
+    # Full-precision GeoJSON geometry, and the coverage-simplified one served to the map.
+    geometry: Mapped[str] = mapped_column(Text)
+    geometry_display: Mapped[str] = mapped_column(Text)
+
+
+class RegionClosure(Base):
+    """Transitive closure of the region tree (a region is its own ancestor at depth 0)."""
+
+    __tablename__ = "region_closure"
+    ancestor_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True)
+    descendant_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True)
+    depth: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("ix_region_closure_descendant", "descendant_code", "ancestor_code"),)
+
+
+class Page(Base):
+    """Themes and topics of the catalog (1 + 5 + N pages)."""
+
+    __tablename__ = "pages"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name_zh: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str] = mapped_column(String(64))
+    order: Mapped[int] = mapped_column(Integer)
+    icon: Mapped[str] = mapped_column(String(32), default="")
+
+
+class Indicator(Base):
+    __tablename__ = "indicators"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(128))
+    name_en: Mapped[str] = mapped_column(String(128))
+    theme: Mapped[str] = mapped_column(String(32), index=True)
+    topics: Mapped[str] = mapped_column(String(256), default="")
+    unit: Mapped[str] = mapped_column(String(32), default="")
+    unit_en: Mapped[str] = mapped_column(String(32), default="")
+    aggregation: Mapped[str] = mapped_column(String(8))
+    polarity: Mapped[int] = mapped_column(Integer)
+    warn: Mapped[float | None] = mapped_column(Float)
+    alarm: Mapped[float | None] = mapped_column(Float)
+    department: Mapped[str] = mapped_column(String(64), default="")
+    frequency: Mapped[str] = mapped_column(String(16))
+    level: Mapped[int] = mapped_column(Integer)
+    headline: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class IndicatorValue(Base):
+    """One value per indicator, region and period. ``derived`` rows are roll-ups made at load time."""
+
+    __tablename__ = "indicator_values"
+    indicator_code: Mapped[str] = mapped_column(ForeignKey("indicators.code"), primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True)
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)
+    # When the source reported the value; the ``last`` roll-up takes the most recently reported child.
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime)
+    derived: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (Index("ix_indicator_values_region_period", "region_code", "period"),)
+
+
+class Event(Base):
+    """Citizen demands, grid reports, city-management cases, emergencies and sensor alarms."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(32))
+    theme: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[int] = mapped_column(Integer)  # 1 = I (most severe) … 4 = IV
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    reported_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    department: Mapped[str | None] = mapped_column(String(64))
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1–5 score; >= 4 counts as satisfied
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    __table_args__ = (
+        Index("ix_events_region_reported", "region_code", "reported_at"),
+        Index("ix_events_reported", "reported_at"),
+        Index("ix_events_status", "status"),
+    )
+
+
+class EventMonthly(Base):
+    """Event counts per region (every level), month and class; filled at load time so that the
+    cockpit never groups millions of raw events on a click."""
+
+    __tablename__ = "event_monthly"
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    severity: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class Facility(Base):
+    __tablename__ = "facilities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    attributes: Mapped[str] = mapped_column(Text, default="{}")  # JSON object
+    live: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Reading(Base):
+    """Time series of the live facilities (air and water stations, sensors)."""
+
+    __tablename__ = "readings"
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[int] = mapped_column(Integer)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    indicator_code: Mapped[str | None] = mapped_column(String(64))
+    event_id: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))  # leader | duty | analyst | township | admin
+    scope_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(DateTime, index=True)
+    username: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")

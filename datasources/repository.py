@@ -1,0 +1,573 @@
+"""The repository: every query the screens run. The only module that reads the database.
+
+All functions take a ``scope`` (a region code whose subtree the caller may see; ``None`` = all) and
+filter by it in SQL. Aggregation runs in SQL on indexed keys or on the roll-up tables filled at load
+time; Python only shapes the few rows that come back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import shapely
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import Engine, bindparam, text
+
+from datasources.rollup import month_start
+
+EVENT_DIMENSIONS = ("status", "category", "severity", "source")
+OPEN_STATUSES = ("reported", "dispatched", "processing")
+# How many months a value may lag the selected period before the card is marked stale.
+ALLOWED_LAG_MONTHS = {"realtime": 0, "daily": 0, "monthly": 1, "quarterly": 4, "yearly": 14}
+
+
+class ScopeError(PermissionError):
+    """The caller asked for an area outside its scope (or an unknown area)."""
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI card's numbers for an area and period."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    theme: str
+    unit: str
+    unit_en: str
+    polarity: int
+    frequency: str
+    value: float | None
+    period: date | None  # period of ``value`` (the latest at or before the selected one)
+    previous: float | None  # the value before it
+    last_year: float | None  # same period one year earlier
+    status: str  # ok | warn | alarm | none
+    stale: bool
+    sparkline: tuple[float | None, ...] = field(default=())
+    sparkline_periods: tuple[date, ...] = field(default=())
+
+    def change(self, other: float | None) -> float | None:
+        """Relative change of ``value`` against ``other`` (None when undefined)."""
+        if self.value is None or other in (None, 0):
+            return None
+        return (self.value - other) / abs(other)
+
+
+def month_floor(d: date | datetime) -> date:
+    """First day of the month of ``d``."""
+    return date(d.year, d.month, 1)
+
+
+def threshold_status(value: float | None, polarity: int, warn: float | None, alarm: float | None) -> str:
+    """Status of a value against its thresholds, oriented by polarity (+1 higher is better)."""
+    if value is None or warn is None or alarm is None:
+        return "none"
+    if polarity > 0:
+        return "alarm" if value <= alarm else "warn" if value <= warn else "ok"
+    return "alarm" if value >= alarm else "warn" if value >= warn else "ok"
+
+
+def _as_date(v: Any) -> date | None:
+    if v is None or isinstance(v, date) and not isinstance(v, datetime):
+        return v
+    if isinstance(v, datetime):
+        return v.date()
+    return date.fromisoformat(str(v)[:10])
+
+
+def _as_datetime(v: Any) -> datetime | None:
+    if v is None or isinstance(v, datetime):
+        return v
+    return datetime.fromisoformat(str(v))
+
+
+class Repository:
+    """Read (and version-bump) access to one database."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # ------------------------------------------------------------------ meta and versioning
+    def meta(self) -> dict[str, str]:
+        """All key/value facts of the loaded data (demo flag, as_of, scale, seed, data_version…)."""
+        with self.engine.connect() as conn:
+            return dict(conn.execute(text("SELECT key, value FROM meta")).all())
+
+    def data_version(self) -> int:
+        """A counter bumped by every write; caches and refreshing screens key on it."""
+        with self.engine.connect() as conn:
+            v = conn.execute(text("SELECT value FROM meta WHERE key = 'data_version'")).scalar()
+        return int(v or 0)
+
+    @staticmethod
+    def bump_data_version(conn) -> int:  # noqa: ANN001
+        """Increment the data version inside the writer's transaction; returns the new value."""
+        updated = conn.execute(
+            text("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS VARCHAR(32)) WHERE key = 'data_version'")
+        ).rowcount
+        if not updated:
+            conn.execute(text("INSERT INTO meta (key, value) VALUES ('data_version', '1')"))
+        return int(conn.execute(text("SELECT value FROM meta WHERE key = 'data_version'")).scalar_one())
+
+    # ------------------------------------------------------------------ regions
+    def check_scope(self, area: str, scope: str | None) -> None:
+        """Raise ScopeError unless ``area`` exists and lies in ``scope``'s subtree."""
+        with self.engine.connect() as conn:
+            ok = conn.execute(
+                text("SELECT 1 FROM region_closure WHERE ancestor_code = :s AND descendant_code = :a"),
+                {"s": scope if scope is not None else area, "a": area},
+            ).first()
+        if not ok:
+            raise ScopeError(f"area {area!r} is unknown or outside scope {scope!r}")
+
+    def root_code(self, scope: str | None = None) -> str:
+        """The top region the caller may see: the scope itself, or the tree's root."""
+        if scope is not None:
+            return scope
+        with self.engine.connect() as conn:
+            return conn.execute(text("SELECT code FROM regions WHERE parent_code IS NULL ORDER BY code")).scalar_one()
+
+    def region(self, code: str, scope: str | None = None) -> dict:
+        """One region's attributes (no geometry)."""
+        self.check_scope(code, scope)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT code, name, name_en, level, parent_code, population, area_km2, centroid_lon, centroid_lat, "
+                    "(SELECT COUNT(*) FROM regions c WHERE c.parent_code = r.code) AS n_children "
+                    "FROM regions r WHERE code = :c"
+                ),
+                {"c": code},
+            ).mappings().one()
+        return dict(row)
+
+    def children(self, code: str, scope: str | None = None) -> list[dict]:
+        """Direct children of a region, ordered by code."""
+        self.check_scope(code, scope)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT code, name, name_en, level, population, area_km2, centroid_lon, centroid_lat "
+                    "FROM regions WHERE parent_code = :c ORDER BY code"
+                ),
+                {"c": code},
+            ).mappings().all()
+        return [dict(r) for r in rows]
+
+    def ancestors(self, code: str, scope: str | None = None) -> list[dict]:
+        """The path from the top visible region down to ``code`` (inclusive): the breadcrumb."""
+        self.check_scope(code, scope)
+        top_level = -1
+        if scope is not None:
+            top_level = self.region(scope)["level"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT r.code, r.name, r.name_en, r.level FROM region_closure c "
+                    "JOIN regions r ON r.code = c.ancestor_code "
+                    "WHERE c.descendant_code = :c AND r.level >= :top ORDER BY r.level"
+                ),
+                {"c": code, "top": top_level},
+            ).mappings().all()
+        return [dict(r) for r in rows]
+
+    def bounds(self, code: str, scope: str | None = None) -> tuple[float, float, float, float]:
+        """Lon/lat bounding box (minx, miny, maxx, maxy) of a region's display geometry."""
+        self.check_scope(code, scope)
+        with self.engine.connect() as conn:
+            geom = conn.execute(text("SELECT geometry_display FROM regions WHERE code = :c"), {"c": code}).scalar_one()
+        return tuple(float(b) for b in shapely.from_geojson(geom).bounds)
+
+    def level_names(self) -> list[dict]:
+        """Level numbers and their names, from the data."""
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(text("SELECT level, name_zh, name_en FROM region_levels ORDER BY level")).mappings()]
+
+    def display_geojson(self, level: int) -> str:
+        """A FeatureCollection (JSON text) of every region at ``level``, simplified for display.
+
+        Served once per level by URL; feature ``id`` is the region code."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT code, name, parent_code, geometry_display FROM regions WHERE level = :l ORDER BY code"),
+                {"l": level},
+            ).all()
+        # Geometry is already GeoJSON text: splice it in rather than parse and re-serialise it.
+        feats = ",".join(
+            f'{{"type":"Feature","id":{json.dumps(code)},'
+            f'"properties":{json.dumps({"name": name, "parent": parent}, ensure_ascii=False)},"geometry":{geom}}}'
+            for code, name, parent, geom in rows
+        )
+        return '{"type":"FeatureCollection","features":[' + feats + "]}"
+
+    # ------------------------------------------------------------------ catalog and periods
+    def pages(self) -> list[dict]:
+        """Themes and topics in display order."""
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(text('SELECT id, kind, name_zh, name_en, "order", icon FROM pages ORDER BY "order", id')).mappings()]
+
+    def indicators(self) -> list[dict]:
+        """The indicator catalog as stored."""
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(text("SELECT * FROM indicators ORDER BY theme, code")).mappings()]
+
+    def latest_period(self) -> date | None:
+        """The newest period holding any indicator value."""
+        with self.engine.connect() as conn:
+            return _as_date(conn.execute(text("SELECT MAX(period) FROM indicator_values")).scalar())
+
+    def periods(self) -> list[date]:
+        """Every period with data, newest first (from the root region's rows: small and indexed)."""
+        root = self.root_code()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT DISTINCT period FROM indicator_values WHERE region_code = :r ORDER BY period DESC"),
+                {"r": root},
+            ).scalars()
+            return [_as_date(p) for p in rows]
+
+    # ------------------------------------------------------------------ indicator values
+    def kpi_values(
+        self,
+        area: str,
+        period: date,
+        codes: Sequence[str] | None = None,
+        theme: str | None = None,
+        scope: str | None = None,
+        spark_months: int = 12,
+    ) -> list[Kpi]:
+        """KPI card numbers of an area: value at the latest period at or before ``period``, the value
+        before it, the same period a year earlier, threshold status, staleness and a sparkline.
+
+        Select indicators by ``codes`` or by ``theme`` (headline indicators only when neither is given).
+        """
+        self.check_scope(area, scope)
+        period = month_floor(period)
+        start = period - relativedelta(months=max(spark_months, 13) + 14)
+        where, params = "i.headline = :t", {"t": True}
+        if codes is not None:
+            where, params = "i.code IN :codes", {"codes": list(codes)}
+        elif theme is not None:
+            where, params = "i.theme = :theme", {"theme": theme}
+        stmt = text(
+            "SELECT i.code, i.name_zh, i.name_en, i.theme, i.unit, i.unit_en, i.polarity, i.frequency, i.warn, i.alarm, "
+            "v.period, v.value FROM indicators i LEFT JOIN indicator_values v "
+            "ON v.indicator_code = i.code AND v.region_code = :area AND v.period > :start AND v.period <= :period "
+            f"WHERE {where} ORDER BY i.theme, i.code, v.period"
+        )
+        if codes is not None:
+            stmt = stmt.bindparams(bindparam("codes", expanding=True))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt, {"area": area, "start": start, "period": period, **params}).all()
+        series: dict[str, dict] = {}
+        for r in rows:
+            entry = series.setdefault(r.code, {"row": r, "points": {}})
+            if r.period is not None:
+                entry["points"][_as_date(r.period)] = r.value
+        order = list(codes) if codes is not None else list(series)
+        return [self._kpi(series[c]["row"], series[c]["points"], period, spark_months) for c in order if c in series]
+
+    @staticmethod
+    def _kpi(r, points: dict[date, float | None], period: date, spark_months: int) -> Kpi:  # noqa: ANN001
+        dates = sorted(points)
+        latest = dates[-1] if dates else None
+        value = points[latest] if latest else None
+        previous = points[dates[-2]] if len(dates) > 1 else None
+        last_year = points.get(latest - relativedelta(years=1)) if latest else None
+        lag = None if latest is None else (period.year - latest.year) * 12 + period.month - latest.month
+        stale = latest is None or lag > ALLOWED_LAG_MONTHS.get(r.frequency, 1)
+        spark = [d for d in dates if d > period - relativedelta(months=spark_months)]
+        return Kpi(
+            code=r.code, name_zh=r.name_zh, name_en=r.name_en, theme=r.theme, unit=r.unit, unit_en=r.unit_en,
+            polarity=r.polarity, frequency=r.frequency, value=value, period=latest, previous=previous,
+            last_year=last_year, status=threshold_status(value, r.polarity, r.warn, r.alarm), stale=stale,
+            sparkline=tuple(points[d] for d in spark), sparkline_periods=tuple(spark),
+        )
+
+    def child_values(self, indicator: str, area: str, period: date, scope: str | None = None) -> list[dict]:
+        """Values of one indicator for every child of ``area`` (or the area itself when it has none) at
+        the latest period at or before ``period``, with the previous value and the rank among siblings
+        (1 = best, by polarity). Rows: code, name, name_en, value, previous, rank, period."""
+        self.check_scope(area, scope)
+        period = month_floor(period)
+        with self.engine.connect() as conn:
+            ind = conn.execute(text("SELECT polarity FROM indicators WHERE code = :c"), {"c": indicator}).first()
+            if ind is None:
+                raise KeyError(f"unknown indicator {indicator!r}")
+            has_children = conn.execute(text("SELECT 1 FROM regions WHERE parent_code = :a LIMIT 1"), {"a": area}).first()
+            members = "r.parent_code = :area" if has_children else "r.code = :area"
+            p_eff = conn.execute(
+                text(
+                    "SELECT MAX(v.period) FROM indicator_values v JOIN regions r ON r.code = v.region_code "
+                    f"WHERE v.indicator_code = :ind AND {members} AND v.period <= :p"
+                ),
+                {"ind": indicator, "area": area, "p": period},
+            ).scalar()
+            if p_eff is None:
+                p_eff, p_prev = period, None
+            else:
+                p_prev = conn.execute(
+                    text(
+                        "SELECT MAX(v.period) FROM indicator_values v JOIN regions r ON r.code = v.region_code "
+                        f"WHERE v.indicator_code = :ind AND {members} AND v.period < :p"
+                    ),
+                    {"ind": indicator, "area": area, "p": p_eff},
+                ).scalar()
+            rows = conn.execute(
+                text(
+                    "SELECT r.code, r.name, r.name_en, cur.value AS value, prev.value AS previous, "
+                    "CASE WHEN cur.value IS NULL THEN NULL ELSE "
+                    "RANK() OVER (ORDER BY CASE WHEN cur.value IS NULL THEN 1 ELSE 0 END, cur.value * :pol DESC) END AS rank "
+                    "FROM regions r "
+                    "LEFT JOIN indicator_values cur ON cur.region_code = r.code AND cur.indicator_code = :ind AND cur.period = :p "
+                    "LEFT JOIN indicator_values prev ON prev.region_code = r.code AND prev.indicator_code = :ind AND prev.period = :pp "
+                    f"WHERE {members} ORDER BY r.code"
+                ),
+                {"ind": indicator, "area": area, "p": p_eff, "pp": p_prev, "pol": ind.polarity},
+            ).mappings().all()
+        p_eff = _as_date(p_eff)
+        return [dict(r) | {"period": p_eff} for r in rows]
+
+    def time_series(self, indicator: str, area: str, start: date, end: date, scope: str | None = None) -> list[dict]:
+        """Values of one indicator for one area between two periods (inclusive), oldest first."""
+        self.check_scope(area, scope)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT period, value FROM indicator_values WHERE indicator_code = :i AND region_code = :a "
+                    "AND period >= :s AND period <= :e ORDER BY period"
+                ),
+                {"i": indicator, "a": area, "s": month_floor(start), "e": end},
+            ).all()
+        return [{"period": _as_date(p), "value": v} for p, v in rows]
+
+    # ------------------------------------------------------------------ events
+    def event_counts(
+        self, area: str, start: datetime | date, end: datetime | date, by: str = "status", scope: str | None = None
+    ) -> dict[Any, int]:
+        """Number of events reported in ``[start, end)`` in the area's subtree, grouped by ``by``
+        (status, category, severity or source). Whole-month windows read the monthly roll-up."""
+        if by not in EVENT_DIMENSIONS:
+            raise ValueError(f"parameter 'by' must be one of {', '.join(EVENT_DIMENSIONS)}, not {by!r}")
+        self.check_scope(area, scope)
+        if _is_month_start(start) and _is_month_start(end):
+            sql = (
+                f"SELECT {by} AS k, SUM(n) AS n FROM event_monthly WHERE region_code = :a "
+                f"AND month >= :s AND month < :e GROUP BY {by} ORDER BY {by}"
+            )
+            params = {"a": area, "s": _as_date(start), "e": _as_date(end)}
+        else:
+            sql = (
+                f"SELECT e.{by} AS k, COUNT(*) AS n FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
+                f"WHERE c.ancestor_code = :a AND e.reported_at >= :s AND e.reported_at < :e GROUP BY e.{by} ORDER BY e.{by}"
+            )
+            params = {"a": area, "s": _to_datetime(start), "e": _to_datetime(end)}
+        with self.engine.connect() as conn:
+            return {k: int(n) for k, n in conn.execute(text(sql), params).all()}
+
+    def event_monthly_totals(self, area: str, start: date, end: date, scope: str | None = None) -> list[dict]:
+        """Events per month in the area's subtree, by source, from the monthly roll-up."""
+        self.check_scope(area, scope)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT month, source, SUM(n) AS n FROM event_monthly WHERE region_code = :a AND month >= :s "
+                    "AND month < :e GROUP BY month, source ORDER BY month, source"
+                ),
+                {"a": area, "s": start, "e": end},
+            ).all()
+        return [{"month": _as_date(m), "source": s, "n": int(n)} for m, s, n in rows]
+
+    def recent_events(self, area: str, limit: int = 10, scope: str | None = None, before: datetime | None = None) -> list[dict]:
+        """The newest events in the area's subtree (optionally reported before a time)."""
+        self.check_scope(area, scope)
+        params: dict[str, Any] = {"a": area, "n": int(limit)}
+        cond = ""
+        if before is not None:
+            cond, params["b"] = "AND e.reported_at < :b", before
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT e.id, e.source, e.category, e.theme, e.severity, e.title, e.status, e.region_code, "
+                    "e.reported_at, e.lon, e.lat, r.name AS region_name FROM events e "
+                    "JOIN region_closure c ON c.descendant_code = e.region_code JOIN regions r ON r.code = e.region_code "
+                    f"WHERE c.ancestor_code = :a {cond} ORDER BY e.reported_at DESC, e.id DESC LIMIT :n"
+                ),
+                params,
+            ).mappings().all()
+        return [dict(r) | {"reported_at": _as_datetime(r["reported_at"])} for r in rows]
+
+    def open_event_count(self, area: str, scope: str | None = None) -> int:
+        """Events in the area's subtree not yet resolved (from the monthly roll-up)."""
+        self.check_scope(area, scope)
+        with self.engine.connect() as conn:
+            n = conn.execute(
+                text(
+                    "SELECT SUM(n) FROM event_monthly WHERE region_code = :a "
+                    "AND status IN ('reported', 'dispatched', 'processing')"
+                ),
+                {"a": area},
+            ).scalar()
+        return int(n or 0)
+
+    def open_events(self, area: str, limit: int = 300, scope: str | None = None) -> list[dict]:
+        """Unresolved events in the area's subtree, most severe and newest first (map points)."""
+        self.check_scope(area, scope)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT e.id, e.severity, e.category, e.title, e.status, e.lon, e.lat, e.reported_at FROM events e "
+                    "JOIN region_closure c ON c.descendant_code = e.region_code "
+                    "WHERE c.ancestor_code = :a AND e.status IN ('reported', 'dispatched', 'processing') "
+                    "ORDER BY e.severity, e.reported_at DESC LIMIT :n"
+                ),
+                {"a": area, "n": int(limit)},
+            ).mappings().all()
+        return [dict(r) for r in rows]
+
+    def event_density(
+        self, area: str, start: datetime | date, end: datetime | date, cell_deg: float = 0.01, scope: str | None = None
+    ) -> list[dict]:
+        """Events in ``[start, end)`` counted on a lon/lat grid (cell centre, count): the heat layer,
+        aggregated in SQL so that the response stays small at any volume."""
+        self.check_scope(area, scope)
+        inv = 1.0 / cell_deg
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT CAST(FLOOR(e.lon * :inv) AS INTEGER) AS gx, CAST(FLOOR(e.lat * :inv) AS INTEGER) AS gy, "
+                    "COUNT(*) AS n FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
+                    "WHERE c.ancestor_code = :a AND e.reported_at >= :s AND e.reported_at < :e AND e.lon IS NOT NULL "
+                    "GROUP BY 1, 2"
+                ),
+                {"a": area, "s": _to_datetime(start), "e": _to_datetime(end), "inv": inv},
+            ).all()
+        return [{"lon": (gx + 0.5) * cell_deg, "lat": (gy + 0.5) * cell_deg, "n": int(n)} for gx, gy, n in rows]
+
+    def event_rates(self, area: str, start: date, end: date, source: str | None = None, scope: str | None = None) -> dict:
+        """Closure and satisfaction of events reported in ``[start, end)``: total, closed share (closed or
+        resolved), rated count and satisfied share (score >= 4)."""
+        self.check_scope(area, scope)
+        cond, params = "", {"a": area, "s": _to_datetime(start), "e": _to_datetime(end)}
+        if source is not None:
+            cond, params["src"] = "AND e.source = :src", source
+        with self.engine.connect() as conn:
+            r = conn.execute(
+                text(
+                    "SELECT COUNT(*) AS total, "
+                    "SUM(CASE WHEN e.status IN ('resolved', 'closed') THEN 1 ELSE 0 END) AS done, "
+                    "SUM(CASE WHEN e.satisfaction IS NOT NULL THEN 1 ELSE 0 END) AS rated, "
+                    "SUM(CASE WHEN e.satisfaction >= 4 THEN 1 ELSE 0 END) AS satisfied "
+                    "FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
+                    f"WHERE c.ancestor_code = :a AND e.reported_at >= :s AND e.reported_at < :e {cond}"
+                ),
+                params,
+            ).mappings().one()
+        total, rated = int(r["total"] or 0), int(r["rated"] or 0)
+        return {
+            "total": total,
+            "closed_rate": (int(r["done"] or 0) / total) if total else None,
+            "rated": rated,
+            "satisfaction_rate": (int(r["satisfied"] or 0) / rated) if rated else None,
+        }
+
+    # ------------------------------------------------------------------ facilities and alerts
+    def facility_counts(self, area: str, scope: str | None = None) -> dict[str, int]:
+        """Facilities in the area's subtree by kind."""
+        self.check_scope(area, scope)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT f.kind, COUNT(*) FROM facilities f JOIN region_closure c ON c.descendant_code = f.region_code "
+                    "WHERE c.ancestor_code = :a GROUP BY f.kind ORDER BY f.kind"
+                ),
+                {"a": area},
+            ).all()
+        return {k: int(n) for k, n in rows}
+
+    def facility_points(
+        self, area: str, kinds: Sequence[str], scope: str | None = None, max_points: int = 1500, cell_deg: float = 0.02
+    ) -> list[dict]:
+        """Facilities of some kinds in the area's subtree: one row per facility, or — when there are more
+        than ``max_points`` — one row per kind and grid cell with a count (aggregated in SQL)."""
+        self.check_scope(area, scope)
+        kinds = list(kinds)
+        if not kinds:
+            return []
+        base = (
+            "FROM facilities f JOIN region_closure c ON c.descendant_code = f.region_code "
+            "WHERE c.ancestor_code = :a AND f.kind IN :kinds"
+        )
+        params = {"a": area, "kinds": kinds}
+        with self.engine.connect() as conn:
+            n = conn.execute(text(f"SELECT COUNT(*) {base}").bindparams(bindparam("kinds", expanding=True)), params).scalar_one()
+            if n <= max_points:
+                rows = conn.execute(
+                    text(f"SELECT f.id, f.kind, f.name, f.lon, f.lat, 1 AS n {base} ORDER BY f.kind, f.id").bindparams(
+                        bindparam("kinds", expanding=True)
+                    ),
+                    params,
+                ).mappings().all()
+                return [dict(r) for r in rows]
+            inv = 1.0 / cell_deg
+            rows = conn.execute(
+                text(
+                    "SELECT f.kind, AVG(f.lon) AS lon, AVG(f.lat) AS lat, COUNT(*) AS n "
+                    f"{base} GROUP BY f.kind, CAST(FLOOR(f.lon * :inv) AS INTEGER), CAST(FLOOR(f.lat * :inv) AS INTEGER) "
+                    "ORDER BY f.kind"
+                ).bindparams(bindparam("kinds", expanding=True)),
+                params | {"inv": inv},
+            ).mappings().all()
+        return [dict(r) | {"id": None, "name": None} for r in rows]
+
+    def open_alert_count(self, area: str, scope: str | None = None) -> int:
+        """Alerts not yet cleared in the area's subtree."""
+        self.check_scope(area, scope)
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    text(
+                        "SELECT COUNT(*) FROM alerts a JOIN region_closure c ON c.descendant_code = a.region_code "
+                        "WHERE c.ancestor_code = :a AND a.cleared_at IS NULL"
+                    ),
+                    {"a": area},
+                ).scalar_one()
+            )
+
+    def recent_alerts(self, area: str, limit: int = 10, scope: str | None = None) -> list[dict]:
+        """The newest open alerts in the area's subtree."""
+        self.check_scope(area, scope)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT a.id, a.rule, a.severity, a.region_code, r.name AS region_name, a.indicator_code, a.message, "
+                    "a.started_at FROM alerts a JOIN region_closure c ON c.descendant_code = a.region_code "
+                    "JOIN regions r ON r.code = a.region_code WHERE c.ancestor_code = :a AND a.cleared_at IS NULL "
+                    "ORDER BY a.started_at DESC, a.id DESC LIMIT :n"
+                ),
+                {"a": area, "n": int(limit)},
+            ).mappings().all()
+        return [dict(r) | {"started_at": _as_datetime(r["started_at"])} for r in rows]
+
+    def data_as_of(self) -> datetime | None:
+        """Time of the newest event or reading: what 'data as of' shows."""
+        with self.engine.connect() as conn:
+            t = conn.execute(text("SELECT MAX(reported_at) FROM events")).scalar()
+        return _as_datetime(t)
+
+
+def _is_month_start(d: date | datetime) -> bool:
+    if isinstance(d, datetime):
+        return d.day == 1 and d.time() == datetime.min.time()
+    return d.day == 1
+
+
+def _to_datetime(d: date | datetime) -> datetime:
+    return d if isinstance(d, datetime) else datetime(d.year, d.month, d.day)
+
+
+__all__ = ["Kpi", "Repository", "ScopeError", "month_floor", "month_start", "threshold_status"]

@@ -1,0 +1,1 @@
+"""Pure functions that return Dash components: no database, no app object."""

@@ -1,0 +1,78 @@
+"""The message catalog: every UI string in zh-CN (default) and English."""
+
+from __future__ import annotations
+
+LANGUAGES = ("zh", "en")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "title": {"zh": "{city}城市运行管理中心", "en": "{city} City Operations Center"},
+    "demo": {"zh": "演示数据", "en": "Demo data"},
+    "demo_note": {"zh": "镇街、村社区划分及名称为演示用途的合成数据", "en": "Townships, communities and their names are synthetic demo data"},
+    "mode": {"zh": "运行模式", "en": "Mode"},
+    "mode.daily": {"zh": "日常", "en": "Daily"},
+    "mode.flood": {"zh": "汛期", "en": "Flood season"},
+    "mode.holiday": {"zh": "假期", "en": "Holiday"},
+    "mode.epidemic": {"zh": "疫情", "en": "Epidemic"},
+    "mode.emergency": {"zh": "应急", "en": "Emergency"},
+    "as_of": {"zh": "数据截至", "en": "Data as of"},
+    "alerts": {"zh": "未处置预警", "en": "Open alerts"},
+    "lang_switch": {"zh": "EN", "en": "中文"},
+    "indicator": {"zh": "地图指标", "en": "Map indicator"},
+    "period": {"zh": "统计期", "en": "Period"},
+    "layers": {"zh": "图层", "en": "Layers"},
+    "layer.heat": {"zh": "事件热力", "en": "Event heat"},
+    "layer.open": {"zh": "在办事件", "en": "Open events"},
+    "layer.camera": {"zh": "视频监控", "en": "Cameras"},
+    "layer.air_station": {"zh": "空气微站", "en": "Air stations"},
+    "layer.water_station": {"zh": "水质站", "en": "Water stations"},
+    "layer.hospital": {"zh": "医疗机构", "en": "Hospitals"},
+    "layer.school": {"zh": "学校", "en": "Schools"},
+    "layer.shelter": {"zh": "避难场所", "en": "Shelters"},
+    "layer.base_station": {"zh": "通信基站", "en": "Base stations"},
+    "layer.major_project": {"zh": "重大项目", "en": "Major projects"},
+    "layer.pollution_camera": {"zh": "污染源监控", "en": "Pollution cameras"},
+    "prev": {"zh": "环比", "en": "MoM"},
+    "yoy": {"zh": "同比", "en": "YoY"},
+    "stale_since": {"zh": "停更于 {period}", "en": "Stale since {period}"},
+    "no_data": {"zh": "暂无数据", "en": "No data"},
+    "rank": {"zh": "排名", "en": "Rank"},
+    "change": {"zh": "较上期", "en": "vs previous"},
+    "value": {"zh": "数值", "en": "Value"},
+    "ticker": {"zh": "最新事件与预警", "en": "Latest events and alerts"},
+    "event_stats": {"zh": "本期事件", "en": "Events this period"},
+    "events_total": {"zh": "事件总数", "en": "Events"},
+    "closed_rate": {"zh": "办结率", "en": "Closed"},
+    "open_now": {"zh": "在办", "en": "Open"},
+    "alert": {"zh": "预警", "en": "Alert"},
+    "status.reported": {"zh": "待派遣", "en": "Reported"},
+    "status.dispatched": {"zh": "已派遣", "en": "Dispatched"},
+    "status.processing": {"zh": "处置中", "en": "Processing"},
+    "status.resolved": {"zh": "已处置", "en": "Resolved"},
+    "status.closed": {"zh": "已办结", "en": "Closed"},
+    "source.hotline": {"zh": "网络理政", "en": "Citizen hotline"},
+    "source.city_management": {"zh": "数字城管", "en": "City management"},
+    "source.grid": {"zh": "网格治理", "en": "Grid governance"},
+    "source.emergency": {"zh": "突发事件", "en": "Emergencies"},
+    "source.sensor": {"zh": "感知报警", "en": "Sensor alarms"},
+    "severity.1": {"zh": "Ⅰ级", "en": "Level I"},
+    "severity.2": {"zh": "Ⅱ级", "en": "Level II"},
+    "severity.3": {"zh": "Ⅲ级", "en": "Level III"},
+    "severity.4": {"zh": "Ⅳ级", "en": "Level IV"},
+    "error": {"zh": "无法显示该区域：{reason}", "en": "Cannot show this area: {reason}"},
+    "unknown_area": {"zh": "区域不存在或无权查看", "en": "unknown area or outside your scope"},
+    "kpi_hint": {"zh": "点击卡片在地图上查看", "en": "Click a card to map it"},
+}
+
+
+def t(key: str, lang: str = "zh", **kwargs: object) -> str:
+    """The text of ``key`` in ``lang`` (falls back to zh, then to the key itself), formatted."""
+    entry = MESSAGES.get(key)
+    if entry is None:
+        return key
+    text = entry.get(lang) or entry["zh"]
+    return text.format(**kwargs) if kwargs else text
+
+
+def pick(lang: str, zh: str, en: str) -> str:
+    """Choose a data-supplied name by language (English falls back to Chinese when empty)."""
+    return en if lang == "en" and en else zh

@@ -1,0 +1,34 @@
+"""Every component id of the app, in one place."""
+
+URL = "url"
+ROOT = "ioc-root"
+TITLE = "header-title"
+DEMO_BADGE = "demo-badge"
+CLOCK = "header-clock"
+CLOCK_TICK = "clock-tick"
+MODE = "header-mode"
+AS_OF = "header-as-of"
+ALERT_COUNT = "header-alert-count"
+LANG_TOGGLE = "lang-toggle"
+BREADCRUMB = "breadcrumb"
+AREA_TITLE = "area-title"
+MAP = "map"
+MAP_BOUNDS = "map-bounds"
+MAP_FITTED = "map-fitted"
+INDICATOR_SELECT = "indicator-select"
+PERIOD_SELECT = "period-select"
+LAYERS = "layer-toggle"
+EVENT_STATS = "event-stats"
+TICKER = "ticker"
+REFRESH = "refresh-interval"
+DATA_VERSION = "data-version"
+
+
+def kpi(part: str, code: str) -> dict:
+    """Pattern-matching id of one part of a KPI card: card, value, change, yoy, spark, fresh."""
+    return {"type": f"kpi-{part}", "code": code}
+
+
+def label(key: str) -> dict:
+    """Pattern-matching id of a static text that follows the language switch."""
+    return {"type": "label", "key": key}

@@ -1,0 +1,89 @@
+"""KPI cards: the skeleton built once per page, and the small pieces the callbacks fill in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from dash import html
+
+from layouts import ids
+from layouts.i18n import pick
+
+STATUS_COLORS = {"ok": "#35d07f", "warn": "#f5b83d", "alarm": "#ff4d4f", "none": "#4da3ff"}
+
+
+def card(indicator: dict, lang: str = "zh") -> html.Div:
+    """An empty KPI card for one headline indicator; the cockpit callback fills in the numbers."""
+    code = indicator["code"]
+    return html.Div(
+        id=ids.kpi("card", code),
+        n_clicks=0,
+        className="kpi-card status-none",
+        title=indicator.get("description", ""),
+        children=[
+            html.Div(
+                className="kpi-head",
+                children=[
+                    html.Span(pick(lang, indicator["name_zh"], indicator["name_en"]), id=ids.kpi("name", code), className="kpi-name"),
+                    html.Span("", id=ids.kpi("fresh", code), className="kpi-fresh"),
+                ],
+            ),
+            html.Div(
+                className="kpi-body",
+                children=[
+                    html.Span("–", id=ids.kpi("value", code), className="kpi-value"),
+                    html.Span(pick(lang, indicator["unit"], indicator["unit_en"]), id=ids.kpi("unit", code), className="kpi-unit"),
+                ],
+            ),
+            html.Div(
+                className="kpi-foot",
+                children=[
+                    html.Span("", id=ids.kpi("change", code), className="kpi-change"),
+                    html.Span("", id=ids.kpi("yoy", code), className="kpi-change"),
+                    html.Img(id=ids.kpi("spark", code), className="kpi-spark", alt=""),
+                ],
+            ),
+        ],
+    )
+
+
+def format_value(value: float | None, unit: str = "") -> str:
+    """Headline number: thousands separators, at most two decimals, 万/亿 never invented."""
+    if value is None:
+        return "–"
+    if abs(value) >= 1000 or float(value).is_integer():
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:,.1f}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def change_text(change: float | None, polarity: int, label: str) -> tuple[str, str]:
+    """Text and CSS class of a change: the arrow follows the sign, the colour follows the polarity
+    (a fall in a lower-is-better indicator is good news, shown green)."""
+    if change is None:
+        return f"{label} –", "kpi-change flat"
+    arrow = "▲" if change > 0 else "▼" if change < 0 else "■"
+    good = change * polarity > 0
+    cls = "good" if good else "flat" if change == 0 else "bad"
+    return f"{label} {arrow}{abs(change) * 100:.1f}%", f"kpi-change {cls}"
+
+
+def sparkline_src(values: Sequence[float | None], color: str = "#4da3ff", width: int = 120, height: int = 28) -> str:
+    """A tiny inline SVG polyline as a data URI: no request leaves the page, no plotly graph per card."""
+    pts = [(k, v) for k, v in enumerate(values) if v is not None]
+    if len(pts) < 2:
+        return "data:image/svg+xml," + quote(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"/>')
+    lo = min(v for _, v in pts)
+    hi = max(v for _, v in pts)
+    span = (hi - lo) or 1.0
+    n = max(len(values) - 1, 1)
+    coords = " ".join(f"{k * (width - 4) / n + 2:.1f},{height - 3 - (v - lo) / span * (height - 6):.1f}" for k, v in pts)
+    last_x, last_y = coords.split(" ")[-1].split(",")
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+        f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{coords}"/>'
+        f'<circle cx="{last_x}" cy="{last_y}" r="2.5" fill="{color}"/></svg>'
+    )
+    return "data:image/svg+xml," + quote(svg)

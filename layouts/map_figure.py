@@ -1,0 +1,90 @@
+"""The cockpit map: one figure whose trace order never changes, so callbacks can Patch values only.
+
+Geometry is never inline: choropleth traces name a per-level GeoJSON URL served by the app, which
+plotly.js fetches once and caches; updates send codes, values and colours.
+"""
+
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+
+from layouts.map_style import map_style
+
+FACILITY_KINDS = (
+    "camera", "air_station", "water_station", "hospital", "school", "shelter", "base_station", "major_project",
+    "pollution_camera",
+)
+FACILITY_COLORS = {
+    "camera": "#7fdbff", "air_station": "#2ecc71", "water_station": "#00bcd4", "hospital": "#ff6b81",
+    "school": "#ffd166", "shelter": "#a29bfe", "base_station": "#c0c0c0", "major_project": "#ff9f43",
+    "pollution_camera": "#badc58",
+}
+SEVERITY_COLORS = {1: "#ff1f3d", 2: "#ff7a00", 3: "#ffd000", 4: "#4da3ff"}
+# Trace positions (Patch addresses traces by index).
+T_CONTEXT, T_VALUES, T_HEAT, T_OPEN = 0, 1, 2, 3
+T_FACILITY = {kind: 4 + k for k, kind in enumerate(FACILITY_KINDS)}
+
+
+def geojson_url(level: int, version: int) -> str:
+    """URL of one level's simplified boundaries; the version makes a data change a new URL."""
+    return f"/geo/level-{level}.json?v={version}"
+
+
+def colorscale(polarity: int) -> list[list]:
+    """Continuous scale from bad (red) to good (green), oriented by the indicator's polarity."""
+    bad_to_good = [[0.0, "#d7301f"], [0.35, "#fc8d59"], [0.6, "#fee08b"], [0.8, "#91cf60"], [1.0, "#1a9850"]]
+    if polarity >= 0:
+        return bad_to_good
+    return [[1 - p, c] for p, c in reversed(bad_to_good)]
+
+
+def view_for_bounds(bounds: tuple[float, float, float, float], width_px: int = 1000, height_px: int = 760) -> tuple[dict, float]:
+    """Centre and zoom that fit lon/lat bounds in a viewport of the given size (MapLibre 512 px tiles).
+    The browser refits exactly to its real size; this is the server's first guess."""
+    minx, miny, maxx, maxy = bounds
+    lon_span = max(maxx - minx, 1e-4)
+    lat_span = max(maxy - miny, 1e-4) / max(math.cos(math.radians((miny + maxy) / 2)), 0.1)
+    zoom = min(math.log2(360 * width_px / (512 * lon_span)), math.log2(360 * height_px / (512 * lat_span))) - 0.15
+    return {"lon": (minx + maxx) / 2, "lat": (miny + maxy) / 2}, round(zoom, 2)
+
+
+def base_figure(tile_url: str = "") -> go.Figure:
+    """The empty map with every trace in place; the cockpit callback patches data into it."""
+    traces: list = [
+        go.Choroplethmap(
+            geojson="", locations=[], z=[], featureidkey="id", showscale=False, hoverinfo="skip", name="context",
+            colorscale=[[0, "#1b3358"], [1, "#1b3358"]], marker={"line": {"color": "#3f6aa8", "width": 1}, "opacity": 0.55},
+        ),
+        go.Choroplethmap(
+            geojson="", locations=[], z=[], featureidkey="id", name="values", colorscale=colorscale(1),
+            marker={"line": {"color": "#9ec9ff", "width": 1.2}, "opacity": 0.78},
+            colorbar={"thickness": 14, "len": 0.55, "x": 0.99, "xanchor": "right", "y": 0.05, "yanchor": "bottom",
+                      "bgcolor": "rgba(8,26,51,0.7)", "tickfont": {"color": "#d6e4ff", "size": 14},
+                      "title": {"font": {"color": "#d6e4ff", "size": 14}}},
+        ),
+        go.Densitymap(lon=[], lat=[], z=[], radius=14, showscale=False, name="heat", hoverinfo="skip", visible=True,
+                      colorscale=[[0, "rgba(255,160,0,0)"], [0.4, "rgba(255,160,0,0.45)"], [1, "rgba(255,40,40,0.85)"]]),
+        go.Scattermap(lon=[], lat=[], mode="markers", name="open", marker={"size": 9, "color": []}, visible=True,
+                      hovertemplate="%{text}<extra></extra>", text=[]),
+    ]
+    for kind in FACILITY_KINDS:
+        traces.append(
+            go.Scattermap(lon=[], lat=[], mode="markers", name=kind, visible=False, text=[],
+                          marker={"size": [], "color": FACILITY_COLORS[kind], "opacity": 0.85},
+                          hovertemplate="%{text}<extra></extra>")
+        )
+    fig = go.Figure(traces)
+    fig.update_layout(
+        template="none",
+        map={"style": map_style(tile_url), "center": {"lon": 103.9, "lat": 31.1}, "zoom": 8.6},
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        showlegend=False,
+        hoverlabel={"font": {"size": 16, "family": "Microsoft YaHei, PingFang SC, Noto Sans CJK SC, sans-serif"}},
+        clickmode="event",
+        uirevision="root",
+    )
+    return fig

@@ -1,0 +1,92 @@
+"""Shared fixtures: real databases built from fixtures (SQLite files, PostgreSQL schemas), the app.
+
+PostgreSQL and Redis tests use the servers named by IOC_TEST_PG_URL / IOC_TEST_REDIS_URL (defaults:
+127.0.0.1). When a server is missing they skip with the reason, except under CI=true, where a missing
+server is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from datasources import db
+from datasources.demo import build_demo
+
+AS_OF = datetime(2026, 11, 20, 18, 0, 0)
+PG_URL = os.environ.get("IOC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("IOC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(reason: str) -> None:
+    """Skip with ``reason`` on a developer machine; fail under CI, where every server must be there."""
+    if IN_CI:
+        pytest.fail(f"required under CI=true: {reason}")
+    pytest.skip(reason)
+
+
+def _pg_available() -> str | None:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[test]')"
+    try:
+        with create_engine(PG_URL).connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means 'no server'
+        return f"PostgreSQL not reachable at {PG_URL}: {exc.__class__.__name__}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh PostgreSQL schema in the test database (dropped afterwards); yields its URL."""
+    problem = _pg_available()
+    if problem:
+        need(problem)
+    schema = f"ioc_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def mini_sqlite(tmp_path_factory) -> str:
+    """URL of a SQLite file holding the 'mini' demo (4 townships), built once per session."""
+    path = tmp_path_factory.mktemp("mini") / "mini.db"
+    url = f"sqlite:///{path}"
+    build_demo(db.make_engine(url), "mini", seed=1, as_of=AS_OF)
+    return url
+
+
+@pytest.fixture(scope="session")
+def mini_pg(pg_url) -> str:
+    """The same 'mini' demo in PostgreSQL."""
+    build_demo(db.make_engine(pg_url), "mini", seed=1, as_of=AS_OF)
+    return pg_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def mini_url(request) -> str:
+    """Run a test on both databases."""
+    return request.getfixturevalue("mini_sqlite" if request.param == "sqlite" else "mini_pg")
+
+
+@pytest.fixture(scope="session")
+def county_sqlite(tmp_path_factory) -> tuple[str, object]:
+    """The full county-scale demo (about 2 million events) in SQLite, built once; yields (url, report)."""
+    path: Path = tmp_path_factory.mktemp("county") / "county.db"
+    url = f"sqlite:///{path}"
+    report = build_demo(db.make_engine(url), "county", seed=1, as_of=AS_OF)
+    return url, report
