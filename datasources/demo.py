@@ -230,7 +230,7 @@ def _threshold_alerts(conn, as_of: datetime, max_level: int) -> int:  # noqa: AN
             "SELECT i.code, i.name_zh, i.polarity, i.warn, i.alarm, v.region_code, v.value, r.name FROM indicator_values v "
             "JOIN indicators i ON i.code = v.indicator_code JOIN regions r ON r.code = v.region_code "
             "WHERE v.period = :p AND r.level >= 1 AND i.warn IS NOT NULL AND i.alarm IS NOT NULL "
-            "AND ((i.polarity > 0 AND v.value <= i.warn) OR (i.polarity < 0 AND v.value >= i.warn))"
+            "AND ((i.polarity > 0 AND v.value < i.warn) OR (i.polarity < 0 AND v.value > i.warn))"
         ),
         {"p": latest},
     ).all()

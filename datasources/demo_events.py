@@ -139,10 +139,10 @@ def sample_points(polygons: list, per_polygon: int, rng: np.random.Generator) ->
     for k, poly in enumerate(polygons):
         minx, miny, maxx, maxy = poly.bounds
         got = np.empty((0, 2))
-        prepared = shapely.prepare(poly) or poly
+        shapely.prepare(poly)
         while len(got) < per_polygon:
             cand = np.column_stack([rng.uniform(minx, maxx, per_polygon * 4), rng.uniform(miny, maxy, per_polygon * 4)])
-            got = np.vstack([got, cand[shapely.contains_xy(prepared, cand[:, 0], cand[:, 1])]])
+            got = np.vstack([got, cand[shapely.contains_xy(poly, cand[:, 0], cand[:, 1])]])
         out[k] = got[:per_polygon]
     return out
 

@@ -66,9 +66,10 @@ def threshold_status(value: float | None, polarity: int, warn: float | None, ala
     """Status of a value against its thresholds, oriented by polarity (+1 higher is better)."""
     if value is None or warn is None or alarm is None:
         return "none"
+    # A value exactly on a threshold is still acceptable (the catalog loader's rule too).
     if polarity > 0:
-        return "alarm" if value <= alarm else "warn" if value <= warn else "ok"
-    return "alarm" if value >= alarm else "warn" if value >= warn else "ok"
+        return "alarm" if value < alarm else "warn" if value < warn else "ok"
+    return "alarm" if value > alarm else "warn" if value > warn else "ok"
 
 
 def _as_date(v: Any) -> date | None:

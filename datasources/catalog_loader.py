@@ -1,0 +1,442 @@
+"""Load and validate the indicator catalog kept as CSV files in ``datasources/catalog/``.
+
+The catalog is data, not code: adding an indicator or a topic page is an edit to
+``pages.csv`` or ``indicators.csv``. This module reads the files with the standard library
+only and returns frozen dataclasses. Every problem raises :class:`CatalogError`, which names
+the file, the line (the header is line 1) and the field, so a wrong edit is easy to find.
+
+Files (UTF-8, comma separated, a header row with exactly these columns in this order):
+
+- ``pages.csv``: ``id,kind,name_zh,name_en,order,icon`` -- the five themes and the topics.
+- ``indicators.csv``: see :data:`INDICATOR_COLUMNS`; one row per indicator.
+- ``demo_profile.csv``: ``code,base,cv,trend,season,decimals`` -- one row per indicator,
+  used only by the synthetic demo generator (see :class:`DemoProfile`).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+CATALOG_DIR = Path(__file__).with_name("catalog")
+
+PAGES_FILE = "pages.csv"
+INDICATORS_FILE = "indicators.csv"
+DEMO_PROFILE_FILE = "demo_profile.csv"
+
+PAGE_COLUMNS = ("id", "kind", "name_zh", "name_en", "order", "icon")
+INDICATOR_COLUMNS = (
+    "code", "name_zh", "name_en", "theme", "topics", "unit", "unit_en", "aggregation",
+    "polarity", "warn", "alarm", "department", "frequency", "level", "headline", "description",
+)
+DEMO_PROFILE_COLUMNS = ("code", "base", "cv", "trend", "season", "decimals")
+
+PAGE_KINDS = frozenset({"theme", "topic"})
+#: How values of child areas roll up to their parent: ``wmean`` is the population-weighted mean.
+AGGREGATIONS = frozenset({"sum", "mean", "wmean", "max", "min", "last"})
+FREQUENCIES = frozenset({"realtime", "daily", "monthly", "quarterly", "yearly"})
+
+_ID_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
+_INT_PATTERN = re.compile(r"[+-]?\d+")
+_OPTIONAL = {
+    PAGES_FILE: {"icon"},
+    INDICATORS_FILE: {"topics", "warn", "alarm"},
+    DEMO_PROFILE_FILE: set(),
+}
+
+Status = Literal["ok", "warn", "alarm", "none"]
+
+
+class CatalogError(ValueError):
+    """A catalog file is missing or has a bad header or row.
+
+    ``file`` is the file name, ``row`` the 1-based line number (header = line 1; ``None`` when
+    the problem has no single line), ``field`` the column (or ``None``), ``message`` the reason.
+    """
+
+    def __init__(self, file: str, row: int | None, field: str | None, message: str) -> None:
+        self.file = file
+        self.row = row
+        self.field = field
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.file if self.row is None else f"{self.file} line {self.row}"
+        if self.field is not None:
+            where += f", field '{self.field}'"
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Page:
+    """A theme (one of the five cockpit panels) or a topic page (专题)."""
+
+    id: str
+    kind: str
+    name_zh: str
+    name_en: str
+    order: int
+    icon: str
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One catalog indicator; ``level`` is the lowest administrative level it exists at."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    theme: str
+    topics: tuple[str, ...]
+    unit: str
+    unit_en: str
+    aggregation: str
+    polarity: int
+    warn: float | None
+    alarm: float | None
+    department: str
+    frequency: str
+    level: int
+    headline: bool
+    description: str
+
+    def status(self, value: float | None) -> Status:
+        """Classify ``value`` against the thresholds: 'ok', 'warn', 'alarm' or 'none'.
+
+        With polarity 1 (higher is better) a value below ``warn`` is a warning and below
+        ``alarm`` an alarm; with polarity -1 the same holds for values above them. 'none'
+        means there is no value (None or NaN) or the indicator has no thresholds.
+        """
+        if value is None or self.warn is None or self.alarm is None:
+            return "none"
+        value = float(value)
+        if math.isnan(value):
+            return "none"
+        if self.polarity > 0:
+            if value < self.alarm:
+                return "alarm"
+            return "warn" if value < self.warn else "ok"
+        if value > self.alarm:
+            return "alarm"
+        return "warn" if value > self.warn else "ok"
+
+
+@dataclass(frozen=True)
+class DemoProfile:
+    """Parameters of the synthetic demo data for one indicator.
+
+    ``base`` is a typical value of one area at the indicator's lowest level in the latest year:
+    for ``sum`` indicators its total over one month (one quarter or year for quarterly and
+    yearly ones; daily and realtime feeds are stored per month, so their base is a monthly
+    total too), otherwise a typical reading or rate. ``cv`` is the spread between areas
+    (coefficient of variation; near-ceiling rates use less than 0.05); ``trend`` the
+    relative change per year; ``season`` the yearly seasonal amplitude as a fraction
+    (positive: peak in July, negative: peak in January); ``decimals`` the rounding digits.
+    """
+
+    code: str
+    base: float
+    cv: float
+    trend: float
+    season: float
+    decimals: int
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All pages and indicators, in file order, with lookup helpers."""
+
+    pages: tuple[Page, ...]
+    indicators: tuple[Indicator, ...]
+
+    @cached_property
+    def _pages_by_id(self) -> dict[str, Page]:
+        return {page.id: page for page in self.pages}
+
+    @cached_property
+    def _indicators_by_code(self) -> dict[str, Indicator]:
+        return {indicator.code: indicator for indicator in self.indicators}
+
+    def page(self, page_id: str) -> Page:
+        """Return the theme or topic page ``page_id``; raise KeyError if there is none."""
+        return self._pages_by_id[page_id]
+
+    def indicator(self, code: str) -> Indicator:
+        """Return the indicator ``code``; raise KeyError if there is none."""
+        return self._indicators_by_code[code]
+
+    def themes(self) -> tuple[Page, ...]:
+        """Return the theme pages sorted by their ``order``."""
+        return self._pages_of_kind("theme")
+
+    def topics(self) -> tuple[Page, ...]:
+        """Return the topic pages sorted by their ``order``."""
+        return self._pages_of_kind("topic")
+
+    def by_theme(self, theme_id: str) -> tuple[Indicator, ...]:
+        """Return the indicators of theme ``theme_id`` in file order."""
+        self._require(theme_id, "theme")
+        return tuple(ind for ind in self.indicators if ind.theme == theme_id)
+
+    def headlines(self, theme_id: str) -> tuple[Indicator, ...]:
+        """Return the headline KPIs of theme ``theme_id`` (its cockpit panel) in file order."""
+        return tuple(ind for ind in self.by_theme(theme_id) if ind.headline)
+
+    def by_topic(self, topic_id: str) -> tuple[Indicator, ...]:
+        """Return the indicators grouped under topic ``topic_id`` in file order."""
+        self._require(topic_id, "topic")
+        return tuple(ind for ind in self.indicators if topic_id in ind.topics)
+
+    def _pages_of_kind(self, kind: str) -> tuple[Page, ...]:
+        return tuple(sorted((p for p in self.pages if p.kind == kind), key=lambda p: p.order))
+
+    def _require(self, page_id: str, kind: str) -> None:
+        page = self._pages_by_id.get(page_id)
+        if page is None or page.kind != kind:
+            raise KeyError(f"no {kind} page {page_id!r}")
+
+
+def load_catalog(directory: str | Path | None = None) -> Catalog:
+    """Read and validate ``pages.csv`` and ``indicators.csv`` from ``directory``.
+
+    ``directory`` defaults to the ``catalog/`` folder next to this module. Raises
+    :class:`CatalogError` on the first problem found.
+    """
+    folder = Path(directory) if directory is not None else CATALOG_DIR
+    pages = _load_pages(folder)
+    indicators = _load_indicators(folder, pages)
+    return Catalog(pages=pages, indicators=indicators)
+
+
+def load_demo_profile(
+    directory: str | Path | None = None, catalog: Catalog | None = None
+) -> dict[str, DemoProfile]:
+    """Read ``demo_profile.csv`` and return its rows keyed by indicator code.
+
+    Every indicator of the catalog (loaded from the same ``directory`` unless given) must
+    have exactly one profile, and every profile must name a catalog indicator.
+    """
+    folder = Path(directory) if directory is not None else CATALOG_DIR
+    catalog = catalog if catalog is not None else load_catalog(folder)
+    profiles: dict[str, DemoProfile] = {}
+    lines: dict[str, int] = {}
+    for row in _read_rows(folder, DEMO_PROFILE_FILE, DEMO_PROFILE_COLUMNS):
+        code = row.text("code")
+        if code in lines:
+            raise row.error("code", f"duplicate code {code!r} (first on line {lines[code]})")
+        try:
+            indicator = catalog.indicator(code)
+        except KeyError:
+            raise row.error("code", f"unknown indicator {code!r}") from None
+        base = row.number("base")
+        if indicator.unit == "%" and not 0 <= base <= 100:
+            raise row.error("base", f"{base:g} is outside [0, 100] for a percentage")
+        cv = row.number("cv")
+        if not 0 <= cv <= 1:
+            raise row.error("cv", f"{cv:g} is outside [0, 1]")
+        trend = row.number("trend")
+        if trend <= -1:
+            raise row.error("trend", f"{trend:g} would make values negative (must be > -1)")
+        season = row.number("season")
+        if not -0.5 <= season <= 0.5:
+            raise row.error("season", f"{season:g} is outside [-0.5, 0.5]")
+        decimals = row.integer("decimals")
+        lines[code] = row.line
+        profiles[code] = DemoProfile(code, base, cv, trend, season, decimals)
+    for indicator in catalog.indicators:
+        if indicator.code not in profiles:
+            raise CatalogError(
+                DEMO_PROFILE_FILE, None, "code", f"no profile for indicator {indicator.code!r}"
+            )
+    return profiles
+
+
+def _load_pages(folder: Path) -> tuple[Page, ...]:
+    pages: list[Page] = []
+    lines: dict[str, int] = {}
+    for row in _read_rows(folder, PAGES_FILE, PAGE_COLUMNS):
+        page_id = row.identifier("id")
+        if page_id in lines:
+            raise row.error("id", f"duplicate id {page_id!r} (first on line {lines[page_id]})")
+        lines[page_id] = row.line
+        pages.append(Page(
+            id=page_id,
+            kind=row.choice("kind", PAGE_KINDS, "kind"),
+            name_zh=row.text("name_zh"),
+            name_en=row.text("name_en"),
+            order=row.integer("order"),
+            icon=row.text("icon"),
+        ))
+    return tuple(pages)
+
+
+def _load_indicators(folder: Path, pages: tuple[Page, ...]) -> tuple[Indicator, ...]:
+    themes = frozenset(p.id for p in pages if p.kind == "theme")
+    topics = frozenset(p.id for p in pages if p.kind == "topic")
+    indicators: list[Indicator] = []
+    lines: dict[str, int] = {}
+    for row in _read_rows(folder, INDICATORS_FILE, INDICATOR_COLUMNS):
+        code = row.identifier("code")
+        if code in lines:
+            raise row.error("code", f"duplicate code {code!r} (first on line {lines[code]})")
+        lines[code] = row.line
+        polarity = row.polarity("polarity")
+        warn, alarm = row.thresholds(polarity)
+        level = row.integer("level")
+        headline = row.flag("headline")
+        if headline and level < 1:
+            raise row.error("headline", "a headline must exist below the city (level >= 1)")
+        indicators.append(Indicator(
+            code=code,
+            name_zh=row.text("name_zh"),
+            name_en=row.text("name_en"),
+            theme=row.choice("theme", themes, "theme"),
+            topics=row.topic_list("topics", topics),
+            unit=row.text("unit"),
+            unit_en=row.text("unit_en"),
+            aggregation=row.choice("aggregation", AGGREGATIONS, "aggregation"),
+            polarity=polarity,
+            warn=warn,
+            alarm=alarm,
+            department=row.text("department"),
+            frequency=row.choice("frequency", FREQUENCIES, "frequency"),
+            level=level,
+            headline=headline,
+            description=row.text("description"),
+        ))
+    return tuple(indicators)
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One data row of a catalog file with typed accessors that raise CatalogError."""
+
+    file: str
+    line: int
+    values: dict[str, str]
+
+    def error(self, field: str | None, message: str) -> CatalogError:
+        return CatalogError(self.file, self.line, field, message)
+
+    def text(self, field: str) -> str:
+        value = self.values[field]
+        if not value and field not in _OPTIONAL[self.file]:
+            raise self.error(field, "required value is empty")
+        return value
+
+    def identifier(self, field: str) -> str:
+        value = self.text(field)
+        if not _ID_PATTERN.fullmatch(value):
+            raise self.error(field, f"{value!r} must be lowercase letters, digits and '_', "
+                                    "starting with a letter")
+        return value
+
+    def choice(self, field: str, allowed: frozenset[str], what: str) -> str:
+        value = self.text(field)
+        if value not in allowed:
+            expected = ", ".join(sorted(allowed))
+            raise self.error(field, f"unknown {what} {value!r} (expected one of: {expected})")
+        return value
+
+    def number(self, field: str) -> float:
+        value = self.text(field)
+        try:
+            number = float(value)
+        except ValueError:
+            raise self.error(field, f"{value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise self.error(field, f"{value!r} is not a finite number")
+        return number
+
+    def integer(self, field: str) -> int:
+        value = self.text(field)
+        if not _INT_PATTERN.fullmatch(value) or int(value) < 0:
+            raise self.error(field, f"{value!r} is not a non-negative integer")
+        return int(value)
+
+    def flag(self, field: str) -> bool:
+        value = self.text(field)
+        if value not in ("0", "1"):
+            raise self.error(field, f"{value!r} must be 0 or 1")
+        return value == "1"
+
+    def polarity(self, field: str) -> int:
+        value = self.text(field)
+        if value not in ("1", "+1", "-1"):
+            raise self.error(field, f"{value!r} must be 1 (higher is better) or -1 (lower is better)")
+        return int(value)
+
+    def topic_list(self, field: str, known: frozenset[str]) -> tuple[str, ...]:
+        value = self.text(field)
+        if not value:
+            return ()
+        topics = tuple(part.strip() for part in value.split(";"))
+        for index, topic in enumerate(topics):
+            if not topic:
+                raise self.error(field, f"empty topic in {value!r}")
+            if topic not in known:
+                expected = ", ".join(sorted(known))
+                raise self.error(field, f"unknown topic {topic!r} (expected one of: {expected})")
+            if topic in topics[:index]:
+                raise self.error(field, f"topic {topic!r} is listed twice")
+        return topics
+
+    def thresholds(self, polarity: int) -> tuple[float | None, float | None]:
+        if not self.values["warn"] and not self.values["alarm"]:
+            return None, None
+        for field, other in (("warn", "alarm"), ("alarm", "warn")):
+            if not self.values[field]:
+                raise self.error(field, f"empty while {other} is set (set both or neither)")
+        warn, alarm = self.number("warn"), self.number("alarm")
+        if polarity > 0 and alarm > warn:
+            raise self.error("alarm", f"alarm {alarm:g} is above warn {warn:g}; "
+                                      "with polarity 1 (higher is better) alarm must be <= warn")
+        if polarity < 0 and alarm < warn:
+            raise self.error("alarm", f"alarm {alarm:g} is below warn {warn:g}; "
+                                      "with polarity -1 (lower is better) alarm must be >= warn")
+        return warn, alarm
+
+
+def _read_rows(folder: Path, name: str, columns: tuple[str, ...]) -> list[_Row]:
+    """Read ``folder/name``, check its header against ``columns`` and return its data rows."""
+    path = folder / name
+    if not path.is_file():
+        raise CatalogError(name, None, None, f"file not found: {path}")
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = [cell.strip() for cell in next(reader, [])]
+        _check_header(name, header, columns)
+        rows: list[_Row] = []
+        next_line = reader.line_num + 1
+        for cells in reader:
+            line, next_line = next_line, reader.line_num + 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) != len(columns):
+                raise CatalogError(name, line, None,
+                                   f"{len(cells)} values, expected {len(columns)}")
+            rows.append(_Row(name, line, {c: v.strip() for c, v in zip(columns, cells, strict=True)}))
+    return rows
+
+
+def _check_header(name: str, header: list[str], columns: tuple[str, ...]) -> None:
+    expected = ", ".join(columns)
+    for column in columns:
+        if column not in header:
+            raise CatalogError(name, 1, column, f"missing column (expected: {expected})")
+    for column in header:
+        if column not in columns:
+            raise CatalogError(name, 1, column, f"unexpected column (expected: {expected})")
+    for column in columns:
+        if header.count(column) > 1:
+            raise CatalogError(name, 1, column, "column appears more than once")
+    for position, (found, wanted) in enumerate(zip(header, columns, strict=True), start=1):
+        if found != wanted:
+            raise CatalogError(name, 1, found,
+                               f"column {position} should be '{wanted}' (expected: {expected})")
