@@ -18,7 +18,6 @@ from layouts.kpi import STATUS_COLORS, change_text, format_value, sparkline_src
 from layouts.map_figure import (
     FACILITY_COLORS,
     FACILITY_KINDS,
-    SEVERITY_COLORS,
     T_CONTEXT,
     T_FACILITY,
     T_HEAT,
@@ -29,6 +28,7 @@ from layouts.map_figure import (
     view_for_bounds,
 )
 
+OPEN_EVENT_POINTS = 120  # the most severe and newest; the rest show in the heat layer and the panel
 KPI_PARTS = ("value", "unit", "name", "change", "yoy", "spark", "fresh", "card")
 
 
@@ -102,7 +102,7 @@ def cockpit_view(services: Services, search: str | None, layers: list[str] | Non
         f"<br>{t('rank', lang)}: %{{customdata[2]}}<br>{t('change', lang)}: %{{customdata[3]}}<extra></extra>"
     )
     start, end = period, period + relativedelta(months=1)
-    _heat(fig, services, area, start, end, "heat" in layers)
+    _heat(fig, services, area, region["area_km2"], start, end, "heat" in layers)
     _open_events(fig, services, area, "open" in layers, lang)
     for kind in FACILITY_KINDS:
         _facilities(fig, services, area, kind, kind in layers)
@@ -140,11 +140,6 @@ def cockpit_view(services: Services, search: str | None, layers: list[str] | Non
         "bounds": bounds,
         "breadcrumb": breadcrumb(services.cached("ancestors", area), state),
         "area_title": _area_title(region, ind, rows, lang, error),
-        "indicator_options": [
-            {"label": f"{pick(lang, i['name_zh'], i['name_en'])} ({pick(lang, i['unit'], i['unit_en'])})", "value": i["code"]}
-            for i in indicators.values()
-        ],
-        "period_options": [{"label": p.strftime("%Y-%m"), "value": p.strftime("%Y-%m")} for p in services.cached("periods")],
         "kpi": parts,
         "event_stats": event_stats(services, area, start, end, lang),
     }
@@ -156,8 +151,14 @@ def _pct(value: float | None, previous: float | None) -> str:
     return f"{(value - previous) / abs(previous) * 100:+.1f}%"
 
 
-def _heat(fig: Patch, services: Services, area: str, start: date, end: date, on: bool) -> None:
-    cells = services.cached("event_density", area, start, end) if on else []
+def heat_cell_deg(area_km2: float) -> float:
+    """Grid cell of the heat layer: about 1/25 of the area's side, so any area sends <= ~600 cells."""
+    side_deg = max(area_km2, 0.01) ** 0.5 / 100.0
+    return float(f"{max(side_deg / 25, 0.0005):.1g}")
+
+
+def _heat(fig: Patch, services: Services, area: str, area_km2: float, start: date, end: date, on: bool) -> None:
+    cells = services.cached("event_density", area, start, end, heat_cell_deg(area_km2)) if on else []
     fig["data"][T_HEAT]["visible"] = on
     fig["data"][T_HEAT]["lon"] = [round(c["lon"], 4) for c in cells]
     fig["data"][T_HEAT]["lat"] = [round(c["lat"], 4) for c in cells]
@@ -166,14 +167,12 @@ def _heat(fig: Patch, services: Services, area: str, start: date, end: date, on:
 
 
 def _open_events(fig: Patch, services: Services, area: str, on: bool, lang: str) -> None:
-    events = services.cached("open_events", area) if on else []
+    events = services.cached("open_events", area, OPEN_EVENT_POINTS) if on else []
     fig["data"][T_OPEN]["visible"] = on
-    fig["data"][T_OPEN]["lon"] = [e["lon"] for e in events]
-    fig["data"][T_OPEN]["lat"] = [e["lat"] for e in events]
-    fig["data"][T_OPEN]["marker"]["color"] = [SEVERITY_COLORS.get(e["severity"], "#4da3ff") for e in events]
-    fig["data"][T_OPEN]["text"] = [
-        f"{t('severity.' + str(e['severity']), lang)} {e['title']} · {t('status.' + e['status'], lang)}" for e in events
-    ]
+    fig["data"][T_OPEN]["lon"] = [round(e["lon"], 4) for e in events]
+    fig["data"][T_OPEN]["lat"] = [round(e["lat"], 4) for e in events]
+    fig["data"][T_OPEN]["marker"]["color"] = [e["severity"] for e in events]  # colour scale maps I–IV
+    fig["data"][T_OPEN]["text"] = [f"{t('severity.' + str(e['severity']), lang)} {e['title']} · {t('status.' + e['status'], lang)}" for e in events]
 
 
 def _facilities(fig: Patch, services: Services, area: str, kind: str, on: bool) -> None:
@@ -197,7 +196,8 @@ def breadcrumb(ancestors: list[dict], state: ViewState) -> list:
         if k == len(ancestors) - 1:
             items.append(html.Span(name, className="crumb current", **{"data-code": a["code"]}))
         else:
-            items.append(dcc.Link(name, href="/" + to_search(state.with_(area=a["code"])), className="crumb", **{"data-code": a["code"]}))
+            link = dcc.Link(name, href="/" + to_search(state.with_(area=a["code"])), className="crumb")
+            items.append(html.Span(link, className="crumb-item", **{"data-code": a["code"]}))
     return items
 
 
@@ -249,7 +249,7 @@ def register(app: dash.Dash, services: Services) -> None:
         k = view["kpi"]
         return (
             view["figure"], view["bounds"], view["breadcrumb"], view["area_title"],
-            view["indicator_options"], view["state"].indicator, view["period_options"], view["state"].period,
+            view["state"].indicator, view["state"].period,
             view["event_stats"],
             k["value"], k["unit"], k["name"],
             [c["children"] for c in k["change"]], [c["className"] for c in k["change"]],
@@ -262,9 +262,7 @@ def register(app: dash.Dash, services: Services) -> None:
         Output(ids.MAP_BOUNDS, "data"),
         Output(ids.BREADCRUMB, "children"),
         Output(ids.AREA_TITLE, "children"),
-        Output(ids.INDICATOR_SELECT, "options"),
         Output(ids.INDICATOR_SELECT, "value"),
-        Output(ids.PERIOD_SELECT, "options"),
         Output(ids.PERIOD_SELECT, "value"),
         Output(ids.EVENT_STATS, "children"),
         Output(ids.kpi("value", ALL), "children"),

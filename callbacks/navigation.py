@@ -9,6 +9,7 @@ from __future__ import annotations
 import dash
 from dash import ALL, Input, Output, State, no_update
 
+from callbacks.cockpit import resolve_state
 from callbacks.services import Services
 from callbacks.state import parse_search, to_search
 from layouts import ids
@@ -53,6 +54,24 @@ def label_texts(services: Services, keys: list[str], lang: str) -> list[str]:
     return out
 
 
+def layer_options(lang: str) -> list[dict]:
+    """Map layer switches in the current language."""
+    return [{"label": t(f"layer.{k}", lang), "value": k} for k in ("heat", "open", *FACILITY_KINDS)]
+
+
+def indicator_options(services: Services, lang: str) -> list[dict]:
+    """Every catalog indicator, grouped by theme order, labelled with its unit."""
+    return [
+        {"label": f"{pick(lang, i['name_zh'], i['name_en'])} ({pick(lang, i['unit'], i['unit_en'])})", "value": i["code"]}
+        for i in services.cached("indicators")
+    ]
+
+
+def period_options(services: Services) -> list[dict]:
+    """Months with data, newest first."""
+    return [{"label": p.strftime("%Y-%m"), "value": p.strftime("%Y-%m")} for p in services.cached("periods")]
+
+
 def register(app: dash.Dash, services: Services) -> None:
     """Wire URL writes and the language-dependent labels."""
 
@@ -64,6 +83,12 @@ def register(app: dash.Dash, services: Services) -> None:
             value = dash.callback_context.triggered[0]["value"]
         else:
             value = {ids.MAP: click, ids.INDICATOR_SELECT: indicator, ids.PERIOD_SELECT: period, ids.LANG_TOGGLE: lang_clicks}[trigger]
+        if trigger in (ids.INDICATOR_SELECT, ids.PERIOD_SELECT):
+            # The cockpit writes the resolved defaults into the selectors; echoing them back into the URL
+            # would render the same view twice.
+            resolved, _ = resolve_state(services, parse_search(search))
+            if value == (resolved.indicator if trigger == ids.INDICATOR_SELECT else resolved.period):
+                return no_update
         return next_search(trigger, value, search)
 
     app.callback(
@@ -82,8 +107,8 @@ def register(app: dash.Dash, services: Services) -> None:
         keys = [o["id"]["key"] for o in dash.callback_context.outputs_list[0]]
         meta = services.repo.meta()
         title = services.config.title or t("title", lang, city=meta.get("city_name", ""))
-        layer_options = [{"label": t(f"layer.{k}", lang), "value": k} for k in ("heat", "open", *FACILITY_KINDS)]
-        return label_texts(services, keys, lang), t("lang_switch", lang), title, "zh-CN" if lang == "zh" else "en", layer_options
+        return (label_texts(services, keys, lang), t("lang_switch", lang), title, "zh-CN" if lang == "zh" else "en",
+                layer_options(lang), indicator_options(services, lang), period_options(services))
 
     app.callback(
         Output(ids.label(ALL), "children"),
@@ -91,5 +116,7 @@ def register(app: dash.Dash, services: Services) -> None:
         Output(ids.TITLE, "children"),
         Output(ids.ROOT, "lang"),
         Output(ids.LAYERS, "options"),
+        Output(ids.INDICATOR_SELECT, "options"),
+        Output(ids.PERIOD_SELECT, "options"),
         Input(ids.URL, "search"),
     )(labels)

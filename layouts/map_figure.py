@@ -50,15 +50,18 @@ def view_for_bounds(bounds: tuple[float, float, float, float], width_px: int = 1
     return {"lon": (minx + maxx) / 2, "lat": (miny + maxy) / 2}, round(zoom, 2)
 
 
+EMPTY_GEOJSON = {"type": "FeatureCollection", "features": []}  # an empty URL would be fetched (and fail)
+
+
 def base_figure(tile_url: str = "") -> go.Figure:
     """The empty map with every trace in place; the cockpit callback patches data into it."""
     traces: list = [
         go.Choroplethmap(
-            geojson="", locations=[], z=[], featureidkey="id", showscale=False, hoverinfo="skip", name="context",
+            geojson=EMPTY_GEOJSON, locations=[], z=[], featureidkey="id", showscale=False, hoverinfo="skip", name="context",
             colorscale=[[0, "#1b3358"], [1, "#1b3358"]], marker={"line": {"color": "#3f6aa8", "width": 1}, "opacity": 0.55},
         ),
         go.Choroplethmap(
-            geojson="", locations=[], z=[], featureidkey="id", name="values", colorscale=colorscale(1),
+            geojson=EMPTY_GEOJSON, locations=[], z=[], featureidkey="id", name="values", colorscale=colorscale(1),
             marker={"line": {"color": "#9ec9ff", "width": 1.2}, "opacity": 0.78},
             colorbar={"thickness": 14, "len": 0.55, "x": 0.99, "xanchor": "right", "y": 0.05, "yanchor": "bottom",
                       "bgcolor": "rgba(8,26,51,0.7)", "tickfont": {"color": "#d6e4ff", "size": 14},
@@ -66,8 +69,9 @@ def base_figure(tile_url: str = "") -> go.Figure:
         ),
         go.Densitymap(lon=[], lat=[], z=[], radius=14, showscale=False, name="heat", hoverinfo="skip", visible=True,
                       colorscale=[[0, "rgba(255,160,0,0)"], [0.4, "rgba(255,160,0,0.45)"], [1, "rgba(255,40,40,0.85)"]]),
-        go.Scattermap(lon=[], lat=[], mode="markers", name="open", marker={"size": 9, "color": []}, visible=True,
-                      hovertemplate="%{text}<extra></extra>", text=[]),
+        go.Scattermap(lon=[], lat=[], mode="markers", name="open", visible=True, hovertemplate="%{text}<extra></extra>", text=[],
+                      marker={"size": 10, "color": [], "cmin": 1, "cmax": 4, "showscale": False, "colorscale": [
+                          [k / 3, SEVERITY_COLORS[k + 1]] for k in range(4)]}),
     ]
     for kind in FACILITY_KINDS:
         traces.append(

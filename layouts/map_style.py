@@ -12,9 +12,10 @@ BACKGROUND = "#081a33"
 
 def map_style(tile_url: str = "") -> dict:
     """A MapLibre style dict; ``tile_url`` is an optional intranet raster template with {z}/{x}/{y}."""
+    # MapLibre requires "sources"; plotly drops empty dicts from figure JSON, so keep one empty source.
     style: dict = {
         "version": 8,
-        "sources": {},
+        "sources": {"empty": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
         "layers": [{"id": "background", "type": "background", "paint": {"background-color": BACKGROUND}}],
     }
     if tile_url:
