@@ -154,7 +154,10 @@ def _pct(value: float | None, previous: float | None) -> str:
 def heat_cell_deg(area_km2: float) -> float:
     """Grid cell of the heat layer: about 1/25 of the area's side, so any area sends <= ~600 cells."""
     side_deg = max(area_km2, 0.01) ** 0.5 / 100.0
-    return float(f"{max(side_deg / 25, 0.0005):.1g}")
+    cell = side_deg / 25
+    if cell >= 0.005:  # whole multiples of the roll-up grid: served by event_cells
+        return round(cell / 0.005) * 0.005
+    return float(f"{max(cell, 0.0005):.1g}")
 
 
 def _heat(fig: Patch, services: Services, area: str, area_km2: float, start: date, end: date, on: bool) -> None:

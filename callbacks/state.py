@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import date
 from urllib.parse import parse_qs, urlencode
@@ -37,10 +38,11 @@ def parse_search(search: str | None) -> ViewState:
     q = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
     mode = q.get("mode", "daily")
     lang = q.get("lang", "zh")
+    period = q.get("period", "")
     return ViewState(
         area=q.get("area", ""),
         indicator=q.get("indicator", ""),
-        period=q.get("period", ""),
+        period=period if re.fullmatch(r"\d{4}-\d{2}", period) else "",
         mode=mode if mode in MODES else "daily",
         lang=lang if lang in ("zh", "en") else "zh",
     )

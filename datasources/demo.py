@@ -24,7 +24,7 @@ from datasources.loader import load_catalog as store_catalog
 from datasources.loader import load_regions, reset_database
 from datasources.models import Event, Facility, IndicatorValue, Reading
 from datasources.repository import Repository, threshold_status
-from datasources.rollup import rollup_events_monthly, rollup_indicator_values
+from datasources.rollup import rollup_event_cells, rollup_events_monthly, rollup_indicator_values
 
 GEODATA = Path(__file__).resolve().parent.parent / "geodata"
 OUTLINE = GEODATA / "pengzhou_outline.geojson"
@@ -114,6 +114,7 @@ def build_demo(
     say("event roll-up", 75)
     with engine.begin() as conn:
         counts["event_monthly"] = rollup_events_monthly(conn)
+        counts["event_cells"] = rollup_event_cells(conn)
 
     say("facilities", 85)
     cols, rows = demo_events.generate_facilities(leaves, townships, seed, SCALE_FACTOR[scale])

@@ -141,7 +141,8 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_region_reported", "region_code", "reported_at"),
         Index("ix_events_reported", "reported_at"),
-        Index("ix_events_status", "status"),
+        # Open events by area: status first (few open rows), then the closure's descendant codes.
+        Index("ix_events_status_region", "status", "region_code", "severity", "reported_at"),
     )
 
 
@@ -157,6 +158,18 @@ class EventMonthly(Base):
     severity: Mapped[int] = mapped_column(Integer, primary_key=True)
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
+
+
+class EventCell(Base):
+    """Event counts per leaf region, month and 0.005° grid cell: the heat layer's roll-up."""
+
+    __tablename__ = "event_cells"
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    gx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gy: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("ix_event_cells_month", "month", "region_code"),)
 
 
 class Facility(Base):

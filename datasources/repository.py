@@ -17,7 +17,7 @@ import shapely
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine, bindparam, text
 
-from datasources.rollup import month_start
+from datasources.rollup import CELL_DEG, month_start
 
 EVENT_DIMENSIONS = ("status", "category", "severity", "source")
 OPEN_STATUSES = ("reported", "dispatched", "processing")
@@ -416,15 +416,19 @@ class Repository:
         return int(n or 0)
 
     def open_events(self, area: str, limit: int = 300, scope: str | None = None) -> list[dict]:
-        """Unresolved events in the area's subtree, most severe and newest first (map points)."""
+        """Unresolved events in the area's subtree, most severe and newest first (map points).
+
+        The inner query reads only the (status, region, severity, reported_at) index; rows are fetched
+        for the few ids it returns."""
         self.check_scope(area, scope)
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text(
-                    "SELECT e.id, e.severity, e.category, e.title, e.status, e.lon, e.lat, e.reported_at FROM events e "
-                    "JOIN region_closure c ON c.descendant_code = e.region_code "
-                    "WHERE c.ancestor_code = :a AND e.status IN ('reported', 'dispatched', 'processing') "
-                    "ORDER BY e.severity, e.reported_at DESC LIMIT :n"
+                    "SELECT id, severity, category, title, status, lon, lat, reported_at FROM events WHERE id IN ("
+                    "  SELECT e.id FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
+                    "  WHERE c.ancestor_code = :a AND e.status IN ('reported', 'dispatched', 'processing') "
+                    "  ORDER BY e.severity, e.reported_at DESC LIMIT :n"
+                    ") ORDER BY severity, reported_at DESC"
                 ),
                 {"a": area, "n": int(limit)},
             ).mappings().all()
@@ -434,20 +438,30 @@ class Repository:
         self, area: str, start: datetime | date, end: datetime | date, cell_deg: float = 0.01, scope: str | None = None
     ) -> list[dict]:
         """Events in ``[start, end)`` counted on a lon/lat grid (cell centre, count): the heat layer,
-        aggregated in SQL so that the response stays small at any volume."""
+        aggregated in SQL so that the response stays small at any volume. Whole months on a grid that
+        is a multiple of the roll-up's 0.005° read ``event_cells``; anything else reads raw events."""
         self.check_scope(area, scope)
-        inv = 1.0 / cell_deg
+        factor = cell_deg / CELL_DEG
+        if _is_month_start(start) and _is_month_start(end) and factor >= 1 and abs(factor - round(factor)) < 1e-9:
+            k = int(round(factor))
+            sql = (
+                f"SELECT CAST(FLOOR(1.0 * m.gx / {k}) AS INTEGER) AS cx, CAST(FLOOR(1.0 * m.gy / {k}) AS INTEGER) AS cy, "
+                "SUM(m.n) AS n FROM event_cells m JOIN region_closure c ON c.descendant_code = m.region_code "
+                "WHERE c.ancestor_code = :a AND m.month >= :s AND m.month < :e GROUP BY 1, 2"
+            )
+            params = {"a": area, "s": _as_date(start), "e": _as_date(end)}
+        else:
+            inv = 1.0 / cell_deg
+            sql = (
+                "SELECT CAST(FLOOR(e.lon * :inv) AS INTEGER) AS cx, CAST(FLOOR(e.lat * :inv) AS INTEGER) AS cy, "
+                "COUNT(*) AS n FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
+                "WHERE c.ancestor_code = :a AND e.reported_at >= :s AND e.reported_at < :e AND e.lon IS NOT NULL "
+                "GROUP BY 1, 2"
+            )
+            params = {"a": area, "s": _to_datetime(start), "e": _to_datetime(end), "inv": inv}
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT CAST(FLOOR(e.lon * :inv) AS INTEGER) AS gx, CAST(FLOOR(e.lat * :inv) AS INTEGER) AS gy, "
-                    "COUNT(*) AS n FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
-                    "WHERE c.ancestor_code = :a AND e.reported_at >= :s AND e.reported_at < :e AND e.lon IS NOT NULL "
-                    "GROUP BY 1, 2"
-                ),
-                {"a": area, "s": _to_datetime(start), "e": _to_datetime(end), "inv": inv},
-            ).all()
-        return [{"lon": (gx + 0.5) * cell_deg, "lat": (gy + 0.5) * cell_deg, "n": int(n)} for gx, gy, n in rows]
+            rows = conn.execute(text(sql), params).all()
+        return [{"lon": (cx + 0.5) * cell_deg, "lat": (cy + 0.5) * cell_deg, "n": int(n)} for cx, cy, n in rows]
 
     def event_rates(self, area: str, start: date, end: date, source: str | None = None, scope: str | None = None) -> dict:
         """Closure and satisfaction of events reported in ``[start, end)``: total, closed share (closed or

@@ -104,3 +104,20 @@ def rollup_events_monthly(conn: Connection) -> int:
             "GROUP BY c.ancestor_code, b.month, b.source, b.category, b.severity, b.status"
         )
     ).rowcount
+
+
+CELL_DEG = 0.005  # resolution of event_cells; coarser heat grids are whole multiples of it
+
+
+def rollup_event_cells(conn: Connection) -> int:
+    """Fill ``event_cells``: events per own region, month and CELL_DEG grid cell."""
+    conn.execute(text("DELETE FROM event_cells"))
+    month = month_start(conn, "reported_at")
+    inv = round(1 / CELL_DEG)
+    return conn.execute(
+        text(
+            "INSERT INTO event_cells (region_code, month, gx, gy, n) "
+            f"SELECT region_code, {month}, CAST(FLOOR(lon * {inv}) AS INTEGER), CAST(FLOOR(lat * {inv}) AS INTEGER), COUNT(*) "
+            "FROM events WHERE lon IS NOT NULL AND lat IS NOT NULL GROUP BY region_code, 2, 3, 4"
+        )
+    ).rowcount

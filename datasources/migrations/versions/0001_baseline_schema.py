@@ -164,7 +164,20 @@ def upgrade() -> None:
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index("ix_events_region_reported", ["region_code", "reported_at"], unique=False)
         batch_op.create_index("ix_events_reported", ["reported_at"], unique=False)
-        batch_op.create_index("ix_events_status", ["status"], unique=False)
+        batch_op.create_index("ix_events_status_region", ["status", "region_code", "severity", "reported_at"], unique=False)
+
+    op.create_table(
+        "event_cells",
+        sa.Column("region_code", sa.String(length=16), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("gx", sa.Integer(), nullable=False),
+        sa.Column("gy", sa.Integer(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["region_code"], ["regions.code"]),
+        sa.PrimaryKeyConstraint("region_code", "month", "gx", "gy"),
+    )
+    with op.batch_alter_table("event_cells", schema=None) as batch_op:
+        batch_op.create_index("ix_event_cells_month", ["month", "region_code"], unique=False)
 
     op.create_table(
         "facilities",
@@ -289,8 +302,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_facilities_kind"))
 
     op.drop_table("facilities")
+    with op.batch_alter_table("event_cells", schema=None) as batch_op:
+        batch_op.drop_index("ix_event_cells_month")
+
+    op.drop_table("event_cells")
     with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.drop_index("ix_events_status")
+        batch_op.drop_index("ix_events_status_region")
         batch_op.drop_index("ix_events_reported")
         batch_op.drop_index("ix_events_region_reported")
 

@@ -1,0 +1,191 @@
+"""Benchmark one cockpit drill-down at county scale: server time and response size, next to the naive way.
+
+    python bench/drilldown.py                      # builds instance/bench-county.db on first use
+    python bench/drilldown.py --db postgresql+psycopg://postgres@127.0.0.1/test --build
+
+Ours: the cockpit callback body (``cockpit_view``) plus Dash's JSON serialisation of its outputs —
+indexed SQL on roll-up tables, geometry by URL, a Patch of values. Measured three ways: cold (empty
+result cache), warm with the result cache, and warm with no result cache (pure SQL cost).
+Naive: raw tables loaded once into pandas, then per click filter them and rebuild the whole figure
+with the children's geometry inline (what a quick prototype does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import plotly.io as pio
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import create_app  # noqa: E402
+from callbacks.cockpit import cockpit_view  # noqa: E402
+from datasources import db  # noqa: E402
+from datasources.demo import build_demo  # noqa: E402
+from layouts.map_figure import base_figure  # noqa: E402
+
+AS_OF = datetime(2026, 11, 20, 18, 0)
+LAYERS = ["heat", "open"]
+
+
+def pct(values: list[float], q: float) -> float:
+    """q-th percentile (nearest rank) of a list of numbers."""
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q / 100 * len(s)) - 1))]
+
+
+def serialise(view: dict) -> bytes:
+    """The callback's outputs as Dash serialises them (plotly's JSON encoder)."""
+    parts = [view["figure"], view["bounds"], view["breadcrumb"], view["area_title"], view["state"].indicator,
+             view["state"].period, view["event_stats"], view["kpi"]]
+    return pio.json.to_json_plotly(parts).encode()
+
+
+def targets(repo) -> list[str]:  # noqa: ANN001
+    """A drill-down path over every township and two communities of each."""
+    root = repo.root_code()
+    out = []
+    for t in repo.children(root):
+        out.append(t["code"])
+        out += [c["code"] for c in repo.children(t["code"])[:2]]
+    return out
+
+
+def measure_ours(url: str, cache_type: str, areas: list[str], rounds: int) -> tuple[list[float], list[int], list[int]]:
+    app = create_app({"database_url": url, "cache_type": cache_type})
+    services = app.server.config["IOC_SERVICES"]
+    codes = [i["code"] for i in services.cached("indicators") if i["headline"]]
+    times, sizes, gz = [], [], []
+    with app.server.app_context():
+        for _ in range(rounds):
+            for area in areas:
+                t0 = time.perf_counter()
+                body = serialise(cockpit_view(services, f"?area={area}", LAYERS, codes))
+                times.append((time.perf_counter() - t0) * 1000)
+                sizes.append(len(body))
+                gz.append(len(gzip.compress(body)))
+    return times, sizes, gz
+
+
+def measure_cold(url: str, areas: list[str]) -> list[float]:
+    """First visit of each area in a fresh process-like state: a new app with an empty cache each time."""
+    out = []
+    for area in areas:
+        app = create_app({"database_url": url, "cache_type": "SimpleCache"})
+        services = app.server.config["IOC_SERVICES"]
+        codes = [i["code"] for i in services.repo.indicators() if i["headline"]]
+        with app.server.app_context():
+            t0 = time.perf_counter()
+            serialise(cockpit_view(services, f"?area={area}", LAYERS, codes))
+            out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+class Naive:
+    """The prototype way: whole tables in pandas, filter per click, full figure with inline geometry."""
+
+    def __init__(self, url: str):
+        engine = db.make_engine(url)
+        t0 = time.perf_counter()
+        with engine.connect() as conn:
+            self.regions = pd.read_sql(text("SELECT code, name, level, parent_code, geometry FROM regions"), conn)
+            self.values = pd.read_sql(text("SELECT indicator_code, region_code, period, value FROM indicator_values"), conn)
+            self.events = pd.read_sql(text("SELECT region_code, source, status, severity, lon, lat, reported_at FROM events"), conn)
+            self.indicators = pd.read_sql(text("SELECT * FROM indicators"), conn)
+        self.values["period"] = pd.to_datetime(self.values["period"])
+        self.events["reported_at"] = pd.to_datetime(self.events["reported_at"])
+        self.load_seconds = time.perf_counter() - t0
+        self.period = self.values["period"].max()
+        self.headlines = self.indicators[self.indicators.headline.astype(bool)]
+        self.default = self.headlines[self.headlines.level == self.indicators.level.max()].iloc[0]["code"]
+
+    def subtree(self, area: str) -> set[str]:
+        found, frontier = {area}, {area}
+        while frontier:
+            frontier = set(self.regions.loc[self.regions.parent_code.isin(frontier), "code"])
+            found |= frontier
+        return found
+
+    def drill(self, area: str) -> bytes:
+        kids = self.regions[self.regions.parent_code == area]
+        if kids.empty:
+            kids = self.regions[self.regions.code == area]
+        v = self.values
+        cur = v[(v.indicator_code == self.default) & (v.period == self.period) & v.region_code.isin(kids.code)]
+        geo = {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "id": r.code, "properties": {"name": r.name}, "geometry": json.loads(r.geometry)}
+            for r in kids.itertuples()]}
+        fig = base_figure()
+        fig.data[1].update(geojson=geo, locations=cur.region_code.tolist(), z=cur.value.tolist())
+        sub = self.subtree(area)
+        start = self.period
+        ev = self.events[self.events.region_code.isin(sub) & (self.events.reported_at >= start)
+                         & (self.events.reported_at < start + relativedelta(months=1))]
+        fig.data[2].update(lon=ev.lon.tolist(), lat=ev.lat.tolist())
+        kpis = {}
+        mine = v[(v.region_code == area) & v.indicator_code.isin(self.headlines.code) & (v.period <= self.period)]
+        for code, g in mine.groupby("indicator_code"):
+            g = g.sort_values("period")
+            kpis[code] = [g.value.iloc[-1], g.value.iloc[-2] if len(g) > 1 else None, g.value.tail(12).tolist()]
+        stats = {"status": ev.groupby("status").size().to_dict(), "source": ev.groupby("source").size().to_dict()}
+        return pio.json.to_json_plotly([fig.to_plotly_json(), kpis, stats]).encode()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default=f"sqlite:///{ROOT / 'instance' / 'bench-county.db'}")
+    parser.add_argument("--build", action="store_true", help="(re)build the county demo into --db first")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    engine = db.make_engine(args.db)
+    if args.build or not db.has_schema(engine):
+        print("building the county demo …", flush=True)
+        report = build_demo(engine, "county", seed=1, as_of=AS_OF)
+        print(f"built in {report.seconds:.0f} s: {report.counts['events']:,} events")
+    app = create_app({"database_url": args.db})
+    areas = targets(app.server.config["IOC_SERVICES"].repo)
+    print(f"{len(areas)} areas × {args.rounds} rounds on {engine.dialect.name}")
+
+    cold = measure_cold(args.db, areas[:20])
+    sql_times, sizes, gz = measure_ours(args.db, "NullCache", areas, args.rounds)
+    cached_times, _, _ = measure_ours(args.db, "SimpleCache", areas, args.rounds)
+    naive = Naive(args.db)
+    naive_times, naive_sizes = [], []
+    for area in areas[: max(10, len(areas) // 3)]:
+        t0 = time.perf_counter()
+        body = naive.drill(area)
+        naive_times.append((time.perf_counter() - t0) * 1000)
+        naive_sizes.append(len(body))
+
+    rows = [
+        ("ours, cold (new app, empty cache)", cold, None),
+        ("ours, warm, no result cache (SQL)", sql_times, sizes),
+        ("ours, warm, result cache", cached_times, sizes),
+        ("naive pandas + inline geometry", naive_times, naive_sizes),
+    ]
+    print(f"\n{'drill-down':38s} {'p50 ms':>8s} {'p95 ms':>8s} {'bytes p95':>10s}")
+    for name, t, s in rows:
+        print(f"{name:38s} {pct(t, 50):8.1f} {pct(t, 95):8.1f} {pct(s, 95) if s else '':>10}")
+    print(f"\nresponse gzip p95: {pct(gz, 95):,} bytes; naive loads its tables in {naive.load_seconds:.1f} s first")
+    print(f"ratio naive/ours p95 time (no result cache): {pct(naive_times, 95) / pct(sql_times, 95):.1f}x; "
+          f"bytes: {pct(naive_sizes, 95) / pct(sizes, 95):.1f}x")
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"drilldown-{engine.dialect.name}.json").write_text(json.dumps({
+        name: {"p50_ms": pct(t, 50), "p95_ms": pct(t, 95), "bytes_p95": pct(s, 95) if s else None} for name, t, s in rows
+    }, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

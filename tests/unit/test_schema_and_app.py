@@ -1,0 +1,65 @@
+"""Schema migrations match the models; the app factory, config and caches work as configured."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from app import create_app
+from config import Config
+from datasources import db
+from datasources.loader import reset_database
+from datasources.models import Base
+from tests.conftest import REDIS_URL, need
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_alembic_baseline_creates_exactly_the_models_schema(backend, tmp_path, request):
+    url = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    engine = db.make_engine(url)
+    reset_database(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_config_reads_ioc_environment_variables_and_rejects_unknown_keys():
+    cfg = Config.from_env({"IOC_PORT": "9000", "IOC_CACHE_TYPE": "RedisCache", "IOC_LANGUAGE": "en"})
+    assert (cfg.port, cfg.cache_type, cfg.language) == (9000, "RedisCache", "en")
+    with pytest.raises(ValueError, match="unknown config key.*colour"):
+        Config().with_overrides({"colour": "red"})
+
+
+def test_two_apps_in_one_process_both_have_their_callbacks(mini_sqlite):
+    first = create_app({"database_url": mini_sqlite})
+    second = create_app({"database_url": mini_sqlite})
+    assert len(first.callback_map) == len(second.callback_map) > 4
+
+
+def test_level_geojson_is_served_by_url_with_long_cache(mini_sqlite):
+    client = create_app({"database_url": mini_sqlite}).server.test_client()
+    resp = client.get("/geo/level-1.json?v=1")
+    assert resp.status_code == 200 and "max-age" in resp.headers["Cache-Control"]
+    assert resp.get_json()["features"][0]["id"]
+    assert client.get("/healthz").get_json()["status"] == "ok"
+
+
+@pytest.mark.redis
+def test_redis_cache_holds_query_results_keyed_by_data_version(mini_sqlite):
+    try:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        need(f"Redis not reachable at {REDIS_URL}: {exc.__class__.__name__}")
+    client.flushdb()
+    app = create_app({"database_url": mini_sqlite, "cache_type": "RedisCache", "redis_url": REDIS_URL})
+    services = app.server.config["IOC_SERVICES"]
+    with app.server.app_context():
+        first = services.cached("periods")
+        assert services.cached("periods") == first
+    keys = [k.decode() for k in client.keys("ioc:*")]
+    assert any(f"periods:{services.repo.data_version()}:" in k for k in keys), keys
+    client.flushdb()
