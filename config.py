@@ -27,7 +27,6 @@ class Config:
     redis_url: str = field(default="redis://127.0.0.1:6379/0", metadata={"doc": "Redis URL when cache_type is RedisCache"})
     cache_timeout: int = field(default=600, metadata={"doc": "seconds a cached query result lives (keys also carry the data version)"})
     tile_url: str = field(default="", metadata={"doc": "optional intranet raster tile URL template ({z}/{x}/{y}); empty = boundaries only"})
-    language: str = field(default="zh", metadata={"doc": "default UI language: zh or en"})
     refresh_seconds: int = field(default=5, metadata={"doc": "how often screens poll the data version"})
     host: str = field(default="127.0.0.1", metadata={"doc": "address the development server binds"})
     port: int = field(default=8050, metadata={"doc": "port of the development server"})

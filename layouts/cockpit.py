@@ -107,7 +107,7 @@ def ticker_strip(lang: str = "zh") -> html.Section:
 
 def page(ctx: dict, lang: str | None = None) -> html.Div:
     """The whole cockpit, built from the catalog held in ``ctx`` (see ``Services.layout_context``)."""
-    lang = lang or ctx["config"].language
+    lang = lang or "zh"  # zh-CN by default; ?lang=en switches (the labels callback rewrites every text)
     themes = {p["id"]: p for p in ctx["pages"] if p["kind"] == "theme"}
     by_theme: dict[str, list[dict]] = {}
     for ind in ctx["headlines"]:

@@ -25,8 +25,8 @@ def test_alembic_baseline_creates_exactly_the_models_schema(backend, tmp_path, r
 
 
 def test_config_reads_ioc_environment_variables_and_rejects_unknown_keys():
-    cfg = Config.from_env({"IOC_PORT": "9000", "IOC_CACHE_TYPE": "RedisCache", "IOC_LANGUAGE": "en"})
-    assert (cfg.port, cfg.cache_type, cfg.language) == (9000, "RedisCache", "en")
+    cfg = Config.from_env({"IOC_PORT": "9000", "IOC_CACHE_TYPE": "RedisCache", "IOC_TILE_URL": "http://tiles.lan/{z}/{x}/{y}"})
+    assert (cfg.port, cfg.cache_type, cfg.tile_url) == (9000, "RedisCache", "http://tiles.lan/{z}/{x}/{y}")
     with pytest.raises(ValueError, match="unknown config key.*colour"):
         Config().with_overrides({"colour": "red"})
 
