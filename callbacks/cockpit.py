@@ -290,9 +290,14 @@ def register(app: dash.Dash, services: Services) -> None:
             const gd = document.querySelector('#MAP_ID .js-plotly-plot');
             const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
             if (bounds && sub && sub.map) {
-                // After plotly has applied the patched layout (which sets a server-side guess).
-                setTimeout(() => sub.map.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]],
-                                                   {padding: 24, animate: false}), 60);
+                // After plotly has applied the patched layout (which holds a server-side guess), fit
+                // the real viewport and hand the result back to plotly so a later redraw keeps it.
+                setTimeout(() => {
+                    const m = sub.map;
+                    m.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]], {padding: 24, animate: false});
+                    const c = m.getCenter();
+                    window.Plotly.relayout(gd, {'map.center': {lon: c.lng, lat: c.lat}, 'map.zoom': m.getZoom()});
+                }, 60);
             }
             return bounds;
         }

@@ -105,8 +105,8 @@ def register(app: dash.Dash, services: Services) -> None:
     def labels(search):  # noqa: ANN001, ANN202
         lang = parse_search(search).lang
         keys = [o["id"]["key"] for o in dash.callback_context.outputs_list[0]]
-        meta = services.repo.meta()
-        title = services.config.title or t("title", lang, city=meta.get("city_name", ""))
+        root = services.cached("region", services.repo.root_code())
+        title = services.config.title or t("title", lang, city=pick(lang, root["name"], root["name_en"]))
         return (label_texts(services, keys, lang), t("lang_switch", lang), title, "zh-CN" if lang == "zh" else "en",
                 layer_options(lang), indicator_options(services, lang), period_options(services))
 

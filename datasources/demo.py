@@ -240,7 +240,8 @@ def _threshold_alerts(conn, as_of: datetime, max_level: int) -> int:  # noqa: AN
         status = threshold_status(r.value, r.polarity, r.warn, r.alarm)
         if status == "alarm" or max_level - 1 == 0:
             alerts.append({"rule": f"threshold:{r.code}", "severity": 2, "region_code": r.region_code, "indicator_code": r.code,
-                           "message": f"{r.name} {r.name_zh} {r.value:g} 超过报警阈值 {r.alarm:g}", "started_at": as_of})
+                           "message": f"{r.name} {r.name_zh} {r.value:g} {'低于' if r.polarity > 0 else '高于'}报警阈值 {r.alarm:g}",
+                           "started_at": as_of})
     severe = conn.execute(
         text("SELECT id, severity, region_code, title, reported_at FROM events WHERE severity <= 2 AND status IN ('reported', 'dispatched', 'processing')")
     ).all()
