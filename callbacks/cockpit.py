@@ -296,7 +296,13 @@ def register(app: dash.Dash, services: Services) -> None:
                     const m = sub.map;
                     m.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]], {padding: 24, animate: false});
                     const c = m.getCenter();
-                    window.Plotly.relayout(gd, {'map.center': {lon: c.lng, lat: c.lat}, 'map.zoom': m.getZoom()});
+                    // plotly sizes text in px: scale legend and hover text with the screen like the CSS does.
+                    const f = Math.max(0.75, Math.min(3, window.innerHeight / 1080));
+                    window.Plotly.relayout(gd, {'map.center': {lon: c.lng, lat: c.lat}, 'map.zoom': m.getZoom(),
+                                                'hoverlabel.font.size': Math.round(16 * f)});
+                    window.Plotly.restyle(gd, {'colorbar.tickfont.size': Math.round(14 * f),
+                                               'colorbar.title.font.size': Math.round(14 * f),
+                                               'colorbar.thickness': Math.round(14 * f)}, [1]);
                 }, 60);
             }
             return bounds;
