@@ -287,8 +287,13 @@ def register(app: dash.Dash, services: Services) -> None:
     app.clientside_callback(
         """
         function(bounds) {
+          const fit = (attempt) => {
             const gd = document.querySelector('#MAP_ID .js-plotly-plot');
             const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+            if (bounds && !(sub && sub.map) && attempt < 50) {
+                setTimeout(() => fit(attempt + 1), 100);  // first load: the map is not created yet
+                return;
+            }
             if (bounds && sub && sub.map) {
                 // After plotly has applied the patched layout (which holds a server-side guess), fit
                 // the real viewport and hand the result back to plotly so a later redraw keeps it.
@@ -305,7 +310,9 @@ def register(app: dash.Dash, services: Services) -> None:
                                                'colorbar.thickness': Math.round(14 * f)}, [1]);
                 }, 60);
             }
-            return bounds;
+          };
+          fit(0);
+          return bounds;
         }
         """.replace("MAP_ID", ids.MAP),
         Output(ids.MAP_FITTED, "data"),

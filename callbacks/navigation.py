@@ -12,20 +12,25 @@ from dash import ALL, Input, Output, State, no_update
 from callbacks.cockpit import resolve_state
 from callbacks.services import Services
 from callbacks.state import parse_search, to_search
+from datasources.repository import ScopeError
 from layouts import ids
 from layouts.i18n import pick, t
 from layouts.map_figure import FACILITY_KINDS
 
 
-def next_search(trigger: dict | str | None, value, search: str | None) -> str | object:  # noqa: ANN001
+def next_search(trigger: dict | str | None, value, search: str | None, locate=None) -> str | object:  # noqa: ANN001
     """The new query string after an interaction, or ``no_update`` when nothing changes.
 
-    ``trigger`` is the id of the component that fired; ``value`` its new value (clickData for the map)."""
+    ``trigger`` is the id of the component that fired; ``value`` its new value (clickData for the map).
+    ``locate(area, lon, lat)`` resolves a click on a marker (no polygon under it in plotly's eyes) to the
+    child area that contains it, so a click anywhere inside an area drills into it."""
     state = parse_search(search)
     new = state
     if trigger == ids.MAP:
         points = (value or {}).get("points") or []
         code = points[0].get("location") if points else None
+        if not code and points and locate and points[0].get("lon") is not None:
+            code = locate(state.area, points[0]["lon"], points[0]["lat"])
         if not code:
             return no_update
         new = state.with_(area=str(code))
@@ -89,7 +94,13 @@ def register(app: dash.Dash, services: Services) -> None:
             resolved, _ = resolve_state(services, parse_search(search))
             if value == (resolved.indicator if trigger == ids.INDICATOR_SELECT else resolved.period):
                 return no_update
-        return next_search(trigger, value, search)
+        return next_search(trigger, value, search, locate)
+
+    def locate(area: str, lon: float, lat: float) -> str | None:
+        try:
+            return services.repo.child_at(area or services.repo.root_code(), lon, lat)
+        except ScopeError:
+            return None
 
     app.callback(
         Output(ids.URL, "search"),

@@ -183,6 +183,14 @@ class Repository:
             geom = conn.execute(text("SELECT geometry_display FROM regions WHERE code = :c"), {"c": code}).scalar_one()
         return tuple(float(b) for b in shapely.from_geojson(geom).bounds)
 
+    def child_at(self, area: str, lon: float, lat: float, scope: str | None = None) -> str | None:
+        """The child of ``area`` whose polygon contains a point (a map click on a marker), or None."""
+        self.check_scope(area, scope)
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT code, geometry_display FROM regions WHERE parent_code = :a"), {"a": area}).all()
+        point = shapely.Point(lon, lat)
+        return next((code for code, geom in rows if shapely.from_geojson(geom).covers(point)), None)
+
     def level_names(self) -> list[dict]:
         """Level numbers and their names, from the data."""
         with self.engine.connect() as conn:

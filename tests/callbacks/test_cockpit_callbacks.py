@@ -82,6 +82,14 @@ def test_kpi_card_click_and_selectors_write_the_url(services):
     assert next_search(ids.MAP, {"points": [{"lon": 1, "lat": 2}]}, "?area=1").__class__.__name__ == "NoUpdate"
 
 
+def test_click_on_a_marker_drills_into_the_area_that_contains_it(services):
+    repo = services.repo
+    township = repo.children(repo.root_code())[2]
+    search = next_search(ids.MAP, {"points": [{"lon": township["centroid_lon"], "lat": township["centroid_lat"]}]}, "",
+                         lambda area, lon, lat: repo.child_at(area or repo.root_code(), lon, lat))
+    assert parse_search(search).area == township["code"]
+
+
 def test_url_state_round_trips_and_ignores_bad_values():
     state = ViewState(area="510182003", indicator="env_aqi", period="2026-10", mode="flood", lang="en")
     assert parse_search(to_search(state)) == state

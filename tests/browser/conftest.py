@@ -1,0 +1,312 @@
+"""Browser fixtures: the app on the county demo in a background thread, Debian's chromium, and ``cockpit``,
+which opens pages that fail the test on any console error or any request leaving the server's origin.
+
+Fixture names avoid pytest-playwright's (``browser``, ``context``, ``page``, ``playwright`` belong to it).
+Set IOC_TEST_COUNTY_URL to the URL of an already built county database to skip the ~1-2 minute build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Error, Page, sync_playwright
+from werkzeug.serving import make_server
+
+from layouts.kpi import format_value
+from tests.conftest import need
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-unsafe-swiftshader",
+    "--use-angle=swiftshader",
+]
+
+# The plotly graph div and its MapLibre map (null until plotly has built the map subplot).
+GD = "document.querySelector('#map .js-plotly-plot')"
+MAP = f"(() => {{ const gd = {GD}; const s = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot; return s && s.map; }})()"
+
+
+# ---------------------------------------------------------------------------------------------- server
+@pytest.fixture(scope="session")
+def ioc_app(request):
+    """The Dash app on the county demo database."""
+    from app import create_app
+
+    url = os.environ.get("IOC_TEST_COUNTY_URL") or request.getfixturevalue("county_sqlite")[0]
+    return create_app({"database_url": url})
+
+
+@pytest.fixture(scope="session")
+def ioc_repo(ioc_app):
+    """The app's Repository: the expected values come from here."""
+    return ioc_app.server.config["IOC_SERVICES"].repo
+
+
+@pytest.fixture(scope="session")
+def ioc_period(ioc_repo) -> date:
+    """The period the cockpit shows when the URL names none: the newest month with data."""
+    return ioc_repo.periods()[0]
+
+
+@pytest.fixture(scope="session")
+def ioc_server(ioc_app):
+    """Base URL (``http://127.0.0.1:<port>``) of the app served by werkzeug in a background thread."""
+    server = make_server("127.0.0.1", 0, ioc_app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="ioc-test-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+
+
+# ---------------------------------------------------------------------------------------------- browser
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """Debian's chromium (never a downloaded one), headless, with software WebGL for MapLibre."""
+    if not Path(CHROMIUM).exists():
+        need("Debian chromium not installed (apt-get install chromium)")
+    pw = sync_playwright().start()
+    try:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    except Error:
+        pw.stop()
+        raise
+    yield browser
+    browser.close()
+    pw.stop()
+
+
+@dataclass
+class CockpitPage:
+    """One open cockpit page with what it logged, and the waits and reads the tests share."""
+
+    page: Page
+    base: str
+    repo: object
+    period: date
+    console_errors: list[str] = field(default_factory=list)
+    GD = GD  # JS expression of the map's plotly graph div, for the tests' own waits
+    requests: list[str] = field(default_factory=list)
+
+    # -- navigation and waits
+    def open(self, path: str = "/") -> CockpitPage:
+        self.page.goto(self.base + path)
+        return self
+
+    def area_param(self) -> str | None:
+        return self.page.evaluate("() => new URLSearchParams(location.search).get('area')")
+
+    def wait_for_view(self, code: str, timeout: float = 60_000) -> None:
+        """Wait until the screen shows ``code``: breadcrumb, choropleth of its children (or its siblings
+        for a leaf), and KPI values equal to the repository's (when they never match, the assertion that
+        follows in the test shows the difference)."""
+        has_children = self.repo.region(code)["n_children"] > 0
+        self.page.wait_for_function(
+            """([code, hasChildren]) => {
+                const cur = document.querySelector('#breadcrumb .crumb.current');
+                if (!cur || cur.dataset.code !== code) return false;
+                const gd = GD;
+                const trace = gd && gd._fullData && gd._fullData[1];
+                return !!(trace && trace.locations && (trace.locations.length > 0 || !hasChildren));
+            }""".replace("GD", GD),
+            arg=[code, has_children],
+            timeout=timeout,
+        )
+        expected = self.expected_kpi_texts(code)
+        self._try_wait(
+            """(expected) => {
+                const els = document.querySelectorAll(`[id*='"type":"kpi-value"']`);
+                if (!els.length) return false;
+                for (const el of els) {
+                    const want = expected[JSON.parse(el.id).code];
+                    if (want !== undefined && el.textContent !== want) return false;
+                }
+                return true;
+            }""",
+            expected,
+            timeout=15_000,
+        )
+
+    def wait_for_map_settled(self, code: str, timeout: float = 20_000) -> None:
+        """Wait until MapLibre stands still, has loaded, and is centred on ``code`` (fitted or not: the
+        first render of a page keeps the server's guess), then let one or two frames render."""
+        minx, miny, maxx, maxy = self.repo.bounds(code)
+        self.page.wait_for_function(
+            """(c) => {
+                const m = MAP;
+                return !!(m && !m.isMoving() && m.loaded() && m.getBounds().contains(c));
+            }""".replace("MAP", MAP),
+            arg=[(minx + maxx) / 2, (miny + maxy) / 2],
+            timeout=timeout,
+        )
+        self.page.wait_for_timeout(150)  # short settle after the last move
+
+    def wait_for_map_fitted(self, code: str, timeout: float = 20_000) -> None:
+        """Wait until MapLibre has been fitted to ``code``'s bounds at the page's real size (the
+        client-side fitBounds, padding 24 px, that runs ~60 ms after a render) and stands still."""
+        if not self.map_fitted_within(code, timeout):
+            view = self.page.evaluate(
+                "(b) => { const m = MAP; const cam = m && m.cameraForBounds([[b[0], b[1]], [b[2], b[3]]], {padding: 24});"
+                " return m && {zoom: m.getZoom(), center: m.getCenter(), fit: cam}; }".replace("MAP", MAP),
+                list(self.repo.bounds(code)),
+            )
+            raise AssertionError(f"the map was not fitted to {code} within {timeout / 1000:.0f} s: {view}")
+        self.page.wait_for_timeout(150)  # short settle after the last move
+
+    def map_fitted_within(self, code: str, timeout: float) -> bool:
+        """Whether the map gets fitted to ``code``'s bounds within ``timeout`` ms."""
+        return self._try_wait(
+            """(b) => {
+                const m = MAP;
+                if (!m || m.isMoving() || !m.loaded()) return false;
+                const cam = m.cameraForBounds([[b[0], b[1]], [b[2], b[3]]], {padding: 24});
+                if (!cam) return false;
+                const c = m.getCenter(), want = cam.center;
+                const wantLng = want.lng !== undefined ? want.lng : want[0];
+                const wantLat = want.lat !== undefined ? want.lat : want[1];
+                return Math.abs(m.getZoom() - cam.zoom) < 0.02
+                    && Math.abs(c.lng - wantLng) < 1e-4 && Math.abs(c.lat - wantLat) < 1e-4;
+            }""".replace("MAP", MAP),
+            list(self.repo.bounds(code)),
+            timeout=timeout,
+        )
+
+    def _try_wait(self, js: str, arg, timeout: float) -> bool:
+        try:
+            self.page.wait_for_function(js, arg=arg, timeout=timeout)
+            return True
+        except Error:
+            return False
+
+    # -- reads
+    def breadcrumb(self) -> list[tuple[str, str]]:
+        """(data-code, text) of every breadcrumb item, top first."""
+        return [tuple(x) for x in self.page.evaluate(
+            "() => [...document.querySelectorAll('#breadcrumb [data-code]')].map(e => [e.dataset.code, e.textContent.trim()])"
+        )]
+
+    def kpi_texts(self) -> dict[str, str]:
+        """Indicator code -> the text of its card's value, for every KPI card on the page."""
+        return self.page.evaluate(
+            """() => Object.fromEntries([...document.querySelectorAll(`[id*='"type":"kpi-value"']`)]
+                .map(e => [JSON.parse(e.id).code, e.textContent]))"""
+        )
+
+    def expected_kpi_texts(self, code: str) -> dict[str, str]:
+        """What the cards must show for ``code``: format_value of the repository's headline KPIs."""
+        return {k.code: format_value(k.value) for k in self.repo.kpi_values(code, self.period)}
+
+    # -- map clicks
+    def click_region(self, region: dict) -> None:
+        """Click ``region``'s polygon on the map: at its centroid, or else at the nearest point inside
+        it where plotly hovers the polygon itself (markers of other layers drawn over the polygon win
+        the hover within ~20 px). ``region`` is a row of ``repo.children``."""
+        code = region["code"]
+        for lon, lat in candidate_points(self.repo, region):
+            x, y = self.screen_xy(lon, lat)
+            self.page.mouse.move(x, y)
+            if self._try_wait(HOVERS_JS, code, timeout=400):
+                self.page.mouse.click(x, y)
+                return
+        # Markers cover every candidate (dense urban area): click the centroid anyway; the app resolves a
+        # click on a marker to the area that contains it (navigation.next_search's locate).
+        self.page.mouse.click(*self.screen_xy(region["centroid_lon"], region["centroid_lat"]))
+
+    def screen_xy(self, lon: float, lat: float) -> tuple[float, float]:
+        """Page pixel of a lon/lat on the map (MapLibre's project, relative to its canvas container)."""
+        return tuple(self.page.evaluate(
+            """([lon, lat]) => {
+                const m = MAP;
+                const p = m.project([lon, lat]);
+                const r = m.getCanvasContainer().getBoundingClientRect();
+                return [p.x + r.left, p.y + r.top];
+            }""".replace("MAP", MAP),
+            [lon, lat],
+        ))
+
+    def click_at(self, lon: float, lat: float) -> None:
+        """A plain click on the map at a lon/lat (whatever is drawn there)."""
+        self.page.mouse.click(*self.screen_xy(lon, lat))
+
+    def hovered(self) -> str:
+        """What plotly hovers now: 'trace <n> <location or text>' per point."""
+        return self.page.evaluate(
+            f"() => ((({GD})._hoverdata) || []).map(p => `trace ${{p.curveNumber}} ${{p.location || p.text || ''}}`).join('; ')"
+        )
+
+
+# Plotly hovers the choropleth of the children (trace 1) on the polygon of ``code``.
+HOVERS_JS = """(code) => {
+    const h = (GD)._hoverdata;
+    return !!(h && h.length && h[0].curveNumber === 1 && h[0].location === code);
+}""".replace("GD", GD)
+
+
+def candidate_points(repo, region: dict, grid: int = 12, limit: int = 40) -> list[tuple[float, float]]:
+    """The centroid, then up to ``limit`` grid points inside the region's display polygon, nearest first."""
+    import shapely
+
+    features = json.loads(repo.display_geojson(region["level"]))["features"]
+    geom = shapely.from_geojson(json.dumps(next(f["geometry"] for f in features if f["id"] == region["code"])))
+    cx, cy = region["centroid_lon"], region["centroid_lat"]
+    minx, miny, maxx, maxy = geom.bounds
+    inner = geom.buffer(-0.08 * min(maxx - minx, maxy - miny))  # keep clear of the borders
+    points = [
+        (minx + (i + 0.5) * (maxx - minx) / grid, miny + (j + 0.5) * (maxy - miny) / grid)
+        for i in range(grid) for j in range(grid)
+    ]
+    points = [p for p in points if inner.contains(shapely.Point(p))]
+    points.sort(key=lambda p: (p[0] - cx) ** 2 + (p[1] - cy) ** 2)
+    return [(cx, cy), *points[:limit]]
+
+
+def _leaves_origin(url: str, origin: str) -> bool:
+    """True when ``url`` goes anywhere but the server: its own origin, inline data, or its own blobs."""
+    if url.startswith("data:"):
+        return False
+    if url.startswith("blob:"):
+        url = url.removeprefix("blob:")
+    return not (url == origin or url.startswith(origin + "/"))
+
+
+@pytest.fixture
+def cockpit(chromium_browser: Browser, ioc_server: str, ioc_repo, ioc_period):
+    """``cockpit(width, height)`` opens a fresh page of that viewport (not yet navigated). After the test:
+    no console error and no request outside the server's origin, on every page it opened."""
+    opened: list[tuple[object, CockpitPage]] = []
+
+    def open_page(width: int = 1920, height: int = 1080) -> CockpitPage:
+        context = chromium_browser.new_context(
+            viewport={"width": width, "height": height}, device_scale_factor=1, locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+        )
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        cp = CockpitPage(page, ioc_server, ioc_repo, ioc_period)
+        page.on("console", lambda msg: cp.console_errors.append(f"{msg.text} @ {msg.location}") if msg.type == "error" else None)
+        # An uncaught exception is not a console message in Playwright, but it is the same failure.
+        page.on("pageerror", lambda exc: cp.console_errors.append(f"uncaught: {exc}"))
+        # On the context, so requests of workers (MapLibre's) are seen too.
+        context.on("request", lambda req: cp.requests.append(req.url))
+        opened.append((context, cp))
+        return cp
+
+    yield open_page
+
+    problems = []
+    for context, cp in opened:
+        context.close()
+        problems += [f"console error: {e}" for e in cp.console_errors]
+        problems += [f"request left the origin: {u}" for u in cp.requests if _leaves_origin(u, ioc_server)]
+    assert not problems, "\n".join(problems)

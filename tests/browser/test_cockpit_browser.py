@@ -1,0 +1,234 @@
+"""The cockpit in a real browser (Debian chromium) on the county demo: map drill-down, back and reload,
+KPI cards, language switch, every wall size, and a bad URL. Expected numbers come from the repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+
+pytestmark = pytest.mark.browser
+SCREENSHOTS = Path(__file__).parent / "screenshots"  # gitignored
+
+
+def query(url: str) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(urlparse(url).query).items()}
+
+
+@pytest.fixture(scope="module")
+def township(ioc_repo) -> dict:
+    """The largest township of the county that has communities (a row of repo.children): the easiest
+    polygon to hit, see test_a_click_on_any_township_centre_drills_into_it for the small ones."""
+    rows = [r for r in ioc_repo.children(ioc_repo.root_code()) if ioc_repo.region(r["code"])["n_children"] > 0]
+    if not rows:
+        pytest.fail("the county demo has no township with communities")
+    return max(rows, key=lambda r: r["area_km2"])
+
+
+def expected_crumbs(repo, code: str, lang: str = "zh") -> list[tuple[str, str]]:
+    return [(a["code"], a["name"] if lang == "zh" else a["name_en"]) for a in repo.ancestors(code)]
+
+
+def assert_kpis_match_repository(cp, code: str) -> None:
+    shown, expected = cp.kpi_texts(), cp.expected_kpi_texts(code)
+    assert shown, "no KPI card on the page"
+    assert set(shown) == set(expected), f"cards on the page differ from the repository's headline KPIs: {set(shown) ^ set(expected)}"
+    wrong = {c: (shown[c], expected[c]) for c in shown if shown[c] != expected[c]}
+    assert not wrong, f"KPI values of {code} (shown, repository): {wrong}"
+
+
+def test_click_township_then_community_drills_down_and_back_returns(cockpit, ioc_repo, township):
+    cp = cockpit(1920, 1080).open("/")
+    root = ioc_repo.root_code()
+    cp.wait_for_view(root)
+    cp.wait_for_map_settled(root)  # a first load is not fitted yet: see test_bookmarked_view_fits_the_map
+
+    cp.click_region(township)
+    cp.wait_for_view(township["code"])
+    assert cp.area_param() == township["code"]
+    assert cp.breadcrumb() == expected_crumbs(ioc_repo, township["code"])
+    assert len(cp.breadcrumb()) == 2  # city › township
+    assert_kpis_match_repository(cp, township["code"])
+
+    community = max(ioc_repo.children(township["code"]), key=lambda r: r["area_km2"])
+    cp.wait_for_map_fitted(township["code"])
+    cp.click_region(community)
+    cp.wait_for_view(community["code"])
+    assert cp.area_param() == community["code"]
+    assert cp.breadcrumb() == expected_crumbs(ioc_repo, community["code"])
+    assert len(cp.breadcrumb()) == 3  # city › township › community
+    assert_kpis_match_repository(cp, community["code"])
+
+    cp.page.go_back()
+    cp.wait_for_view(township["code"])
+    assert cp.area_param() == township["code"]
+    assert cp.breadcrumb() == expected_crumbs(ioc_repo, township["code"])
+    assert_kpis_match_repository(cp, township["code"])
+
+    crumbs, kpis, url = cp.breadcrumb(), cp.kpi_texts(), cp.page.url
+    cp.page.reload()
+    cp.wait_for_view(township["code"])
+    assert cp.page.url == url
+    assert cp.breadcrumb() == crumbs
+    assert cp.kpi_texts() == kpis
+
+
+def test_kpi_card_click_makes_it_the_map_indicator(cockpit, ioc_repo):
+    cp = cockpit(1920, 1080).open("/")
+    root = ioc_repo.root_code()
+    cp.wait_for_view(root)
+    cards = cp.page.locator("[id*='\"type\":\"kpi-card\"']")
+    target = next(
+        (cards.nth(k) for k in range(cards.count()) if "selected" not in (cards.nth(k).get_attribute("class") or "").split()),
+        None,
+    )
+    assert target is not None, "every card is already selected"
+    code = target.get_attribute("id").split('"code":"')[1].split('"')[0]
+    name = next(i["name_zh"] for i in ioc_repo.indicators() if i["code"] == code)
+
+    target.click()
+    cp.page.wait_for_function("(code) => new URLSearchParams(location.search).get('indicator') === code", arg=code)
+    cp.page.wait_for_function(
+        "(id) => document.getElementById(id).classList.contains('selected')", arg=target.get_attribute("id")
+    )
+    selected = cp.page.evaluate("() => [...document.querySelectorAll('.kpi-card.selected')].map(e => JSON.parse(e.id).code)")
+    assert selected == [code]
+    cp.page.wait_for_function("(name) => document.querySelector('#area-title .area-indicator')?.textContent === name", arg=name)
+    assert name in cp.page.inner_text("#indicator-select")
+    # and the map now colours the children by that indicator
+    cp.page.wait_for_function(
+        "(name) => { const t = (GD)._fullData[1]; return t.locations.length > 0 && t.hovertemplate.includes(name); }"
+        .replace("GD", cp.GD),
+        arg=name,
+    )
+
+
+def test_language_switch_turns_the_screen_english(cockpit, ioc_repo):
+    cp = cockpit(1920, 1080).open("/")
+    root = ioc_repo.root_code()
+    cp.wait_for_view(root)
+    cp.page.click("#lang-toggle")
+    cp.page.wait_for_function("() => document.getElementById('header-title').textContent.includes('City Operations Center')")
+    assert query(cp.page.url).get("lang") == "en"
+    cp.page.wait_for_function(
+        "(name) => document.querySelector('#breadcrumb .crumb.current')?.textContent === name",
+        arg=ioc_repo.region(root)["name_en"],
+    )
+    assert cp.page.get_attribute("#ioc-root", "lang") == "en"
+
+
+# Every text node the viewer can see, with its computed size; plotly's modebar and its off-screen
+# measurement nodes (#js-plotly-tester) are no part of the screen.
+SMALL_TEXT_JS = """(minPx) => {
+    const out = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const text = n.textContent.trim();
+        const el = n.parentElement;
+        if (!text || !el || el.closest('.modebar-container, .modebar, #js-plotly-tester, script, style')) continue;
+        if (!el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
+        const r = el.getBoundingClientRect();
+        if (r.width === 0 || r.height === 0 || r.right <= 0 || r.bottom <= 0 || r.left >= innerWidth || r.top >= innerHeight) continue;
+        const size = parseFloat(getComputedStyle(el).fontSize);
+        if (size < minPx) {
+            const cls = typeof el.className === 'string' ? el.className : el.getAttribute('class') || '';
+            out.push(`${el.tagName.toLowerCase()}.${cls.trim().replace(/\\s+/g, '.')} ${size}px "${text.slice(0, 30)}"`);
+        }
+    }
+    return out;
+}"""
+
+# Header, panels and ticker must lie inside the viewport. The ticker's track scrolls by design and is
+# clipped by its window, so only the window itself is checked. An element cut off by an ancestor that
+# clips (a card, a panel) names that ancestor: it is not off-screen, but the viewer sees only part of it.
+OVERFLOW_JS = """() => {
+    const out = [];
+    const W = innerWidth, H = innerHeight;
+    const name = (el) => {
+        const cls = typeof el.className === 'string' ? el.className : el.getAttribute('class') || '';
+        return `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${cls.trim().replace(/\\s+/g, '.')}`;
+    };
+    const els = document.querySelectorAll('.ioc-header, .ioc-header *, .panel, .panel *, .ticker-strip, .ticker-strip > *');
+    for (const el of els) {
+        const r = el.getBoundingClientRect();
+        if (r.width === 0 && r.height === 0) continue;
+        if (r.left < -1 || r.top < -1 || r.right > W + 1 || r.bottom > H + 1) {
+            let clip = el.parentElement;
+            while (clip && getComputedStyle(clip).overflow === 'visible') clip = clip.parentElement;
+            const box = `[${Math.round(r.left)},${Math.round(r.top)} ${Math.round(r.right)},${Math.round(r.bottom)}]`;
+            out.push(`${name(el)} ${box}` + (clip ? ` (cut off by ${name(clip)})` : ''));
+        }
+    }
+    return out.slice(0, 40);
+}"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (3840, 2160), (1366, 768), (5760, 1080), (7680, 2160)])
+def test_screens_fit_without_scrollbars_and_save_screenshots(cockpit, township, width, height):
+    cp = cockpit(width, height).open(f"/?area={township['code']}")
+    cp.wait_for_view(township["code"])
+    # The fitted map when the app fits a first load (see test_bookmarked_view_fits_the_map), else as it is.
+    if not cp.map_fitted_within(township["code"], 3_000):
+        cp.wait_for_map_settled(township["code"])
+    cp.page.evaluate("() => document.fonts.ready.then(() => true)")
+
+    size = cp.page.evaluate(
+        "() => ({sh: document.documentElement.scrollHeight, sw: document.documentElement.scrollWidth,"
+        " h: innerHeight, w: innerWidth})"
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    cp.page.screenshot(path=str(SCREENSHOTS / f"cockpit-{width}x{height}.png"), full_page=True)
+
+    problems = []
+    if size["sh"] > size["h"]:
+        problems.append(f"vertical scroll: scrollHeight {size['sh']} > innerHeight {size['h']}")
+    if size["sw"] > size["w"]:
+        problems.append(f"horizontal scroll: scrollWidth {size['sw']} > innerWidth {size['w']}")
+    problems += [f"outside the viewport: {e}" for e in cp.page.evaluate(OVERFLOW_JS)]
+    if (width, height) == (1920, 1080):
+        problems += [f"text below 14px: {e}" for e in cp.page.evaluate(SMALL_TEXT_JS, 14)]
+    assert not problems, f"at {width}x{height}:\n" + "\n".join(problems)
+
+
+def test_unknown_area_in_url_shows_message_not_traceback(cockpit, ioc_repo):
+    cp = cockpit(1920, 1080).open("/?area=999999")
+    root = ioc_repo.root_code()
+    cp.wait_for_view(root)
+    cp.page.wait_for_selector("#area-title .area-error", state="visible")
+    assert cp.breadcrumb() == expected_crumbs(ioc_repo, root)
+    assert_kpis_match_repository(cp, root)
+    assert "Traceback" not in cp.page.inner_text("body")
+    assert "Traceback" not in cp.page.content()
+
+
+def test_bookmarked_view_fits_the_map_to_the_screen(cockpit, township):
+    """A bookmark or a reload (first render of the page) fits the map to the area at the real size,
+    as a click does, not the server's guess for a 1000x760 map."""
+    cp = cockpit(3840, 2160).open(f"/?area={township['code']}")
+    cp.wait_for_view(township["code"])
+    cp.wait_for_map_fitted(township["code"], timeout=10_000)
+
+
+def test_a_click_on_any_township_centre_drills_into_it(cockpit, ioc_repo):
+    """From the city view, a click in the middle of every township drills into it (markers of the
+    default layers drawn over small townships must not swallow the click)."""
+    cp = cockpit(1920, 1080).open("/")
+    root = ioc_repo.root_code()
+    cp.wait_for_view(root)
+    cp.wait_for_map_settled(root)
+    dead = []
+    for town in ioc_repo.children(root):
+        cp.click_at(town["centroid_lon"], town["centroid_lat"])
+        try:
+            cp.page.wait_for_function(
+                "(code) => new URLSearchParams(location.search).get('area') === code", arg=town["code"], timeout=3_000
+            )
+        except PlaywrightError:
+            dead.append(f"{town['code']} {town['name']} (hovered: {cp.hovered()})")
+            continue
+        cp.page.go_back()
+        cp.wait_for_view(root)
+        cp.wait_for_map_settled(root)
+    assert not dead, f"{len(dead)} of {len(ioc_repo.children(root))} townships do not drill down on a click at their centre:\n" + "\n".join(dead)
