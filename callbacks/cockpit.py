@@ -62,7 +62,9 @@ def default_indicator(indicators: list[dict]) -> str:
     return indicators[0]["code"] if indicators else ""
 
 
-def cockpit_view(services: Services, search: str | None, layers: list[str] | None, kpi_codes: list[str] | None = None) -> dict:
+def cockpit_view(
+    services: Services, search: str | None, layers: list[str] | None, kpi_codes: list[str] | None = None, size: dict | None = None
+) -> dict:
     """Everything the cockpit shows for the view in ``search``: a dict of named parts (map patch, bounds,
     breadcrumb, selectors, KPI parts in ``kpi_codes`` order, event stats). Plain function: tests call it."""
     state, error = resolve_state(services, parse_search(search))
@@ -107,10 +109,16 @@ def cockpit_view(services: Services, search: str | None, layers: list[str] | Non
     for kind in FACILITY_KINDS:
         _facilities(fig, services, area, kind, kind in layers)
     bounds = services.cached("bounds", area)
-    center, zoom = view_for_bounds(bounds)
+    size = size or {}
+    center, zoom = view_for_bounds(bounds, size.get("w") or 1000, size.get("h") or 760)
     fig["layout"]["map"]["center"] = center
     fig["layout"]["map"]["zoom"] = zoom
-    fig["layout"]["uirevision"] = area
+    fig["layout"]["uirevision"] = f"{area}:{size.get('w')}x{size.get('h')}"
+    scale = min(max((size.get("vh") or 1080) / 1080, 0.75), 3.0)  # plotly text is px: follow the screen
+    fig["layout"]["hoverlabel"]["font"]["size"] = round(16 * scale)
+    fig["data"][T_VALUES]["colorbar"]["tickfont"]["size"] = round(14 * scale)
+    fig["data"][T_VALUES]["colorbar"]["title"]["font"]["size"] = round(14 * scale)
+    fig["data"][T_VALUES]["colorbar"]["thickness"] = round(14 * scale)
 
     kpis = {k.code: k for k in services.cached("kpi_values", area, period)}
     codes = kpi_codes if kpi_codes is not None else list(kpis)
@@ -246,12 +254,12 @@ def _stat(label: str, value: str, cls: str) -> html.Div:
 def register(app: dash.Dash, services: Services) -> None:
     """Wire the cockpit callback and the client-side map fit."""
 
-    def render(search, layers, _version):  # noqa: ANN001, ANN202
+    def render(search, layers, _version, size):  # noqa: ANN001, ANN202
         codes = [o["id"]["code"] for o in dash.callback_context.outputs_list[-1]]
-        view = cockpit_view(services, search, layers, codes)
+        view = cockpit_view(services, search, layers, codes, size)
         k = view["kpi"]
         return (
-            view["figure"], view["bounds"], view["breadcrumb"], view["area_title"],
+            view["figure"], view["breadcrumb"], view["area_title"],
             view["state"].indicator, view["state"].period,
             view["event_stats"],
             k["value"], k["unit"], k["name"],
@@ -262,7 +270,6 @@ def register(app: dash.Dash, services: Services) -> None:
 
     app.callback(
         Output(ids.MAP, "figure"),
-        Output(ids.MAP_BOUNDS, "data"),
         Output(ids.BREADCRUMB, "children"),
         Output(ids.AREA_TITLE, "children"),
         Output(ids.INDICATOR_SELECT, "value"),
@@ -281,42 +288,38 @@ def register(app: dash.Dash, services: Services) -> None:
         Input(ids.URL, "search"),
         Input(ids.LAYERS, "value"),
         Input(ids.DATA_VERSION, "data"),
+        Input(ids.MAP_SIZE, "data"),
     )(render)
 
-    # Fit the map to the selected area at the browser's real size (any wall, any laptop).
+    # The map's real pixel size (and the window height) measured in the browser at load and on every
+    # resize: the server fits the view to it exactly and scales plotly's px-sized text like the CSS.
     app.clientside_callback(
         """
-        function(bounds) {
-          const fit = (attempt) => {
-            const gd = document.querySelector('#MAP_ID .js-plotly-plot');
-            const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-            if (bounds && !(sub && sub.map) && attempt < 50) {
-                setTimeout(() => fit(attempt + 1), 100);  // first load: the map is not created yet
-                return;
+        function(_pathname) {
+            const measure = () => {
+                const el = document.getElementById('MAP_ID');
+                const r = el ? el.getBoundingClientRect() : {width: 1000, height: 760};
+                return {w: Math.round(r.width), h: Math.round(r.height), vh: window.innerHeight};
+            };
+            const el = document.getElementById('MAP_ID');
+            if (el && !el.__iocObserved) {
+                // Fires on window resizes and on layout shifts after load (fonts, panels), not only once.
+                el.__iocObserved = true;
+                let t = null, last = JSON.stringify(measure());
+                new ResizeObserver(() => {
+                    clearTimeout(t);
+                    t = setTimeout(() => {
+                        const now = measure();
+                        if (JSON.stringify(now) !== last) {
+                            last = JSON.stringify(now);
+                            window.dash_clientside.set_props('SIZE_ID', {data: now});
+                        }
+                    }, 150);
+                }).observe(el);
             }
-            if (bounds && sub && sub.map) {
-                // After plotly has applied the patched layout (which holds a server-side guess), fit
-                // the real viewport and hand the result back to plotly so a later redraw keeps it.
-                setTimeout(() => {
-                    const m = sub.map;
-                    m.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]], {padding: 24, animate: false});
-                    const c = m.getCenter();
-                    // plotly sizes text in px: scale legend and hover text with the screen like the CSS does.
-                    const f = Math.max(0.75, Math.min(3, window.innerHeight / 1080));
-                    window.Plotly.relayout(gd, {'map.center': {lon: c.lng, lat: c.lat}, 'map.zoom': m.getZoom(),
-                                                'hoverlabel.font.size': Math.round(16 * f)});
-                    window.Plotly.restyle(gd, {'colorbar.tickfont.size': Math.round(14 * f),
-                                               'colorbar.title.font.size': Math.round(14 * f),
-                                               'colorbar.thickness': Math.round(14 * f)}, [1]);
-                }, 60);
-            }
-          };
-          fit(0);
-          return bounds;
+            return measure();
         }
-        """.replace("MAP_ID", ids.MAP),
-        Output(ids.MAP_FITTED, "data"),
-        Input(ids.MAP_BOUNDS, "data"),
+        """.replace("MAP_ID", ids.MAP).replace("SIZE_ID", ids.MAP_SIZE),
+        Output(ids.MAP_SIZE, "data"),
+        Input(ids.URL, "pathname"),
     )
-
-

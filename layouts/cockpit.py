@@ -122,8 +122,7 @@ def page(ctx: dict, lang: str | None = None) -> html.Div:
             dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
             dcc.Interval(id=ids.REFRESH, interval=ctx["config"].refresh_seconds * 1000),
             dcc.Store(id=ids.DATA_VERSION, data=ctx["data_version"]),
-            dcc.Store(id=ids.MAP_BOUNDS),
-            dcc.Store(id=ids.MAP_FITTED),
+            dcc.Store(id=ids.MAP_SIZE),
             header(ctx, lang),
             html.Main(className="ioc-main", children=[
                 html.Div(className="side side-left", children=[panels[k] for k in LEFT if k in panels]),

@@ -40,14 +40,22 @@ def colorscale(polarity: int) -> list[list]:
     return [[1 - p, c] for p, c in reversed(bad_to_good)]
 
 
-def view_for_bounds(bounds: tuple[float, float, float, float], width_px: int = 1000, height_px: int = 760) -> tuple[dict, float]:
-    """Centre and zoom that fit lon/lat bounds in a viewport of the given size (MapLibre 512 px tiles).
-    The browser refits exactly to its real size; this is the server's first guess."""
+def view_for_bounds(
+    bounds: tuple[float, float, float, float], width_px: float = 1000, height_px: float = 760, padding_px: float = 24
+) -> tuple[dict, float]:
+    """Centre and zoom that fit lon/lat bounds in a map of the given pixel size, as MapLibre's
+    ``fitBounds`` would (512 px world tiles, Web Mercator, padding on every side)."""
     minx, miny, maxx, maxy = bounds
-    lon_span = max(maxx - minx, 1e-4)
-    lat_span = max(maxy - miny, 1e-4) / max(math.cos(math.radians((miny + maxy) / 2)), 0.1)
-    zoom = min(math.log2(360 * width_px / (512 * lon_span)), math.log2(360 * height_px / (512 * lat_span))) - 0.15
-    return {"lon": (minx + maxx) / 2, "lat": (miny + maxy) / 2}, round(zoom, 2)
+
+    def merc_y(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    y1, y2 = merc_y(miny), merc_y(maxy)
+    w, h = max(width_px - 2 * padding_px, 50), max(height_px - 2 * padding_px, 50)
+    zoom_x = math.log2(w / (512 * max(maxx - minx, 1e-6) / 360))
+    zoom_y = math.log2(h / (512 * max(y2 - y1, 1e-9) / (2 * math.pi)))
+    center_lat = math.degrees(2 * math.atan(math.exp((y1 + y2) / 2)) - math.pi / 2)
+    return {"lon": (minx + maxx) / 2, "lat": center_lat}, min(zoom_x, zoom_y)
 
 
 EMPTY_GEOJSON = {"type": "FeatureCollection", "features": []}  # an empty URL would be fetched (and fail)
