@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, bindparam, text
 
 from datasources import db, demo_events, geography
 from datasources.catalog_loader import load_catalog, load_demo_profile
@@ -103,10 +103,8 @@ def build_demo(
     with engine.begin() as conn:
         rows = _indicator_rows(catalog, profiles, records, hot, as_of, seed, max_level)
         counts["indicator_values_loaded"] = db.bulk_insert(conn, IndicatorValue.__table__, IndicatorValue_columns, rows)
-        say("roll-ups", 30)
-        counts["indicator_values_derived"] = rollup_indicator_values(conn)
 
-    say("events", 40)
+    say("events", 30)
     cols, rows = demo_events.generate_events(leaves, as_of, seed, SCALE_FACTOR[scale])
     with engine.begin() as conn:
         counts["events"] = db.bulk_insert(conn, Event.__table__, cols, rows)
@@ -115,6 +113,9 @@ def build_demo(
     with engine.begin() as conn:
         counts["event_monthly"] = rollup_events_monthly(conn)
         counts["event_cells"] = rollup_event_cells(conn)
+        say("indicator roll-ups", 80)
+        _counts_from_events(conn, as_of)
+        counts["indicator_values_derived"] = rollup_indicator_values(conn)
 
     say("facilities", 85)
     cols, rows = demo_events.generate_facilities(leaves, townships, seed, SCALE_FACTOR[scale])
@@ -139,6 +140,33 @@ def build_demo(
 
 IndicatorValue_columns = ["indicator_code", "region_code", "period", "value", "reported_at", "derived"]
 _TS = "%Y-%m-%d %H:%M:%S.%f"
+
+
+# Indicators that count events: their values come from the events table itself (whole months only, as a
+# statistics office publishes them), so the KPI cards and the event panel tell the same story.
+EVENT_COUNT_INDICATORS = {
+    "gov_citizen_demands": ("hotline", "city_management", "grid"),
+    "gov_hotline_demands": ("hotline",),
+    "gov_grid_events": ("grid",),
+    "gov_citymgmt_cases": ("city_management",),
+    "emg_emergencies": ("emergency",),
+}
+
+
+def _counts_from_events(conn, as_of: datetime) -> None:  # noqa: ANN001
+    """Replace the generated values of the event-count indicators by counts from ``event_monthly``."""
+    current = date(as_of.year, as_of.month, 1)
+    for code, sources in EVENT_COUNT_INDICATORS.items():
+        params = {"code": code, "f": False, "cur": current}
+        conn.execute(text("DELETE FROM indicator_values WHERE indicator_code = :code AND period >= :cur"), params)
+        conn.execute(
+            text(
+                "UPDATE indicator_values SET value = COALESCE((SELECT SUM(m.n) FROM event_monthly m "
+                "WHERE m.region_code = indicator_values.region_code AND m.month = indicator_values.period "
+                "AND m.source IN :sources), 0) WHERE indicator_code = :code AND derived = :f"
+            ).bindparams(bindparam("sources", expanding=True)),
+            params | {"sources": list(sources)},
+        )
 
 
 def _ancestor_at(region: dict, by_code: dict[str, dict], level: int) -> str:

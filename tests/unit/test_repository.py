@@ -126,3 +126,14 @@ def test_bump_data_version_increments_inside_the_writers_transaction(repo):
     with repo.engine.begin() as conn:
         assert Repository.bump_data_version(conn) == before + 1
     assert repo.data_version() == before + 1
+
+
+def test_event_count_indicators_equal_the_events_table(repo):
+    """The demands KPI and the event panel tell the same story: counts come from the events."""
+    township = _a_township(repo)
+    last_full = repo.periods()[1]
+    kpi = repo.kpi_values(township, repo.periods()[0], codes=["gov_citizen_demands", "gov_hotline_demands"])
+    by_source = repo.event_counts(township, last_full, last_full + relativedelta(months=1), "source")
+    assert kpi[0].period == last_full  # the running month is not published yet
+    assert kpi[0].value == sum(by_source.get(s, 0) for s in ("hotline", "city_management", "grid"))
+    assert kpi[1].value == by_source.get("hotline", 0)
