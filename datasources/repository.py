@@ -92,6 +92,16 @@ class Repository:
     def __init__(self, engine: Engine):
         self.engine = engine
 
+    def _rows(self, sql: str, params: dict | None = None) -> list[dict]:
+        """Run one read query; rows as dicts."""
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(text(sql), params or {}).mappings()]
+
+    def _scalar(self, sql: str, params: dict | None = None) -> Any:
+        """Run one read query returning a single value (None when no row)."""
+        with self.engine.connect() as conn:
+            return conn.execute(text(sql), params or {}).scalar()
+
     # ------------------------------------------------------------------ meta and versioning
     def meta(self) -> dict[str, str]:
         """All key/value facts of the loaded data (demo flag, as_of, scale, seed, data_version…)."""
@@ -149,15 +159,11 @@ class Repository:
     def children(self, code: str, scope: str | None = None) -> list[dict]:
         """Direct children of a region, ordered by code."""
         self.check_scope(code, scope)
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT code, name, name_en, level, population, area_km2, centroid_lon, centroid_lat "
-                    "FROM regions WHERE parent_code = :c ORDER BY code"
-                ),
-                {"c": code},
-            ).mappings().all()
-        return [dict(r) for r in rows]
+        return self._rows(
+            "SELECT code, name, name_en, level, population, area_km2, centroid_lon, centroid_lat "
+            "FROM regions WHERE parent_code = :c ORDER BY code",
+            {"c": code},
+        )
 
     def ancestors(self, code: str, scope: str | None = None) -> list[dict]:
         """The path from the top visible region down to ``code`` (inclusive): the breadcrumb."""
@@ -165,16 +171,11 @@ class Repository:
         top_level = -1
         if scope is not None:
             top_level = self.region(scope)["level"]
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT r.code, r.name, r.name_en, r.level FROM region_closure c "
-                    "JOIN regions r ON r.code = c.ancestor_code "
-                    "WHERE c.descendant_code = :c AND r.level >= :top ORDER BY r.level"
-                ),
-                {"c": code, "top": top_level},
-            ).mappings().all()
-        return [dict(r) for r in rows]
+        return self._rows(
+            "SELECT r.code, r.name, r.name_en, r.level FROM region_closure c JOIN regions r ON r.code = c.ancestor_code "
+            "WHERE c.descendant_code = :c AND r.level >= :top ORDER BY r.level",
+            {"c": code, "top": top_level},
+        )
 
     def bounds(self, code: str, scope: str | None = None) -> tuple[float, float, float, float]:
         """Lon/lat bounding box (minx, miny, maxx, maxy) of a region's display geometry."""
@@ -193,8 +194,7 @@ class Repository:
 
     def level_names(self) -> list[dict]:
         """Level numbers and their names, from the data."""
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(text("SELECT level, name_zh, name_en FROM region_levels ORDER BY level")).mappings()]
+        return self._rows("SELECT level, name_zh, name_en FROM region_levels ORDER BY level")
 
     def display_geojson(self, level: int) -> str:
         """A FeatureCollection (JSON text) of every region at ``level``, simplified for display.
@@ -216,13 +216,11 @@ class Repository:
     # ------------------------------------------------------------------ catalog and periods
     def pages(self) -> list[dict]:
         """Themes and topics in display order."""
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(text('SELECT id, kind, name_zh, name_en, "order", icon FROM pages ORDER BY "order", id')).mappings()]
+        return self._rows('SELECT id, kind, name_zh, name_en, "order", icon FROM pages ORDER BY "order", id')
 
     def indicators(self) -> list[dict]:
         """The indicator catalog as stored."""
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(text("SELECT * FROM indicators ORDER BY theme, code")).mappings()]
+        return self._rows("SELECT * FROM indicators ORDER BY theme, code")
 
     def latest_period(self) -> date | None:
         """The newest period holding any indicator value."""
@@ -398,29 +396,22 @@ class Repository:
         cond = ""
         if before is not None:
             cond, params["b"] = "AND e.reported_at < :b", before
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT e.id, e.source, e.category, e.theme, e.severity, e.title, e.status, e.region_code, "
-                    "e.reported_at, e.lon, e.lat, r.name AS region_name FROM events e "
-                    "JOIN region_closure c ON c.descendant_code = e.region_code JOIN regions r ON r.code = e.region_code "
-                    f"WHERE c.ancestor_code = :a {cond} ORDER BY e.reported_at DESC, e.id DESC LIMIT :n"
-                ),
-                params,
-            ).mappings().all()
-        return [dict(r) | {"reported_at": _as_datetime(r["reported_at"])} for r in rows]
+        rows = self._rows(
+            "SELECT e.id, e.source, e.category, e.theme, e.severity, e.title, e.status, e.region_code, "
+            "e.reported_at, e.lon, e.lat, r.name AS region_name FROM events e "
+            "JOIN region_closure c ON c.descendant_code = e.region_code JOIN regions r ON r.code = e.region_code "
+            f"WHERE c.ancestor_code = :a {cond} ORDER BY e.reported_at DESC, e.id DESC LIMIT :n",
+            params,
+        )
+        return [r | {"reported_at": _as_datetime(r["reported_at"])} for r in rows]
 
     def open_event_count(self, area: str, scope: str | None = None) -> int:
         """Events in the area's subtree not yet resolved (from the monthly roll-up)."""
         self.check_scope(area, scope)
-        with self.engine.connect() as conn:
-            n = conn.execute(
-                text(
-                    "SELECT SUM(n) FROM event_monthly WHERE region_code = :a "
-                    "AND status IN ('reported', 'dispatched', 'processing')"
-                ),
-                {"a": area},
-            ).scalar()
+        n = self._scalar(
+            "SELECT SUM(n) FROM event_monthly WHERE region_code = :a AND status IN ('reported', 'dispatched', 'processing')",
+            {"a": area},
+        )
         return int(n or 0)
 
     def open_events(self, area: str, limit: int = 300, scope: str | None = None) -> list[dict]:
@@ -429,18 +420,14 @@ class Repository:
         The inner query reads only the (status, region, severity, reported_at) index; rows are fetched
         for the few ids it returns."""
         self.check_scope(area, scope)
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT id, severity, category, title, status, lon, lat, reported_at FROM events WHERE id IN ("
-                    "  SELECT e.id FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
-                    "  WHERE c.ancestor_code = :a AND e.status IN ('reported', 'dispatched', 'processing') "
-                    "  ORDER BY e.severity, e.reported_at DESC LIMIT :n"
-                    ") ORDER BY severity, reported_at DESC"
-                ),
-                {"a": area, "n": int(limit)},
-            ).mappings().all()
-        return [dict(r) for r in rows]
+        return self._rows(
+            "SELECT id, severity, category, title, status, lon, lat, reported_at FROM events WHERE id IN ("
+            "  SELECT e.id FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
+            "  WHERE c.ancestor_code = :a AND e.status IN ('reported', 'dispatched', 'processing') "
+            "  ORDER BY e.severity, e.reported_at DESC LIMIT :n"
+            ") ORDER BY severity, reported_at DESC",
+            {"a": area, "n": int(limit)},
+        )
 
     def event_density(
         self, area: str, start: datetime | date, end: datetime | date, cell_deg: float = 0.01, scope: str | None = None
@@ -550,37 +537,29 @@ class Repository:
     def open_alert_count(self, area: str, scope: str | None = None) -> int:
         """Alerts not yet cleared in the area's subtree."""
         self.check_scope(area, scope)
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    text(
-                        "SELECT COUNT(*) FROM alerts a JOIN region_closure c ON c.descendant_code = a.region_code "
-                        "WHERE c.ancestor_code = :a AND a.cleared_at IS NULL"
-                    ),
-                    {"a": area},
-                ).scalar_one()
+        return int(
+            self._scalar(
+                "SELECT COUNT(*) FROM alerts a JOIN region_closure c ON c.descendant_code = a.region_code "
+                "WHERE c.ancestor_code = :a AND a.cleared_at IS NULL",
+                {"a": area},
             )
+        )
 
     def recent_alerts(self, area: str, limit: int = 10, scope: str | None = None) -> list[dict]:
         """The newest open alerts in the area's subtree."""
         self.check_scope(area, scope)
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT a.id, a.rule, a.severity, a.region_code, r.name AS region_name, a.indicator_code, a.message, "
-                    "a.started_at FROM alerts a JOIN region_closure c ON c.descendant_code = a.region_code "
-                    "JOIN regions r ON r.code = a.region_code WHERE c.ancestor_code = :a AND a.cleared_at IS NULL "
-                    "ORDER BY a.started_at DESC, a.id DESC LIMIT :n"
-                ),
-                {"a": area, "n": int(limit)},
-            ).mappings().all()
-        return [dict(r) | {"started_at": _as_datetime(r["started_at"])} for r in rows]
+        rows = self._rows(
+            "SELECT a.id, a.rule, a.severity, a.region_code, r.name AS region_name, a.indicator_code, a.message, "
+            "a.started_at FROM alerts a JOIN region_closure c ON c.descendant_code = a.region_code "
+            "JOIN regions r ON r.code = a.region_code WHERE c.ancestor_code = :a AND a.cleared_at IS NULL "
+            "ORDER BY a.started_at DESC, a.id DESC LIMIT :n",
+            {"a": area, "n": int(limit)},
+        )
+        return [r | {"started_at": _as_datetime(r["started_at"])} for r in rows]
 
     def data_as_of(self) -> datetime | None:
         """Time of the newest event or reading: what 'data as of' shows."""
-        with self.engine.connect() as conn:
-            t = conn.execute(text("SELECT MAX(reported_at) FROM events")).scalar()
-        return _as_datetime(t)
+        return _as_datetime(self._scalar("SELECT MAX(reported_at) FROM events"))
 
 
 def _is_month_start(d: date | datetime) -> bool:
