@@ -33,6 +33,7 @@ def card(indicator: dict, lang: str = "zh") -> html.Div:
                 children=[
                     html.Span("–", id=ids.kpi("value", code), className="kpi-value"),
                     html.Span(pick(lang, indicator["unit"], indicator["unit_en"]), id=ids.kpi("unit", code), className="kpi-unit"),
+                    html.Img(id=ids.kpi("spark", code), className="kpi-spark", alt=""),
                 ],
             ),
             html.Div(
@@ -40,7 +41,6 @@ def card(indicator: dict, lang: str = "zh") -> html.Div:
                 children=[
                     html.Span("", id=ids.kpi("change", code), className="kpi-change"),
                     html.Span("", id=ids.kpi("yoy", code), className="kpi-change"),
-                    html.Img(id=ids.kpi("spark", code), className="kpi-spark", alt=""),
                 ],
             ),
         ],
