@@ -96,8 +96,8 @@ class CockpitPage:
     repo: object
     period: date
     console_errors: list[str] = field(default_factory=list)
-    GD = GD  # JS expression of the map's plotly graph div, for the tests' own waits
     requests: list[str] = field(default_factory=list)
+    GD = GD  # JS expression of the map's plotly graph div, for the tests' own waits
 
     # -- navigation and waits
     def open(self, path: str = "/") -> CockpitPage:
@@ -108,19 +108,19 @@ class CockpitPage:
         return self.page.evaluate("() => new URLSearchParams(location.search).get('area')")
 
     def wait_for_view(self, code: str, timeout: float = 60_000) -> None:
-        """Wait until the screen shows ``code``: breadcrumb, choropleth of its children (or its siblings
-        for a leaf), and KPI values equal to the repository's (when they never match, the assertion that
-        follows in the test shows the difference)."""
-        has_children = self.repo.region(code)["n_children"] > 0
+        """Wait until the screen shows ``code``: breadcrumb, the map's choropleth drawn with ``code``'s
+        children (or ``code`` itself for a leaf), and KPI values equal to the repository's (when they
+        never match, the assertion that follows in the test shows the difference)."""
+        members = [r["code"] for r in self.repo.children(code)] or [code]
         self.page.wait_for_function(
-            """([code, hasChildren]) => {
+            """([code, members]) => {
                 const cur = document.querySelector('#breadcrumb .crumb.current');
                 if (!cur || cur.dataset.code !== code) return false;
                 const gd = GD;
-                const trace = gd && gd._fullData && gd._fullData[1];
-                return !!(trace && trace.locations && (trace.locations.length > 0 || !hasChildren));
+                const locs = gd && gd._fullData && gd._fullData[1] && gd._fullData[1].locations;
+                return !!(locs && locs.length && locs.every(c => members.includes(String(c))));
             }""".replace("GD", GD),
-            arg=[code, has_children],
+            arg=[code, members],
             timeout=timeout,
         )
         expected = self.expected_kpi_texts(code)
@@ -153,34 +153,19 @@ class CockpitPage:
         self.page.wait_for_timeout(150)  # short settle after the last move
 
     def wait_for_map_fitted(self, code: str, timeout: float = 20_000) -> None:
-        """Wait until MapLibre has been fitted to ``code``'s bounds at the page's real size (the
-        client-side fitBounds, padding 24 px, that runs ~60 ms after a render) and stands still."""
+        """Wait until the map shows the whole of ``code`` filling the map at the page's real size (see
+        ``FITTED_JS``) and stands still."""
         if not self.map_fitted_within(code, timeout):
-            view = self.page.evaluate(
-                "(b) => { const m = MAP; const cam = m && m.cameraForBounds([[b[0], b[1]], [b[2], b[3]]], {padding: 24});"
-                " return m && {zoom: m.getZoom(), center: m.getCenter(), fit: cam}; }".replace("MAP", MAP),
-                list(self.repo.bounds(code)),
-            )
-            raise AssertionError(f"the map was not fitted to {code} within {timeout / 1000:.0f} s: {view}")
+            raise AssertionError(f"the map was not fitted to {code} within {timeout / 1000:.0f} s: {self.map_fit(code)}")
         self.page.wait_for_timeout(150)  # short settle after the last move
 
     def map_fitted_within(self, code: str, timeout: float) -> bool:
         """Whether the map gets fitted to ``code``'s bounds within ``timeout`` ms."""
-        return self._try_wait(
-            """(b) => {
-                const m = MAP;
-                if (!m || m.isMoving() || !m.loaded()) return false;
-                const cam = m.cameraForBounds([[b[0], b[1]], [b[2], b[3]]], {padding: 24});
-                if (!cam) return false;
-                const c = m.getCenter(), want = cam.center;
-                const wantLng = want.lng !== undefined ? want.lng : want[0];
-                const wantLat = want.lat !== undefined ? want.lat : want[1];
-                return Math.abs(m.getZoom() - cam.zoom) < 0.02
-                    && Math.abs(c.lng - wantLng) < 1e-4 && Math.abs(c.lat - wantLat) < 1e-4;
-            }""".replace("MAP", MAP),
-            list(self.repo.bounds(code)),
-            timeout=timeout,
-        )
+        return self._try_wait(FITTED_JS, [list(self.repo.bounds(code)), MIN_FILL], timeout=timeout)
+
+    def map_fit(self, code: str) -> dict:
+        """Where ``code``'s bounds sit on the map canvas (pixels), the canvas size and the zoom."""
+        return self.page.evaluate("(b) => { " + FIT_JS + " return fit(b); }", list(self.repo.bounds(code)))
 
     def _try_wait(self, js: str, arg, timeout: float) -> bool:
         try:
@@ -229,7 +214,7 @@ class CockpitPage:
             """([lon, lat]) => {
                 const m = MAP;
                 const p = m.project([lon, lat]);
-                const r = m.getCanvasContainer().getBoundingClientRect();
+                const r = m.getContainer().getBoundingClientRect();
                 return [p.x + r.left, p.y + r.top];
             }""".replace("MAP", MAP),
             [lon, lat],
@@ -245,6 +230,25 @@ class CockpitPage:
             f"() => ((({GD})._hoverdata) || []).map(p => `trace ${{p.curveNumber}} ${{p.location || p.text || ''}}`).join('; ')"
         )
 
+
+# Where lon/lat bounds sit on the map canvas: pixel box, canvas size, the share of the canvas they
+# fill in their limiting dimension, whether they lie wholly inside, and whether the map stands still.
+FIT_JS = """const fit = (b) => {
+    const m = MAP;
+    if (!m) return null;
+    const p0 = m.project([b[0], b[3]]), p1 = m.project([b[2], b[1]]);
+    const c = m.getContainer().getBoundingClientRect();
+    return {
+        box: [p0.x, p0.y, p1.x, p1.y].map(Math.round), canvas: [Math.round(c.width), Math.round(c.height)],
+        fill: Math.max((p1.x - p0.x) / c.width, (p1.y - p0.y) / c.height),
+        inside: p0.x >= -1 && p0.y >= -1 && p1.x <= c.width + 1 && p1.y <= c.height + 1,
+        still: !m.isMoving() && m.loaded(), zoom: m.getZoom(),
+    };
+};""".replace("MAP", MAP)
+# Fitted: the area lies wholly inside the map and fills at least MIN_FILL of it (a fit with some padding),
+# whoever fits it (MapLibre's fitBounds in the browser, or the server from the measured map size).
+MIN_FILL = 0.85
+FITTED_JS = "([b, minFill]) => { " + FIT_JS + " const f = fit(b); return !!(f && f.still && f.inside && f.fill >= minFill); }"
 
 # Plotly hovers the choropleth of the children (trace 1) on the polygon of ``code``.
 HOVERS_JS = """(code) => {

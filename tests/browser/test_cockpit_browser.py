@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # slow: the county demo is built first
 SCREENSHOTS = Path(__file__).parent / "screenshots"  # gitignored
 
 
@@ -31,6 +31,20 @@ def expected_crumbs(repo, code: str, lang: str = "zh") -> list[tuple[str, str]]:
     return [(a["code"], a["name"] if lang == "zh" else a["name_en"]) for a in repo.ancestors(code)]
 
 
+def assert_breadcrumb(cp, repo, code: str) -> None:
+    """City › township › community down to ``code``: names from the repository, links on the ancestors
+    (to their own view), plain text on the current area."""
+    assert cp.breadcrumb() == expected_crumbs(repo, code)
+    items = cp.page.evaluate(
+        """() => [...document.querySelectorAll('#breadcrumb [data-code]')].map(e => ({
+            current: e.matches('.crumb.current'), href: e.querySelector('a')?.getAttribute('href') || null}))"""
+    )
+    assert [i["current"] for i in items] == [False] * (len(items) - 1) + [True]
+    for item, a in zip(items[:-1], repo.ancestors(code)[:-1], strict=True):
+        assert item["href"] and query(item["href"]).get("area") == a["code"], item
+    assert items[-1]["href"] is None
+
+
 def assert_kpis_match_repository(cp, code: str) -> None:
     shown, expected = cp.kpi_texts(), cp.expected_kpi_texts(code)
     assert shown, "no KPI card on the page"
@@ -43,12 +57,12 @@ def test_click_township_then_community_drills_down_and_back_returns(cockpit, ioc
     cp = cockpit(1920, 1080).open("/")
     root = ioc_repo.root_code()
     cp.wait_for_view(root)
-    cp.wait_for_map_settled(root)  # a first load is not fitted yet: see test_bookmarked_view_fits_the_map
+    cp.wait_for_map_fitted(root)
 
     cp.click_region(township)
     cp.wait_for_view(township["code"])
     assert cp.area_param() == township["code"]
-    assert cp.breadcrumb() == expected_crumbs(ioc_repo, township["code"])
+    assert_breadcrumb(cp, ioc_repo, township["code"])
     assert len(cp.breadcrumb()) == 2  # city › township
     assert_kpis_match_repository(cp, township["code"])
 
@@ -57,14 +71,14 @@ def test_click_township_then_community_drills_down_and_back_returns(cockpit, ioc
     cp.click_region(community)
     cp.wait_for_view(community["code"])
     assert cp.area_param() == community["code"]
-    assert cp.breadcrumb() == expected_crumbs(ioc_repo, community["code"])
+    assert_breadcrumb(cp, ioc_repo, community["code"])
     assert len(cp.breadcrumb()) == 3  # city › township › community
     assert_kpis_match_repository(cp, community["code"])
 
     cp.page.go_back()
     cp.wait_for_view(township["code"])
     assert cp.area_param() == township["code"]
-    assert cp.breadcrumb() == expected_crumbs(ioc_repo, township["code"])
+    assert_breadcrumb(cp, ioc_repo, township["code"])
     assert_kpis_match_repository(cp, township["code"])
 
     crumbs, kpis, url = cp.breadcrumb(), cp.kpi_texts(), cp.page.url
@@ -73,6 +87,11 @@ def test_click_township_then_community_drills_down_and_back_returns(cockpit, ioc
     assert cp.page.url == url
     assert cp.breadcrumb() == crumbs
     assert cp.kpi_texts() == kpis
+
+    cp.page.click(f"#breadcrumb .crumb-item[data-code='{root}'] a")  # and the city crumb goes up
+    cp.wait_for_view(root)
+    assert (cp.area_param() or root) == root
+    assert_kpis_match_repository(cp, root)
 
 
 def test_kpi_card_click_makes_it_the_map_indicator(cockpit, ioc_repo):
@@ -165,11 +184,52 @@ OVERFLOW_JS = """() => {
 }"""
 
 
+# What the viewer sees only in part, in the header and panels: text cut by its own box (overflow hidden,
+# ellipsis), and visible elements sticking out of an ancestor that clips them (a card, a panel).
+# By design: long indicator names ellipsize (.kpi-name), and the ticker scrolls in its window.
+CLIPPED_JS = """() => {
+    const out = [];
+    const clips = (e) => { const cs = getComputedStyle(e); return cs.overflowX !== 'visible' || cs.overflowY !== 'visible'; };
+    const name = (e) => {
+        const cls = typeof e.className === 'string' ? e.className : e.getAttribute('class') || '';
+        return `${e.tagName.toLowerCase()}.${cls.trim().split(/\\s+/)[0]}`;
+    };
+    const els = document.querySelectorAll('.ioc-header *, .panel *, .ticker-strip *');
+    for (const el of els) {
+        if (el.closest('.js-plotly-plot, .kpi-name, .ticker-window')) continue;
+        if (!el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
+        const r = el.getBoundingClientRect();
+        if (!r.width || !r.height) continue;
+        const text = el.textContent.trim().replace(/\\s+/g, ' ').slice(0, 30);
+        const ownText = [...el.childNodes].some(n => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+        if (ownText && clips(el) && (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1)) {
+            out.push([name(el), `"${text}" needs ${el.scrollWidth}x${el.scrollHeight}px, has ${el.clientWidth}x${el.clientHeight}px`]);
+            continue;
+        }
+        let a = el.parentElement;
+        while (a && a !== document.body && !clips(a)) a = a.parentElement;
+        if (!a || a === document.body) continue;
+        const b = a.getBoundingClientRect();
+        const over = Math.max(b.left - r.left, r.right - b.right, b.top - r.top, r.bottom - b.bottom);
+        if (over > 1) out.push([name(el), `"${text}" sticks out of ${name(a)} by ${Math.round(over)}px`]);
+    }
+    return out;
+}"""
+
+
+def grouped(pairs: list[list[str]], examples: int = 3) -> list[str]:
+    """``[selector, detail]`` pairs as one line per selector: count and a few examples."""
+    groups: dict[str, list[str]] = {}
+    for sel, detail in pairs:
+        groups.setdefault(sel, []).append(detail)
+    return [f"{sel} x{len(d)}, e.g. " + "; ".join(d[:examples]) for sel, d in groups.items()]
+
+
 @pytest.mark.parametrize(("width", "height"), [(1920, 1080), (3840, 2160), (1366, 768), (5760, 1080), (7680, 2160)])
 def test_screens_fit_without_scrollbars_and_save_screenshots(cockpit, township, width, height):
     cp = cockpit(width, height).open(f"/?area={township['code']}")
     cp.wait_for_view(township["code"])
-    # The fitted map when the app fits a first load (see test_bookmarked_view_fits_the_map), else as it is.
+    # The fitted map when the app fits a first load (test_bookmarked_view_fits_the_map_to_the_screen), else as it is.
     if not cp.map_fitted_within(township["code"], 3_000):
         cp.wait_for_map_settled(township["code"])
     cp.page.evaluate("() => document.fonts.ready.then(() => true)")
@@ -187,6 +247,7 @@ def test_screens_fit_without_scrollbars_and_save_screenshots(cockpit, township, 
     if size["sw"] > size["w"]:
         problems.append(f"horizontal scroll: scrollWidth {size['sw']} > innerWidth {size['w']}")
     problems += [f"outside the viewport: {e}" for e in cp.page.evaluate(OVERFLOW_JS)]
+    problems += [f"cut off: {e}" for e in grouped(cp.page.evaluate(CLIPPED_JS))]
     if (width, height) == (1920, 1080):
         problems += [f"text below 14px: {e}" for e in cp.page.evaluate(SMALL_TEXT_JS, 14)]
     assert not problems, f"at {width}x{height}:\n" + "\n".join(problems)
@@ -212,23 +273,31 @@ def test_bookmarked_view_fits_the_map_to_the_screen(cockpit, township):
 
 
 def test_a_click_on_any_township_centre_drills_into_it(cockpit, ioc_repo):
-    """From the city view, a click in the middle of every township drills into it (markers of the
-    default layers drawn over small townships must not swallow the click)."""
+    """From the city view, a click in the middle of every township drills into that township, whatever
+    is drawn there (markers of the default layers cover the small townships)."""
     cp = cockpit(1920, 1080).open("/")
     root = ioc_repo.root_code()
+    towns = ioc_repo.children(root)
     cp.wait_for_view(root)
-    cp.wait_for_map_settled(root)
-    dead = []
-    for town in ioc_repo.children(root):
-        cp.click_at(town["centroid_lon"], town["centroid_lat"])
+    cp.wait_for_map_fitted(root)
+    wrong = []
+    for town in towns:
+        x, y = cp.screen_xy(town["centroid_lon"], town["centroid_lat"])
+        cp.page.mouse.move(x, y)
+        cp.page.wait_for_timeout(100)  # plotly's hover is throttled
+        before = f"hovered: {cp.hovered() or 'nothing'}; map: {cp.map_fit(root)}"
+        cp.page.mouse.click(x, y)
         try:
             cp.page.wait_for_function(
-                "(code) => new URLSearchParams(location.search).get('area') === code", arg=town["code"], timeout=3_000
+                "(root) => (new URLSearchParams(location.search).get('area') || root) !== root", arg=root, timeout=3_000
             )
         except PlaywrightError:
-            dead.append(f"{town['code']} {town['name']} (hovered: {cp.hovered()})")
+            wrong.append(f"{town['code']} {town['name']}: nothing happened ({before})")
             continue
+        if cp.area_param() != town["code"]:
+            wrong.append(f"{town['code']} {town['name']}: drilled into {cp.area_param()} instead")
+        cp.wait_for_view(cp.area_param())  # Back only once the drill-down has rendered
         cp.page.go_back()
         cp.wait_for_view(root)
-        cp.wait_for_map_settled(root)
-    assert not dead, f"{len(dead)} of {len(ioc_repo.children(root))} townships do not drill down on a click at their centre:\n" + "\n".join(dead)
+        cp.wait_for_map_fitted(root)
+    assert not wrong, f"{len(wrong)} of {len(towns)} townships, clicked at their centre:\n" + "\n".join(wrong)
