@@ -106,19 +106,23 @@ def cockpit_view(
     start, end = period, period + relativedelta(months=1)
     _heat(fig, services, area, region["area_km2"], start, end, "heat" in layers)
     _open_events(fig, services, area, "open" in layers, lang)
+    scale = min(max((size or {}).get("vh") or 1080, 810) / 1080, 3.0)  # plotly sizes are px: follow the screen
     for kind in FACILITY_KINDS:
-        _facilities(fig, services, area, kind, kind in layers)
+        _facilities(fig, services, area, kind, kind in layers, scale)
     bounds = services.cached("bounds", area)
     size = size or {}
     center, zoom = view_for_bounds(bounds, size.get("w") or 1000, size.get("h") or 760)
     fig["layout"]["map"]["center"] = center
     fig["layout"]["map"]["zoom"] = zoom
     fig["layout"]["uirevision"] = f"{area}:{size.get('w')}x{size.get('h')}"
-    scale = min(max((size.get("vh") or 1080) / 1080, 0.75), 3.0)  # plotly text is px: follow the screen
     fig["layout"]["hoverlabel"]["font"]["size"] = round(16 * scale)
     fig["data"][T_VALUES]["colorbar"]["tickfont"]["size"] = round(14 * scale)
     fig["data"][T_VALUES]["colorbar"]["title"]["font"]["size"] = round(14 * scale)
     fig["data"][T_VALUES]["colorbar"]["thickness"] = round(14 * scale)
+    fig["data"][T_VALUES]["marker"]["line"]["width"] = round(1.2 * scale, 1)
+    fig["data"][T_CONTEXT]["marker"]["line"]["width"] = round(1.0 * scale, 1)
+    fig["data"][T_OPEN]["marker"]["size"] = round(10 * scale)
+    fig["data"][T_HEAT]["radius"] = round(14 * scale)
 
     kpis = {k.code: k for k in services.cached("kpi_values", area, period)}
     codes = kpi_codes if kpi_codes is not None else list(kpis)
@@ -186,13 +190,13 @@ def _open_events(fig: Patch, services: Services, area: str, on: bool, lang: str)
     fig["data"][T_OPEN]["text"] = [f"{t('severity.' + str(e['severity']), lang)} {e['title']} · {t('status.' + e['status'], lang)}" for e in events]
 
 
-def _facilities(fig: Patch, services: Services, area: str, kind: str, on: bool) -> None:
+def _facilities(fig: Patch, services: Services, area: str, kind: str, on: bool, scale: float = 1.0) -> None:
     idx = T_FACILITY[kind]
     pts = services.cached("facility_points", area, (kind,)) if on else []
     fig["data"][idx]["visible"] = on
     fig["data"][idx]["lon"] = [p["lon"] for p in pts]
     fig["data"][idx]["lat"] = [p["lat"] for p in pts]
-    fig["data"][idx]["marker"]["size"] = [min(8 + 2.5 * (p["n"] ** 0.5), 30) for p in pts]
+    fig["data"][idx]["marker"]["size"] = [round(min(8 + 2.5 * (p["n"] ** 0.5), 30) * scale, 1) for p in pts]
     fig["data"][idx]["marker"]["color"] = FACILITY_COLORS[kind]
     fig["data"][idx]["text"] = [p["name"] or f"{p['n']}" for p in pts]
 
@@ -226,6 +230,7 @@ def event_stats(services: Services, area: str, start: date, end: date, lang: str
     """Totals of the period's events: count, closure rate, open now, and a bar per source."""
     by_status = services.cached("event_counts", area, start, end, "status")
     by_source = services.cached("event_counts", area, start, end, "source")
+    by_severity = services.cached("event_counts", area, start, end, "severity")
     total = sum(by_status.values())
     done = by_status.get("resolved", 0) + by_status.get("closed", 0)
     open_now = services.cached("open_event_count", area)
@@ -235,6 +240,13 @@ def event_stats(services: Services, area: str, start: date, end: date, lang: str
             _stat(t("events_total", lang), f"{total:,}", "stat-total"),
             _stat(t("closed_rate", lang), f"{done / total * 100:.1f}%" if total else "–", "stat-closed"),
             _stat(t("open_now", lang), f"{open_now:,}", "stat-open"),
+        ]),
+        html.Div(className="severity-row", children=[
+            html.Div(className=f"severity sev-{lvl}", children=[
+                html.Div(f"{by_severity.get(lvl, 0):,}", className="severity-n"),
+                html.Div(t(f"severity.{lvl}", lang), className="stat-label"),
+            ])
+            for lvl in (1, 2, 3, 4)
         ]),
         html.Div(className="source-bars", children=[
             html.Div(className="source-bar", children=[
