@@ -18,9 +18,10 @@ from layouts.kpi import change_text, format_value
 from layouts.map_figure import T_CONTEXT, T_VALUES, base_figure
 
 
-@pytest.fixture(scope="module")
-def services(mini_sqlite):
-    app = create_app({"database_url": mini_sqlite, "cache_type": "NullCache"})
+@pytest.fixture
+def services(mini_url):
+    """Services on the mini demo, once on SQLite and once on PostgreSQL."""
+    app = create_app({"database_url": mini_url, "cache_type": "NullCache"})
     return app.server.config["IOC_SERVICES"]
 
 
