@@ -53,7 +53,5 @@ class Services:
             "meta": meta,
             "pages": self.cached("pages"),
             "headlines": [i for i in indicators if i["headline"]],
-            "indicators": indicators,
-            "root": self.repo.root_code(),
             "data_version": self.repo.data_version(),
         }

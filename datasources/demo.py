@@ -102,7 +102,7 @@ def build_demo(
     say("indicator values", 15)
     with engine.begin() as conn:
         rows = _indicator_rows(catalog, profiles, records, hot, as_of, seed, max_level)
-        counts["indicator_values_loaded"] = db.bulk_insert(conn, IndicatorValue.__table__, IndicatorValue_columns, rows)
+        counts["indicator_values_loaded"] = db.bulk_insert(conn, IndicatorValue.__table__, VALUE_COLUMNS, rows)
 
     say("events", 30)
     cols, rows = demo_events.generate_events(leaves, as_of, seed, SCALE_FACTOR[scale])
@@ -138,7 +138,7 @@ def build_demo(
     return DemoReport(scale, seed, as_of, repair, counts, time.perf_counter() - t0)
 
 
-IndicatorValue_columns = ["indicator_code", "region_code", "period", "value", "reported_at", "derived"]
+VALUE_COLUMNS = ["indicator_code", "region_code", "period", "value", "reported_at", "derived"]
 _TS = "%Y-%m-%d %H:%M:%S.%f"
 
 

@@ -48,7 +48,6 @@ class Kpi:
     status: str  # ok | warn | alarm | none
     stale: bool
     sparkline: tuple[float | None, ...] = field(default=())
-    sparkline_periods: tuple[date, ...] = field(default=())
 
     def change(self, other: float | None) -> float | None:
         """Relative change of ``value`` against ``other`` (None when undefined)."""
@@ -292,7 +291,7 @@ class Repository:
             code=r.code, name_zh=r.name_zh, name_en=r.name_en, theme=r.theme, unit=r.unit, unit_en=r.unit_en,
             polarity=r.polarity, frequency=r.frequency, value=value, period=latest, previous=previous,
             last_year=last_year, status=threshold_status(value, r.polarity, r.warn, r.alarm), stale=stale,
-            sparkline=tuple(points[d] for d in spark), sparkline_periods=tuple(spark),
+            sparkline=tuple(points[d] for d in spark),
         )
 
     def child_values(self, indicator: str, area: str, period: date, scope: str | None = None) -> list[dict]:

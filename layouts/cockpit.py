@@ -27,7 +27,7 @@ def header(ctx: dict, lang: str = "zh") -> html.Header:
         className="ioc-header",
         children=[
             html.Div(className="header-left", children=[
-                html.Span(ctx["config"].title or "", id=ids.CLOCK, className="clock"),
+                html.Span("", id=ids.CLOCK, className="clock"),
                 html.Span(className="header-fact", children=[label("mode", lang), html.B(t("mode.daily", lang), id=ids.MODE)]),
             ]),
             html.H1(title, id=ids.TITLE, className="ioc-title"),
