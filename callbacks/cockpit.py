@@ -66,33 +66,50 @@ def cockpit_view(
     services: Services, search: str | None, layers: list[str] | None, kpi_codes: list[str] | None = None, size: dict | None = None
 ) -> dict:
     """Everything the cockpit shows for the view in ``search``: a dict of named parts (map patch, bounds,
-    breadcrumb, selectors, KPI parts in ``kpi_codes`` order, event stats). Plain function: tests call it."""
+    breadcrumb, KPI parts in ``kpi_codes`` order, event stats). ``size`` is the map's measured pixel size
+    and the window height ({w, h, vh}). Plain function: tests and the benchmark call it."""
     state, error = resolve_state(services, parse_search(search))
-    lang, area, period = state.lang, state.area, state.period_date()
-    layers = set(layers or [])
+    area, period = state.area, state.period_date()
     region = services.cached("region", area)
-    has_children = region["n_children"] > 0
-    indicators = {i["code"]: i for i in services.cached("indicators")}
-    ind = indicators[state.indicator]
+    ind = next(i for i in services.cached("indicators") if i["code"] == state.indicator)
     rows = services.cached("child_values", state.indicator, area, period)
-    n = len(rows)
-    unit = pick(lang, ind["unit"], ind["unit_en"])
+    bounds = services.cached("bounds", area)
+    start, end = period, period + relativedelta(months=1)
+    return {
+        "state": state,
+        "figure": map_patch(services, state, region, ind, rows, bounds, set(layers or []), size or {}),
+        "bounds": bounds,
+        "breadcrumb": breadcrumb(services.cached("ancestors", area), state),
+        "area_title": _area_title(region, ind, rows, state.lang, error),
+        "kpi": kpi_parts(services, state, kpi_codes),
+        "event_stats": event_stats(services, area, start, end, state.lang),
+    }
 
-    fig = Patch()
+
+def map_patch(
+    services: Services, state: ViewState, region: dict, ind: dict, rows: list[dict], bounds: tuple, layers: set[str], size: dict
+) -> Patch:
+    """The map update: codes and values of the area's children (or the area itself with its siblings as
+    context), point layers, and a view fitted to the measured map size. Never geometry."""
+    lang, area, period = state.lang, state.area, state.period_date()
+    has_children = region["n_children"] > 0
     level = region["level"] + 1 if has_children else region["level"]
     version = services.repo.data_version()
+    unit = pick(lang, ind["unit"], ind["unit_en"])
+    scale = min(max(size.get("vh") or 1080, 810) / 1080, 3.0)  # plotly sizes are px: follow the screen like the CSS
+    fig = Patch()
     if has_children:
         fig["data"][T_CONTEXT]["locations"] = []
         fig["data"][T_CONTEXT]["z"] = []
     else:
-        siblings = services.cached("children", region["parent_code"]) if region["parent_code"] else []
+        siblings = [s["code"] for s in services.cached("children", region["parent_code"]) if s["code"] != area] if region["parent_code"] else []
         fig["data"][T_CONTEXT]["geojson"] = geojson_url(level, version)
-        fig["data"][T_CONTEXT]["locations"] = [s["code"] for s in siblings if s["code"] != area]
-        fig["data"][T_CONTEXT]["z"] = [0] * (len(siblings) - 1 if siblings else 0)
-    values = [r["value"] for r in rows]
+        fig["data"][T_CONTEXT]["locations"] = siblings
+        fig["data"][T_CONTEXT]["z"] = [0] * len(siblings)
+    n = len(rows)
     fig["data"][T_VALUES]["geojson"] = geojson_url(level, version)
     fig["data"][T_VALUES]["locations"] = [r["code"] for r in rows]
-    fig["data"][T_VALUES]["z"] = values
+    fig["data"][T_VALUES]["z"] = [r["value"] for r in rows]
     fig["data"][T_VALUES]["colorscale"] = colorscale(ind["polarity"])
     fig["data"][T_VALUES]["colorbar"]["title"]["text"] = unit
     fig["data"][T_VALUES]["customdata"] = [
@@ -103,14 +120,10 @@ def cockpit_view(
         f"<b>%{{customdata[0]}}</b><br>{pick(lang, ind['name_zh'], ind['name_en'])}: %{{customdata[1]}} {unit}"
         f"<br>{t('rank', lang)}: %{{customdata[2]}}<br>{t('change', lang)}: %{{customdata[3]}}<extra></extra>"
     )
-    start, end = period, period + relativedelta(months=1)
-    _heat(fig, services, area, region["area_km2"], start, end, "heat" in layers)
+    _heat(fig, services, area, region["area_km2"], period, period + relativedelta(months=1), "heat" in layers)
     _open_events(fig, services, area, "open" in layers, lang)
-    scale = min(max((size or {}).get("vh") or 1080, 810) / 1080, 3.0)  # plotly sizes are px: follow the screen
     for kind in FACILITY_KINDS:
         _facilities(fig, services, area, kind, kind in layers, scale)
-    bounds = services.cached("bounds", area)
-    size = size or {}
     center, zoom = view_for_bounds(bounds, size.get("w") or 1000, size.get("h") or 760)
     fig["layout"]["map"]["center"] = center
     fig["layout"]["map"]["zoom"] = zoom
@@ -123,38 +136,34 @@ def cockpit_view(
     fig["data"][T_CONTEXT]["marker"]["line"]["width"] = round(1.0 * scale, 1)
     fig["data"][T_OPEN]["marker"]["size"] = round(10 * scale)
     fig["data"][T_HEAT]["radius"] = round(14 * scale)
+    return fig
 
-    kpis = {k.code: k for k in services.cached("kpi_values", area, period)}
-    codes = kpi_codes if kpi_codes is not None else list(kpis)
-    parts = {p: [] for p in KPI_PARTS}
-    for code in codes:
+
+def kpi_parts(services: Services, state: ViewState, codes: list[str] | None = None) -> dict[str, list]:
+    """Texts, classes and sparklines of the KPI cards, one list per part in ``codes`` order."""
+    lang = state.lang
+    kpis = {k.code: k for k in services.cached("kpi_values", state.area, state.period_date())}
+    parts: dict[str, list] = {p: [] for p in KPI_PARTS}
+    for code in codes if codes is not None else list(kpis):
         k = kpis.get(code)
-        if k is None:
-            for p, default in zip(KPI_PARTS, ("–", "", code, "", "", sparkline_src([]), "", "kpi-card status-none"), strict=True):
+        if k is None:  # a card whose indicator left the catalog since the page was built
+            empty = {"children": "", "className": "kpi-change flat"}
+            for p, default in zip(KPI_PARTS, ("–", "", code, empty, empty, sparkline_src([]), "", "kpi-card status-none"), strict=True):
                 parts[p].append(default)
             continue
         ch, ch_cls = change_text(k.change(k.previous), k.polarity, t("prev", lang))
         yo, yo_cls = change_text(k.change(k.last_year), k.polarity, t("yoy", lang))
+        period_label = k.period.strftime("%Y-%m") if k.period else ""
         parts["value"].append(format_value(k.value))
         parts["unit"].append(pick(lang, k.unit, k.unit_en))
         parts["name"].append(pick(lang, k.name_zh, k.name_en))
         parts["change"].append({"children": ch, "className": ch_cls})
         parts["yoy"].append({"children": yo, "className": yo_cls})
         parts["spark"].append(sparkline_src(k.sparkline, STATUS_COLORS[k.status]))
-        period_label = k.period.strftime("%Y-%m") if k.period else ""
         parts["fresh"].append(t("stale_since", lang, period=period_label) if k.stale else period_label)
         selected = " selected" if code == state.indicator else ""
         parts["card"].append(f"kpi-card status-{k.status}{' stale' if k.stale else ''}{selected}")
-
-    return {
-        "state": state,
-        "figure": fig,
-        "bounds": bounds,
-        "breadcrumb": breadcrumb(services.cached("ancestors", area), state),
-        "area_title": _area_title(region, ind, rows, lang, error),
-        "kpi": parts,
-        "event_stats": event_stats(services, area, start, end, lang),
-    }
+    return parts
 
 
 def _pct(value: float | None, previous: float | None) -> str:

@@ -142,3 +142,8 @@ def test_default_indicator_exists_at_the_deepest_level(services):
 def test_heat_cells_stay_few_for_any_area_size():
     assert heat_cell_deg(1422) == pytest.approx(0.02, rel=0.5)
     assert heat_cell_deg(0.5) >= 0.0005
+
+
+def test_a_card_whose_indicator_is_gone_renders_empty_not_an_error(services):
+    view = cockpit_view(services, "", [], ["no_such_indicator"])
+    assert view["kpi"]["value"] == ["–"] and view["kpi"]["change"][0]["className"] == "kpi-change flat"
