@@ -94,7 +94,7 @@ def map_patch(
     lang, area, period = state.lang, state.area, state.period_date()
     has_children = region["n_children"] > 0
     level = region["level"] + 1 if has_children else region["level"]
-    version = services.repo.data_version()
+    version = services.data_version()
     unit = pick(lang, ind["unit"], ind["unit_en"])
     scale = min(max(size.get("vh") or 1080, 810) / 1080, 3.0)  # plotly sizes are px: follow the screen like the CSS
     fig = Patch()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask import g, has_app_context
 from flask_caching import Cache
 
 from config import Config
@@ -29,9 +30,17 @@ class Services:
             cache_config |= {"CACHE_REDIS_URL": config.redis_url, "CACHE_KEY_PREFIX": "ioc:"}
         return cls(config, repo, Cache(config=cache_config))
 
+    def data_version(self) -> int:
+        """The data version, read once per request (a callback makes a dozen cached reads)."""
+        if not has_app_context():
+            return self.repo.data_version()
+        if "ioc_data_version" not in g:
+            g.ioc_data_version = self.repo.data_version()
+        return g.ioc_data_version
+
     def cached(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call ``repo.<method>(*args, **kwargs)`` through the cache, keyed by the data version."""
-        version = self.repo.data_version()
+        version = self.data_version()
         key = f"{method}:{version}:{args!r}:{sorted(kwargs.items())!r}"
         hit = self.cache.get(key)
         if hit is not None:
@@ -53,5 +62,5 @@ class Services:
             "meta": meta,
             "pages": self.cached("pages"),
             "headlines": [i for i in indicators if i["headline"]],
-            "data_version": self.repo.data_version(),
+            "data_version": self.data_version(),
         }
