@@ -62,5 +62,6 @@ class Services:
             "meta": meta,
             "pages": self.cached("pages"),
             "headlines": [i for i in indicators if i["headline"]],
+            "root_bounds": self.cached("bounds", self.repo.root_code()),
             "data_version": self.data_version(),
         }

@@ -73,7 +73,7 @@ def map_panel(ctx: dict, lang: str = "zh") -> html.Section:
             ]),
             html.Div(className="map-wrap", children=[
                 dcc.Graph(
-                    id=ids.MAP, figure=base_figure(ctx["config"].tile_url), className="map-graph",
+                    id=ids.MAP, figure=base_figure(ctx["config"].tile_url, ctx["root_bounds"]), className="map-graph",
                     config={"displaylogo": False, "scrollZoom": True, "responsive": True,
                             "modeBarButtonsToRemove": ["select2d", "lasso2d"],
                             "toImageButtonOptions": {"format": "png", "filename": "ioc-map", "scale": 2}},

@@ -61,8 +61,9 @@ def view_for_bounds(
 EMPTY_GEOJSON = {"type": "FeatureCollection", "features": []}  # an empty URL would be fetched (and fail)
 
 
-def base_figure(tile_url: str = "") -> go.Figure:
-    """The empty map with every trace in place; the cockpit callback patches data into it."""
+def base_figure(tile_url: str = "", bounds: tuple[float, float, float, float] | None = None) -> go.Figure:
+    """The empty map with every trace in place, opened on ``bounds`` (the top area) when given; the
+    cockpit callback patches data and the fitted view into it."""
     traces: list = [
         go.Choroplethmap(
             geojson=EMPTY_GEOJSON, locations=[], z=[], featureidkey="id", showscale=False, hoverinfo="skip", name="context",
@@ -87,10 +88,11 @@ def base_figure(tile_url: str = "") -> go.Figure:
                           marker={"size": [], "color": FACILITY_COLORS[kind], "opacity": 0.85},
                           hovertemplate="%{text}<extra></extra>")
         )
+    center, zoom = view_for_bounds(bounds) if bounds else ({"lon": 0.0, "lat": 0.0}, 1.0)
     fig = go.Figure(traces)
     fig.update_layout(
         template="none",
-        map={"style": map_style(tile_url), "center": {"lon": 103.9, "lat": 31.1}, "zoom": 8.6},
+        map={"style": map_style(tile_url), "center": center, "zoom": zoom},
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
