@@ -46,7 +46,7 @@ def pct(values: list[float], q: float) -> float:
 
 def serialise(view: dict) -> bytes:
     """The callback's outputs as Dash serialises them (plotly's JSON encoder)."""
-    parts = [view["figure"], view["bounds"], view["breadcrumb"], view["area_title"], view["state"].indicator,
+    parts = [view["figure"], view["breadcrumb"], view["area_title"], view["state"].indicator,
              view["state"].period, view["event_stats"], view["kpi"]]
     return pio.json.to_json_plotly(parts).encode()
 

@@ -65,7 +65,7 @@ def default_indicator(indicators: list[dict]) -> str:
 def cockpit_view(
     services: Services, search: str | None, layers: list[str] | None, kpi_codes: list[str] | None = None, size: dict | None = None
 ) -> dict:
-    """Everything the cockpit shows for the view in ``search``: a dict of named parts (map patch, bounds,
+    """Everything the cockpit shows for the view in ``search``: a dict of named parts (map patch,
     breadcrumb, KPI parts in ``kpi_codes`` order, event stats). ``size`` is the map's measured pixel size
     and the window height ({w, h, vh}). Plain function: tests and the benchmark call it."""
     state, error = resolve_state(services, parse_search(search))
@@ -78,7 +78,6 @@ def cockpit_view(
     return {
         "state": state,
         "figure": map_patch(services, state, region, ind, rows, bounds, set(layers or []), size or {}),
-        "bounds": bounds,
         "breadcrumb": breadcrumb(services.cached("ancestors", area), state),
         "area_title": _area_title(region, ind, rows, state.lang, error),
         "kpi": kpi_parts(services, state, kpi_codes),

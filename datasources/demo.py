@@ -20,8 +20,7 @@ from sqlalchemy import Engine, bindparam, text
 
 from datasources import db, demo_events, geography
 from datasources.catalog_loader import load_catalog, load_demo_profile
-from datasources.loader import load_catalog as store_catalog
-from datasources.loader import load_regions, reset_database
+from datasources.loader import load_regions, reset_database, store_catalog
 from datasources.models import Event, Facility, IndicatorValue, Reading
 from datasources.repository import Repository, threshold_status
 from datasources.rollup import rollup_event_cells, rollup_events_monthly, rollup_indicator_values
@@ -184,7 +183,7 @@ def _hotspots(records: list[dict], max_level: int, seed: int) -> dict[str, float
     leaves = [r for r in records if r["level"] == max_level]
     hot: dict[str, float] = {}
     for code in rng.choice(towns, size=min(2, len(towns)), replace=False):
-        kids = sorted(lf["code"] for lf in leaves if lf["code"].startswith(code) or lf["parent_code"] == code)
+        kids = sorted(lf["code"] for lf in leaves if lf["parent_code"] == code)
         for k in rng.choice(kids, size=min(3, len(kids)), replace=False):
             hot[str(k)] = float(rng.uniform(1.6, 2.2))
     for k in rng.choice([lf["code"] for lf in leaves], size=min(4, len(leaves)), replace=False):

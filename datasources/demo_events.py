@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import shapely
@@ -205,14 +205,12 @@ def generate_events(
         # closed') whether it also gets closed.
         done = rng.random(n) < src.done_rate
         stuck_at = rng.choice(np.array(["processing", "resolved"], dtype=object), n, p=[0.6, 0.4])
-        never_closed = ~done & (stuck_at == "processing")
         status = np.full(n, "closed", dtype=object)
         if src.done_states == ("closed",):
             status[~done] = stuck_at[~done]
         else:  # done = resolved or closed; the undone stay in processing
             status[~done] = "processing"
-            never_closed |= ~done
-        res_never = never_closed | (status == "processing")
+        res_never = status == "processing"  # stuck before resolution: never gets a resolved time
         clo_never = status != "closed"
         nat = np.datetime64("NaT", "us")
         res = np.where(res_never, nat, res)
@@ -320,7 +318,3 @@ def generate_readings(stations: list[tuple[int, str]], as_of: datetime, seed: in
             rows.extend((fid, metric, s, float(x)) for s, x in zip(stamps, v, strict=True))
     return ["facility_id", "metric", "ts", "value"], rows
 
-
-def as_datetime(d: date) -> datetime:
-    """Midnight of a date."""
-    return datetime(d.year, d.month, d.day)

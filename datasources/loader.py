@@ -21,7 +21,7 @@ def reset_database(engine: Engine) -> None:
     db.upgrade(engine)
 
 
-def load_catalog(conn: Connection, catalog: Catalog, level_shift: int = 0) -> None:
+def store_catalog(conn: Connection, catalog: Catalog, level_shift: int = 0) -> None:
     """Replace pages and indicators with the catalog's. ``level_shift`` maps the catalog's levels onto
     a deeper hierarchy (e.g. +1 when a prefecture sits above the county levels the catalog names)."""
     conn.execute(text("DELETE FROM pages"))

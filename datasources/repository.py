@@ -253,6 +253,8 @@ class Repository:
         """
         self.check_scope(area, scope)
         period = month_floor(period)
+        # Far enough back for the sparkline and for the year-ago value of a yearly indicator whose
+        # latest value may itself lag the period by up to 14 months (ALLOWED_LAG_MONTHS).
         start = period - relativedelta(months=max(spark_months, 13) + 14)
         where, params = "i.headline = :t", {"t": True}
         if codes is not None:
