@@ -14,8 +14,8 @@ from callbacks.services import Services
 from callbacks.state import parse_search, to_search
 from datasources.repository import ScopeError
 from layouts import ids
-from layouts.i18n import pick, t
-from layouts.map_figure import FACILITY_KINDS
+from layouts.i18n import pick, screen_title, t
+from layouts.map_figure import layer_options
 
 
 def next_search(trigger: dict | str | None, value, search: str | None, locate=None) -> str | object:  # noqa: ANN001
@@ -57,11 +57,6 @@ def label_texts(services: Services, keys: list[str], lang: str) -> list[str]:
         else:
             out.append(t(key, lang))
     return out
-
-
-def layer_options(lang: str) -> list[dict]:
-    """Map layer switches in the current language."""
-    return [{"label": t(f"layer.{k}", lang), "value": k} for k in ("heat", "open", *FACILITY_KINDS)]
 
 
 def indicator_options(services: Services, lang: str) -> list[dict]:
@@ -117,7 +112,7 @@ def register(app: dash.Dash, services: Services) -> None:
         lang = parse_search(search).lang
         keys = [o["id"]["key"] for o in dash.callback_context.outputs_list[0]]
         root = services.cached("region", services.repo.root_code())
-        title = services.config.title or t("title", lang, city=pick(lang, root["name"], root["name_en"]))
+        title = screen_title(services.config.title, root, lang)
         return (label_texts(services, keys, lang), t("lang_switch", lang), title, "zh-CN" if lang == "zh" else "en",
                 layer_options(lang), indicator_options(services, lang), period_options(services))
 

@@ -62,6 +62,7 @@ class Services:
             "meta": meta,
             "pages": self.cached("pages"),
             "headlines": [i for i in indicators if i["headline"]],
+            "root": self.cached("region", self.repo.root_code()),
             "root_bounds": self.cached("bounds", self.repo.root_code()),
             "data_version": self.data_version(),
         }

@@ -21,7 +21,8 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+
+from datasources.rules import Status, threshold_status
 
 CATALOG_DIR = Path(__file__).with_name("catalog")
 
@@ -49,7 +50,6 @@ _OPTIONAL = {
     DEMO_PROFILE_FILE: set(),
 }
 
-Status = Literal["ok", "warn", "alarm", "none"]
 
 
 class CatalogError(ValueError):
@@ -107,24 +107,8 @@ class Indicator:
     description: str
 
     def status(self, value: float | None) -> Status:
-        """Classify ``value`` against the thresholds: 'ok', 'warn', 'alarm' or 'none'.
-
-        With polarity 1 (higher is better) a value below ``warn`` is a warning and below
-        ``alarm`` an alarm; with polarity -1 the same holds for values above them. 'none'
-        means there is no value (None or NaN) or the indicator has no thresholds.
-        """
-        if value is None or self.warn is None or self.alarm is None:
-            return "none"
-        value = float(value)
-        if math.isnan(value):
-            return "none"
-        if self.polarity > 0:
-            if value < self.alarm:
-                return "alarm"
-            return "warn" if value < self.warn else "ok"
-        if value > self.alarm:
-            return "alarm"
-        return "warn" if value > self.warn else "ok"
+        """Classify ``value`` against the thresholds (see :func:`datasources.rules.threshold_status`)."""
+        return threshold_status(value, self.polarity, self.warn, self.alarm)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from datasources import db, demo_events, geography
 from datasources.catalog_loader import load_catalog, load_demo_profile
 from datasources.loader import load_regions, reset_database, store_catalog
 from datasources.models import Event, Facility, IndicatorValue, Reading
-from datasources.repository import Repository, threshold_status
+from datasources.repository import Repository
 from datasources.rollup import rollup_event_cells, rollup_events_monthly, rollup_indicator_values
+from datasources.rules import threshold_status
 
 GEODATA = Path(__file__).resolve().parent.parent / "geodata"
 OUTLINE = GEODATA / "pengzhou_outline.geojson"

@@ -17,12 +17,26 @@ import shapely
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine, bindparam, text
 
-from datasources.rollup import CELL_DEG, month_start
+from datasources.rollup import CELL_DEG
+from datasources.rules import (
+    DONE_STATUSES,
+    OPEN_STATUSES,
+    SATISFIED_SCORE,
+    is_stale,
+    month_floor,
+    relative_change,
+    threshold_status,
+)
 
 EVENT_DIMENSIONS = ("status", "category", "severity", "source")
-OPEN_STATUSES = ("reported", "dispatched", "processing")
-# How many months a value may lag the selected period before the card is marked stale.
-ALLOWED_LAG_MONTHS = {"realtime": 0, "daily": 0, "monthly": 1, "quarterly": 4, "yearly": 14}
+
+
+def sql_list(values: tuple[str, ...]) -> str:
+    """A constant tuple of identifiers as an SQL list literal: ('a', 'b')."""
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+_OPEN, _DONE = sql_list(OPEN_STATUSES), sql_list(DONE_STATUSES)
 
 
 class ScopeError(PermissionError):
@@ -51,24 +65,7 @@ class Kpi:
 
     def change(self, other: float | None) -> float | None:
         """Relative change of ``value`` against ``other`` (None when undefined)."""
-        if self.value is None or other in (None, 0):
-            return None
-        return (self.value - other) / abs(other)
-
-
-def month_floor(d: date | datetime) -> date:
-    """First day of the month of ``d``."""
-    return date(d.year, d.month, 1)
-
-
-def threshold_status(value: float | None, polarity: int, warn: float | None, alarm: float | None) -> str:
-    """Status of a value against its thresholds, oriented by polarity (+1 higher is better)."""
-    if value is None or warn is None or alarm is None:
-        return "none"
-    # A value exactly on a threshold is still acceptable (the catalog loader's rule too).
-    if polarity > 0:
-        return "alarm" if value < alarm else "warn" if value < warn else "ok"
-    return "alarm" if value > alarm else "warn" if value > warn else "ok"
+        return relative_change(self.value, other)
 
 
 def _as_date(v: Any) -> date | None:
@@ -286,8 +283,7 @@ class Repository:
         value = points[latest] if latest else None
         previous = points[dates[-2]] if len(dates) > 1 else None
         last_year = points.get(latest - relativedelta(years=1)) if latest else None
-        lag = None if latest is None else (period.year - latest.year) * 12 + period.month - latest.month
-        stale = latest is None or lag > ALLOWED_LAG_MONTHS.get(r.frequency, 1)
+        stale = is_stale(latest, period, r.frequency)
         spark = [d for d in dates if d > period - relativedelta(months=spark_months)]
         return Kpi(
             code=r.code, name_zh=r.name_zh, name_en=r.name_en, theme=r.theme, unit=r.unit, unit_en=r.unit_en,
@@ -410,7 +406,7 @@ class Repository:
         """Events in the area's subtree not yet resolved (from the monthly roll-up)."""
         self.check_scope(area, scope)
         n = self._scalar(
-            "SELECT SUM(n) FROM event_monthly WHERE region_code = :a AND status IN ('reported', 'dispatched', 'processing')",
+            f"SELECT SUM(n) FROM event_monthly WHERE region_code = :a AND status IN {_OPEN}",
             {"a": area},
         )
         return int(n or 0)
@@ -424,7 +420,7 @@ class Repository:
         return self._rows(
             "SELECT id, severity, category, title, status, lon, lat, reported_at FROM events WHERE id IN ("
             "  SELECT e.id FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
-            "  WHERE c.ancestor_code = :a AND e.status IN ('reported', 'dispatched', 'processing') "
+            f"  WHERE c.ancestor_code = :a AND e.status IN {_OPEN} "
             "  ORDER BY e.severity, e.reported_at DESC LIMIT :n"
             ") ORDER BY severity, reported_at DESC",
             {"a": area, "n": int(limit)},
@@ -470,9 +466,9 @@ class Repository:
             r = conn.execute(
                 text(
                     "SELECT COUNT(*) AS total, "
-                    "SUM(CASE WHEN e.status IN ('resolved', 'closed') THEN 1 ELSE 0 END) AS done, "
+                    f"SUM(CASE WHEN e.status IN {_DONE} THEN 1 ELSE 0 END) AS done, "
                     "SUM(CASE WHEN e.satisfaction IS NOT NULL THEN 1 ELSE 0 END) AS rated, "
-                    "SUM(CASE WHEN e.satisfaction >= 4 THEN 1 ELSE 0 END) AS satisfied "
+                    f"SUM(CASE WHEN e.satisfaction >= {SATISFIED_SCORE} THEN 1 ELSE 0 END) AS satisfied "
                     "FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
                     f"WHERE c.ancestor_code = :a AND e.reported_at >= :s AND e.reported_at < :e {cond}"
                 ),
@@ -573,4 +569,4 @@ def _to_datetime(d: date | datetime) -> datetime:
     return d if isinstance(d, datetime) else datetime(d.year, d.month, d.day)
 
 
-__all__ = ["Kpi", "Repository", "ScopeError", "month_floor", "month_start", "threshold_status"]
+__all__ = ["Kpi", "Repository", "ScopeError"]

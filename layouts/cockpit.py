@@ -5,8 +5,8 @@ from __future__ import annotations
 from dash import dcc, html
 
 from layouts import ids, kpi
-from layouts.i18n import pick, t
-from layouts.map_figure import FACILITY_KINDS, base_figure
+from layouts.i18n import pick, screen_title, t
+from layouts.map_figure import DEFAULT_LAYERS, base_figure, layer_options
 
 THEMES = ("economy", "governance", "emergency", "public_service", "environment")
 LEFT, RIGHT = ("economy", "governance", "emergency"), ("public_service", "environment")
@@ -20,8 +20,7 @@ def label(key: str, lang: str = "zh", tag=html.Span, **props) -> html.Component:
 def header(ctx: dict, lang: str = "zh") -> html.Header:
     """Title, demo mark, clock, mode, data-as-of and open-alert count."""
     meta = ctx["meta"]
-    city = meta.get("city_name", "")
-    title = ctx["config"].title or t("title", lang, city=city)
+    title = screen_title(ctx["config"].title, ctx["root"], lang)
     demo = meta.get("demo") == "1"
     return html.Header(
         className="ioc-header",
@@ -57,8 +56,6 @@ def theme_panel(theme: dict, headlines: list[dict], lang: str = "zh") -> html.Se
 
 def map_panel(ctx: dict, lang: str = "zh") -> html.Section:
     """Breadcrumb, map controls and the map."""
-    layer_options = [{"label": t("layer.heat", lang), "value": "heat"}, {"label": t("layer.open", lang), "value": "open"}]
-    layer_options += [{"label": t(f"layer.{k}", lang), "value": k} for k in FACILITY_KINDS]
     return html.Section(
         className="panel map-panel",
         children=[
@@ -80,7 +77,7 @@ def map_panel(ctx: dict, lang: str = "zh") -> html.Section:
                 ),
                 html.Div(className="layer-box", children=[
                     label("layers", lang, className="control-label"),
-                    dcc.Checklist(id=ids.LAYERS, options=layer_options, value=["heat", "open"], className="layer-list",
+                    dcc.Checklist(id=ids.LAYERS, options=layer_options(lang), value=DEFAULT_LAYERS, className="layer-list",
                                   inputClassName="layer-input", labelClassName="layer-label"),
                 ]),
                 html.Div(id=ids.AREA_TITLE, className="area-title"),

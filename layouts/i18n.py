@@ -76,3 +76,8 @@ def t(key: str, lang: str = "zh", **kwargs: object) -> str:
 def pick(lang: str, zh: str, en: str) -> str:
     """Choose a data-supplied name by language (English falls back to Chinese when empty)."""
     return en if lang == "en" and en else zh
+
+
+def screen_title(configured: str, root: dict, lang: str = "zh") -> str:
+    """The header title: the configured one, else '<top area>城市运行管理中心' from the top region's name."""
+    return configured or t("title", lang, city=pick(lang, root["name"], root.get("name_en", "")))

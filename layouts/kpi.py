@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from dash import html
 
+from datasources.rules import change_tone
 from layouts import ids
 from layouts.i18n import pick
 
@@ -64,9 +65,7 @@ def change_text(change: float | None, polarity: int, label: str) -> tuple[str, s
     if change is None:
         return f"{label} –", "kpi-change flat"
     arrow = "▲" if change > 0 else "▼" if change < 0 else "■"
-    good = change * polarity > 0
-    cls = "good" if good else "flat" if change == 0 else "bad"
-    return f"{label} {arrow}{abs(change) * 100:.1f}%", f"kpi-change {cls}"
+    return f"{label} {arrow}{abs(change) * 100:.1f}%", f"kpi-change {change_tone(change, polarity)}"
 
 
 def sparkline_src(values: Sequence[float | None], color: str = "#4da3ff", width: int = 120, height: int = 28) -> str:

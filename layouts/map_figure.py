@@ -10,6 +10,7 @@ import math
 
 import plotly.graph_objects as go
 
+from layouts.i18n import t
 from layouts.map_style import map_style
 
 FACILITY_KINDS = (
@@ -25,6 +26,13 @@ SEVERITY_COLORS = {1: "#ff1f3d", 2: "#ff7a00", 3: "#ffd000", 4: "#4da3ff"}
 # Trace positions (Patch addresses traces by index).
 T_CONTEXT, T_VALUES, T_HEAT, T_OPEN = 0, 1, 2, 3
 T_FACILITY = {kind: 4 + k for k, kind in enumerate(FACILITY_KINDS)}
+LAYERS = ("heat", "open", *FACILITY_KINDS)
+DEFAULT_LAYERS = ["heat", "open"]
+
+
+def layer_options(lang: str) -> list[dict]:
+    """The map's layer switches in the current language (the layout and the language switch use this)."""
+    return [{"label": t(f"layer.{k}", lang), "value": k} for k in LAYERS]
 
 
 def geojson_url(level: int, version: int) -> str:

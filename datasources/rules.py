@@ -1,0 +1,128 @@
+"""The rules a user reads off the screen, each in one place: small pure functions used by the repository,
+the write layer, the screens, exports and the API alike.
+
+- threshold status of a value, oriented by polarity;
+- relative change and whether it is good news (by polarity, not by sign);
+- staleness of a value by the indicator's frequency;
+- the event lifecycle: open and done states, allowed transitions, on-time and satisfaction.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Literal
+
+Status = Literal["ok", "warn", "alarm", "none"]
+Tone = Literal["good", "bad", "flat"]
+
+# ---------------------------------------------------------------------------------------------- thresholds
+
+
+def threshold_status(value: float | None, polarity: int, warn: float | None, alarm: float | None) -> Status:
+    """Status of ``value`` against its thresholds: 'ok', 'warn', 'alarm' or 'none'.
+
+    With polarity +1 (higher is better) a value below ``warn`` is a warning and below ``alarm`` an alarm;
+    with polarity -1 the same holds above them. A value exactly on a threshold is still acceptable.
+    'none' when there is no value (None or NaN) or the indicator has no thresholds.
+    """
+    if value is None or warn is None or alarm is None:
+        return "none"
+    value = float(value)
+    if math.isnan(value):
+        return "none"
+    if polarity > 0:
+        return "alarm" if value < alarm else "warn" if value < warn else "ok"
+    return "alarm" if value > alarm else "warn" if value > warn else "ok"
+
+
+# ---------------------------------------------------------------------------------------------- change
+
+
+def relative_change(value: float | None, other: float | None) -> float | None:
+    """``(value - other) / |other|``; None when either is missing or ``other`` is 0."""
+    if value is None or other is None or other == 0:
+        return None
+    return (value - other) / abs(other)
+
+
+def change_tone(change: float | None, polarity: int) -> Tone:
+    """Whether a change is good news: a rise of a higher-is-better indicator, or a fall of a
+    lower-is-better one. No change, or an unknown one, is 'flat'."""
+    if change is None or change == 0:
+        return "flat"
+    return "good" if change * polarity > 0 else "bad"
+
+
+# ---------------------------------------------------------------------------------------------- staleness
+
+# How many months a value may lag the selected period before it counts as stale (a quarterly figure is
+# published a month after its quarter, a yearly one up to 14 months after its year).
+ALLOWED_LAG_MONTHS = {"realtime": 0, "daily": 0, "monthly": 1, "quarterly": 4, "yearly": 14}
+
+
+def month_floor(d: date | datetime) -> date:
+    """First day of the month of ``d``."""
+    return date(d.year, d.month, 1)
+
+
+def months_between(earlier: date, later: date) -> int:
+    """Whole calendar months from ``earlier`` to ``later`` (negative when ``later`` is earlier)."""
+    return (later.year - earlier.year) * 12 + later.month - earlier.month
+
+
+def is_stale(latest: date | None, period: date, frequency: str) -> bool:
+    """True when the newest value (of period ``latest``) lags ``period`` by more than the frequency allows,
+    or when there is no value at all. Unknown frequencies are treated as monthly."""
+    if latest is None:
+        return True
+    return months_between(latest, period) > ALLOWED_LAG_MONTHS.get(frequency, 1)
+
+
+# ---------------------------------------------------------------------------------------------- lifecycle
+
+LIFECYCLE = ("reported", "dispatched", "processing", "resolved", "closed")
+OPEN_STATUSES = ("reported", "dispatched", "processing")
+DONE_STATUSES = ("resolved", "closed")
+# The timestamp column each state sets when an event enters it.
+STATUS_TIME = {"dispatched": "dispatched_at", "resolved": "resolved_at", "closed": "closed_at"}
+# Allowed steps: forward one state at a time, plus reopening a resolved case (退回重办).
+TRANSITIONS = {
+    "reported": ("dispatched",),
+    "dispatched": ("processing",),
+    "processing": ("resolved",),
+    "resolved": ("closed", "processing"),
+    "closed": (),
+}
+SATISFIED_SCORE = 4  # satisfaction scores are 1–5; 4 and 5 count as satisfied
+SEVERE = 2  # severity I and II (1, 2) are severe: they raise an alert while open
+
+
+def can_transition(current: str, new: str) -> bool:
+    """True when an event may go from status ``current`` to ``new``."""
+    return new in TRANSITIONS.get(current, ())
+
+
+def is_open(status: str) -> bool:
+    """True for events not yet resolved."""
+    return status in OPEN_STATUSES
+
+
+def is_on_time(done_at: datetime | None, due_at: datetime | None) -> bool:
+    """A case is on time when it was done (resolved, or closed without a resolution time) no later than
+    its due time. Cases without a due time are on time once done."""
+    if done_at is None:
+        return False
+    return due_at is None or done_at <= due_at
+
+
+def is_satisfied(score: int | None) -> bool:
+    """True for a rating of SATISFIED_SCORE or better."""
+    return score is not None and score >= SATISFIED_SCORE
+
+
+def share(part: int | float | None, whole: int | float | None) -> float | None:
+    """``part / whole`` as a percentage (0–100), None when ``whole`` is 0 or missing."""
+    if not whole or part is None:
+        return None
+    return 100.0 * part / whole
