@@ -29,6 +29,7 @@ CATALOG_DIR = Path(__file__).with_name("catalog")
 PAGES_FILE = "pages.csv"
 INDICATORS_FILE = "indicators.csv"
 DEMO_PROFILE_FILE = "demo_profile.csv"
+RULES_FILE = "rules.csv"
 
 PAGE_COLUMNS = ("id", "kind", "name_zh", "name_en", "order", "icon")
 INDICATOR_COLUMNS = (
@@ -36,6 +37,10 @@ INDICATOR_COLUMNS = (
     "polarity", "warn", "alarm", "department", "frequency", "level", "headline", "description",
 )
 DEMO_PROFILE_COLUMNS = ("code", "base", "cv", "trend", "season", "decimals")
+RULE_COLUMNS = ("indicator", "measure", "sources", "categories", "facility_kind", "attribute")
+#: What a rule computes: event counts and rates from ``event_monthly``, facility counts from ``facilities``.
+EVENT_MEASURES = frozenset({"events", "closure_rate", "on_time_rate", "satisfaction"})
+MEASURES = EVENT_MEASURES | {"facilities"}
 
 PAGE_KINDS = frozenset({"theme", "topic"})
 #: How values of child areas roll up to their parent: ``wmean`` is the population-weighted mean.
@@ -48,6 +53,7 @@ _OPTIONAL = {
     PAGES_FILE: {"icon"},
     INDICATORS_FILE: {"topics", "warn", "alarm"},
     DEMO_PROFILE_FILE: set(),
+    RULES_FILE: {"sources", "categories", "facility_kind", "attribute"},
 }
 
 
@@ -133,11 +139,29 @@ class DemoProfile:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """An indicator computed from other tables instead of being loaded (``rules.csv``).
+
+    ``events``: events reported in the month (filtered by ``sources`` and ``categories``);
+    ``closure_rate``: % of them resolved or closed; ``on_time_rate``: % of the done ones done by their
+    due time; ``satisfaction``: % of rated ones rated 4 or 5; ``facilities``: facilities of
+    ``facility_kind`` (and ``attribute`` key=value) in service at the end of the month."""
+
+    indicator: str
+    measure: str
+    sources: tuple[str, ...]
+    categories: tuple[str, ...]
+    facility_kind: str
+    attribute: str
+
+
+@dataclass(frozen=True)
 class Catalog:
-    """All pages and indicators, in file order, with lookup helpers."""
+    """All pages, indicators and rules, in file order, with lookup helpers."""
 
     pages: tuple[Page, ...]
     indicators: tuple[Indicator, ...]
+    rules: tuple[Rule, ...] = ()
 
     @cached_property
     def _pages_by_id(self) -> dict[str, Page]:
@@ -195,7 +219,32 @@ def load_catalog(directory: str | Path | None = None) -> Catalog:
     folder = Path(directory) if directory is not None else CATALOG_DIR
     pages = _load_pages(folder)
     indicators = _load_indicators(folder, pages)
-    return Catalog(pages=pages, indicators=indicators)
+    rules = _load_rules(folder, indicators) if (folder / RULES_FILE).is_file() else ()
+    return Catalog(pages=pages, indicators=indicators, rules=rules)
+
+
+def _load_rules(folder: Path, indicators: tuple[Indicator, ...]) -> tuple[Rule, ...]:
+    known = {i.code for i in indicators}
+    rules: list[Rule] = []
+    lines: dict[str, int] = {}
+    for row in _read_rows(folder, RULES_FILE, RULE_COLUMNS):
+        code = row.text("indicator")
+        if code not in known:
+            raise row.error("indicator", f"unknown indicator {code!r}")
+        if code in lines:
+            raise row.error("indicator", f"duplicate rule for {code!r} (first on line {lines[code]})")
+        lines[code] = row.line
+        measure = row.choice("measure", MEASURES, "measure")
+        kind, attribute = row.text("facility_kind"), row.text("attribute")
+        sources, categories = row.names("sources"), row.names("categories")
+        if measure == "facilities" and not kind:
+            raise row.error("facility_kind", "required for measure 'facilities'")
+        if measure != "facilities" and (kind or attribute):
+            raise row.error("facility_kind" if kind else "attribute", f"only for measure 'facilities', not {measure!r}")
+        if attribute and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=[^;]+", attribute):
+            raise row.error("attribute", f"{attribute!r} must look like key=value")
+        rules.append(Rule(code, measure, sources, categories, kind, attribute))
+    return tuple(rules)
 
 
 def load_demo_profile(
@@ -233,8 +282,9 @@ def load_demo_profile(
         decimals = row.integer("decimals")
         lines[code] = row.line
         profiles[code] = DemoProfile(code, base, cv, trend, season, decimals)
+    computed = {r.indicator for r in catalog.rules}
     for indicator in catalog.indicators:
-        if indicator.code not in profiles:
+        if indicator.code not in profiles and indicator.code not in computed:
             raise CatalogError(
                 DEMO_PROFILE_FILE, None, "code", f"no profile for indicator {indicator.code!r}"
             )
@@ -355,6 +405,17 @@ class _Row:
         if value not in ("1", "+1", "-1"):
             raise self.error(field, f"{value!r} must be 1 (higher is better) or -1 (lower is better)")
         return int(value)
+
+    def names(self, field: str) -> tuple[str, ...]:
+        """A ';'-separated list of identifiers (may be empty)."""
+        value = self.text(field)
+        if not value:
+            return ()
+        parts = tuple(p.strip() for p in value.split(";"))
+        for part in parts:
+            if not _ID_PATTERN.fullmatch(part):
+                raise self.error(field, f"{part!r} in {value!r} must be lowercase letters, digits and '_'")
+        return parts
 
     def topic_list(self, field: str, known: frozenset[str]) -> tuple[str, ...]:
         value = self.text(field)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, Table, create_engine, event, inspect
+from sqlalchemy import Date, Engine, Table, create_engine, event, inspect, text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -40,6 +41,16 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def reset_database(engine: Engine) -> None:
+    """Drop every table (including Alembic's) and migrate an empty schema to head."""
+    from datasources.models import Base
+
+    with engine.begin() as conn:
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    upgrade(engine)
+
+
 def has_schema(engine: Engine) -> bool:
     """True when the database already holds the regions table."""
     return inspect(engine).has_table("regions")
@@ -61,6 +72,7 @@ def bulk_insert(conn, table: Table, columns: Sequence[str], rows: Iterable[Seque
                 n += 1
         return n
     placeholders = ", ".join("?" for _ in columns)
+    rows = _sqlite_rows(table, columns, rows)
     cur = conn.connection.driver_connection.cursor()
     batch: list[Sequence] = []
     for row in rows:
@@ -75,3 +87,60 @@ def bulk_insert(conn, table: Table, columns: Sequence[str], rows: Iterable[Seque
     return n
 
 
+
+
+def _sqlite_rows(table: Table, columns: Sequence[str], rows: Iterable[Sequence]) -> Iterable[Sequence]:
+    """Dates as ISO text (how SQLAlchemy stores a Date in SQLite); other values pass unchanged."""
+    date_idx = [k for k, c in enumerate(columns) if isinstance(table.c[c].type, Date)]
+    if not date_idx:
+        return rows
+    return (tuple(v.isoformat() if k in date_idx and isinstance(v, date) else v for k, v in enumerate(row)) for row in rows)
+
+
+def upsert(conn, table: Table, rows: Sequence, key: Sequence[str], columns: Sequence[str] | None = None) -> int:  # noqa: ANN001
+    """Insert rows, replacing the non-key columns of rows whose ``key`` already exists.
+
+    ``rows`` are dicts, or tuples in ``columns`` order. Values must be database-ready (timestamps as epoch
+    seconds). PostgreSQL: COPY into a temporary table, then one INSERT … ON CONFLICT; SQLite: executemany
+    of INSERT … ON CONFLICT (the same syntax)."""
+    if not len(rows):
+        return 0
+    if columns is None:
+        columns = list(rows[0])
+        tuples = [tuple(r[c] for c in columns) for r in rows]
+    else:
+        tuples = rows
+    cols = ", ".join(f'"{c}"' for c in columns)
+    conflict = ", ".join(f'"{c}"' for c in key)
+    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in key)
+    action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+    if conn.dialect.name == "postgresql":
+        tmp = f"tmp_{table.name}"
+        conn.exec_driver_sql(f'CREATE TEMP TABLE IF NOT EXISTS "{tmp}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP')
+        conn.exec_driver_sql(f'TRUNCATE "{tmp}"')
+        raw_conn = conn.connection.driver_connection
+        with raw_conn.cursor() as cur, cur.copy(f'COPY "{tmp}" ({cols}) FROM STDIN') as copy:
+            for row in tuples:
+                copy.write_row(row)
+        conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM "{tmp}" ON CONFLICT ({conflict}) {action}')
+        return len(tuples)
+    placeholders = ", ".join("?" for _ in columns)
+    cur = conn.connection.driver_connection.cursor()
+    cur.executemany(
+        f'INSERT INTO "{table.name}" ({cols}) VALUES ({placeholders}) ON CONFLICT ({conflict}) {action}',
+        list(_sqlite_rows(table, columns, tuples)),
+    )
+    return len(tuples)
+
+
+def drop_indexes(conn, table: Table) -> None:  # noqa: ANN001
+    """Drop a table's secondary indexes before a bulk load (re-create them with ``create_indexes``):
+    building an index once over sorted keys is far cheaper than updating it row by row."""
+    for index in table.indexes:
+        index.drop(conn, checkfirst=True)
+
+
+def create_indexes(conn, table: Table) -> None:  # noqa: ANN001
+    """Re-create the indexes dropped by ``drop_indexes``."""
+    for index in table.indexes:
+        index.create(conn, checkfirst=True)

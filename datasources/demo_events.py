@@ -7,10 +7,12 @@ give the same rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import shapely
 
 
@@ -116,21 +118,8 @@ FACILITY_ZH = {
 FIVE_G_BASE_STATIONS = 420  # "建成5G基站400多个"
 LIVE_KINDS = {"air_station": ("aqi", "pm25"), "water_station": ("water_level", "dissolved_oxygen")}
 
-_TS = "%Y-%m-%d %H:%M:%S.%f"
-
-
 def _rng(seed: int, stage: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, stage]))
-
-
-def _fmt(ts: np.ndarray) -> np.ndarray:
-    """datetime64[us] array → 'YYYY-MM-DD HH:MM:SS.ffffff' strings (SQLAlchemy's SQLite format, and
-    accepted by PostgreSQL's COPY); NaT → None."""
-    out = np.datetime_as_string(ts, unit="us").astype(object)
-    nat = np.isnat(ts)
-    out[~nat] = [s.replace("T", " ") for s in out[~nat]]
-    out[nat] = None
-    return out
 
 
 def sample_points(polygons: list, per_polygon: int, rng: np.random.Generator) -> np.ndarray:
@@ -149,11 +138,11 @@ def sample_points(polygons: list, per_polygon: int, rng: np.random.Generator) ->
 
 def generate_events(
     leaves: list[dict], as_of: datetime, seed: int, scale_factor: float = 1.0, years: int = 3
-) -> tuple[list[str], list[tuple]]:
-    """Events for ``years`` years up to ``as_of`` over the leaf regions.
+) -> Iterator[pd.DataFrame]:
+    """Events for ``years`` years up to ``as_of`` over the leaf regions, one DataFrame per source (the
+    write layer's ``events`` fields; timestamps as datetime64, NaT where a step has not happened).
 
-    ``leaves`` are dicts with code, name, population, geometry and hotspot (a factor >= 1). Returns
-    the column names and row tuples for ``events`` (ids from 1)."""
+    ``leaves`` are dicts with code, name, population, geometry and hotspot (a factor >= 1)."""
     rng = _rng(seed, 10)
     start = (as_of - timedelta(days=365 * years)).replace(hour=0, minute=0, second=0, microsecond=0)
     days = np.arange(np.datetime64(start.date()), np.datetime64(as_of.date()) + 1)
@@ -168,12 +157,6 @@ def generate_events(
     names = np.array([lf["name"] for lf in leaves], dtype=object)
     codes = np.array([lf["code"] for lf in leaves], dtype=object)
     as_of64 = np.datetime64(as_of, "us")
-    columns = [
-        "id", "source", "category", "theme", "severity", "title", "description", "lon", "lat", "region_code",
-        "reported_at", "status", "department", "dispatched_at", "resolved_at", "closed_at", "satisfaction", "due_at",
-    ]
-    rows: list[tuple] = []
-    next_id = 1
     for src in SOURCES:
         season = 1 + 0.12 * np.cos(2 * np.pi * (doy - 196) / 365.25)  # summer peak (floods, outdoor work)
         work = np.where(weekday >= 5, 0.75, 1.1)
@@ -229,43 +212,47 @@ def generate_events(
         due = reported + np.timedelta64(int(src.sla_hours * 3600), "s")
         cat_zh = np.array([c[1] for c in src.categories], dtype=object)[cat]
         titles = cat_zh + "·" + names[leaf]
-        cols = (
-            np.arange(next_id, next_id + n),
-            np.full(n, src.id, dtype=object),
-            np.array([c[0] for c in src.categories], dtype=object)[cat],
-            np.array([c[2] for c in src.categories], dtype=object)[cat],
-            sev,
-            titles,
-            np.full(n, SOURCE_ZH[src.id], dtype=object),
-            np.round(pt[:, 0], 6),
-            np.round(pt[:, 1], 6),
-            codes[leaf],
-            _fmt(reported),
-            status,
-            np.array([c[3] for c in src.categories], dtype=object)[cat],
-            _fmt(disp),
-            _fmt(res),
-            _fmt(clo),
-            np.where(rated, score, None),
-            _fmt(due),
-        )
-        rows.extend(zip(*(c.tolist() for c in cols), strict=True))
-        next_id += n
-    return columns, rows
+        cats = src.categories
+        yield pd.DataFrame({
+            "source": np.full(n, src.id, dtype=object),
+            "category": np.array([c[0] for c in cats], dtype=object)[cat],
+            "theme": np.array([c[2] for c in cats], dtype=object)[cat],
+            "severity": sev,
+            "title": titles,
+            "lon": np.round(pt[:, 0], 6),
+            "lat": np.round(pt[:, 1], 6),
+            "region_code": codes[leaf],
+            "reported_at": reported,
+            "status": status,
+            "department": np.array([c[3] for c in cats], dtype=object)[cat],
+            "dispatched_at": disp,
+            "resolved_at": res,
+            "closed_at": clo,
+            "satisfaction": np.where(rated, score, np.nan),
+            "due_at": due,
+        })
+
+
+# Share of each kind commissioned during the last three years (the rest predates the records): the
+# facility-count indicators grow over the months and end at the seed's counts.
+NEW_SHARE = {"camera": 0.25, "base_station": 0.2, "pollution_camera": 0.3, "air_station": 0.4, "water_station": 0.2,
+             "hospital": 0.03, "school": 0.03, "shelter": 0.15, "major_project": 0.6}
+NEW_SHARE_5G = 0.85
 
 
 def generate_facilities(
-    leaves: list[dict], townships: list[dict], seed: int, scale_factor: float = 1.0
-) -> tuple[list[str], list[tuple]]:
-    """Facilities with the seed's counts (times ``scale_factor``). Cameras, base stations and schools
-    follow population; stations are spread over townships; projects favour the urban core."""
+    leaves: list[dict], townships: list[dict], seed: int, as_of: datetime, scale_factor: float = 1.0
+) -> pd.DataFrame:
+    """Facilities with the seed's counts (times ``scale_factor``), as the write layer's ``facilities``
+    fields. Cameras, base stations and schools follow population; stations are spread over townships;
+    projects favour the urban core. ``since``: commissioning date within the last three years for a
+    share of each kind (None = before the records)."""
     rng = _rng(seed, 20)
     pop = np.array([lf["population"] for lf in leaves], dtype=float)
     pools = sample_points([lf["geometry"] for lf in leaves], 48, rng)
     twp_index = {t["code"]: k for k, t in enumerate(townships)}
     leaf_twp = np.array([twp_index.get(lf["township"], 0) for lf in leaves])
-    rows: list[tuple] = []
-    fid = 1
+    rows: list[dict] = []
     for kind, count in FACILITY_COUNTS.items():
         n = max(1, round(count * scale_factor)) if kind in ("camera", "base_station", "school", "pollution_camera") else count
         if kind in ("air_station", "water_station"):
@@ -277,6 +264,8 @@ def generate_facilities(
             leaf = rng.choice(len(leaves), n, p=w / w.sum())
         pt = pools[leaf, rng.integers(0, pools.shape[1], n)]
         five_g = set(rng.choice(n, min(FIVE_G_BASE_STATIONS, n), replace=False).tolist()) if kind == "base_station" else set()
+        new_draw = rng.random(n)
+        age_days = rng.uniform(0, 3 * 365, n)
         for k in range(n):
             lf = leaves[leaf[k]]
             attrs: dict = {}
@@ -286,22 +275,23 @@ def generate_facilities(
                 attrs = {"investment_yi": round(float(rng.lognormal(1.6, 0.7)), 1), "progress": int(rng.integers(5, 100))}
             elif kind == "shelter":
                 attrs["capacity"] = int(rng.integers(5, 60)) * 100
-            rows.append(
-                (fid, kind, f"{lf['name']}{FACILITY_ZH[kind]}{k + 1:04d}", round(float(pt[k, 0]), 6), round(float(pt[k, 1]), 6),
-                 lf["code"], json.dumps(attrs, ensure_ascii=False), kind in LIVE_KINDS)
-            )
-            fid += 1
-    return ["id", "kind", "name", "lon", "lat", "region_code", "attributes", "live"], rows
+            share = NEW_SHARE_5G if k in five_g else NEW_SHARE[kind]
+            since = (as_of - timedelta(days=float(age_days[k]))).date() if new_draw[k] < share else None
+            rows.append({
+                "kind": kind, "name": f"{lf['name']}{FACILITY_ZH[kind]}{k + 1:04d}", "lon": round(float(pt[k, 0]), 6),
+                "lat": round(float(pt[k, 1]), 6), "region_code": lf["code"], "attributes": json.dumps(attrs, ensure_ascii=False),
+                "live": kind in LIVE_KINDS, "since": since,
+            })
+    return pd.DataFrame(rows)
 
 
-def generate_readings(stations: list[tuple[int, str]], as_of: datetime, seed: int, hours: int = 168) -> tuple[list[str], list[tuple]]:
+def generate_readings(stations: list[tuple[int, str]], as_of: datetime, seed: int, hours: int = 168) -> pd.DataFrame:
     """Hourly readings of the live stations for the last ``hours`` hours: (facility_id, kind) pairs in."""
     rng = _rng(seed, 30)
     end = as_of.replace(minute=0, second=0, microsecond=0)
     ts = np.array([end - timedelta(hours=h) for h in range(hours - 1, -1, -1)], dtype="datetime64[us]")
     hod = ts.astype("datetime64[h]").astype(int) % 24
-    stamps = _fmt(ts).tolist()
-    rows: list[tuple] = []
+    frames = []
     for fid, kind in stations:
         for metric in LIVE_KINDS[kind]:
             if metric == "aqi":
@@ -315,6 +305,5 @@ def generate_readings(stations: list[tuple[int, str]], as_of: datetime, seed: in
             else:
                 v = rng.uniform(6.5, 8.5) + 0.4 * np.sin(2 * np.pi * (hod - 14) / 24) + rng.normal(0, 0.1, hours)
             v = np.round(np.clip(v, 0, None), 2)
-            rows.extend((fid, metric, s, float(x)) for s, x in zip(stamps, v, strict=True))
-    return ["facility_id", "metric", "ts", "value"], rows
-
+            frames.append(pd.DataFrame({"facility_id": fid, "metric": metric, "ts": ts, "value": v}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["facility_id", "metric", "ts", "value"])

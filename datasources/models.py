@@ -7,20 +7,61 @@ depth of the hierarchy or the shape of the codes.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import calendar
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
+    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def to_epoch(value: Any) -> int | None:
+    """A wall-clock datetime (naive, local time of the city) as whole seconds since 1970-01-01 00:00.
+
+    Aware datetimes are first converted to the server's local time. Strings in ISO format are accepted;
+    ints pass through. Timestamps are stored this way: 4–8 bytes instead of a 26-character string."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if value.tzinfo is not None:
+        value = value.astimezone().replace(tzinfo=None)
+    return calendar.timegm(value.timetuple())
+
+
+def from_epoch(value: int | None) -> datetime | None:
+    """Seconds since 1970-01-01 back to a naive wall-clock datetime."""
+    return None if value is None else _EPOCH + timedelta(seconds=int(value))
+
+
+class EpochSeconds(TypeDecorator):
+    """A timestamp stored as integer seconds (see :func:`to_epoch`); Python sees naive datetimes."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> int | None:  # noqa: ARG002
+        return to_epoch(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:  # noqa: ARG002
+        return from_epoch(value)
 
 
 class Base(DeclarativeBase):
@@ -102,6 +143,19 @@ class Indicator(Base):
     description: Mapped[str] = mapped_column(Text, default="")
 
 
+class IndicatorRule(Base):
+    """An indicator computed by a rule from other tables (catalog file ``rules.csv``), never loaded:
+    event counts and rates from ``event_monthly``, facility counts from ``facilities``."""
+
+    __tablename__ = "indicator_rules"
+    indicator_code: Mapped[str] = mapped_column(ForeignKey("indicators.code"), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(16))  # events | closure_rate | on_time_rate | satisfaction | facilities
+    sources: Mapped[str] = mapped_column(String(256), default="")  # ';'-separated event sources (empty = all)
+    categories: Mapped[str] = mapped_column(String(512), default="")  # ';'-separated event categories
+    facility_kind: Mapped[str] = mapped_column(String(32), default="")
+    attribute: Mapped[str] = mapped_column(String(64), default="")  # facility attribute filter key=value
+
+
 class IndicatorValue(Base):
     """One value per indicator, region and period. ``derived`` rows are roll-ups made at load time."""
 
@@ -111,7 +165,7 @@ class IndicatorValue(Base):
     period: Mapped[date] = mapped_column(Date, primary_key=True)
     value: Mapped[float | None] = mapped_column(Float)
     # When the source reported the value; the ``last`` roll-up takes the most recently reported child.
-    reported_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reported_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
     derived: Mapped[bool] = mapped_column(Boolean, default=False)
     __table_args__ = (Index("ix_indicator_values_region_period", "region_code", "period"),)
 
@@ -130,14 +184,14 @@ class Event(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
-    reported_at: Mapped[datetime] = mapped_column(DateTime)
+    reported_at: Mapped[datetime] = mapped_column(EpochSeconds)
     status: Mapped[str] = mapped_column(String(16))
     department: Mapped[str | None] = mapped_column(String(64))
-    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
+    resolved_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
+    closed_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
     satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1–5 score; >= 4 counts as satisfied
-    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    due_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
     __table_args__ = (
         Index("ix_events_region_reported", "region_code", "reported_at"),
         Index("ix_events_reported", "reported_at"),
@@ -158,6 +212,10 @@ class EventMonthly(Base):
     severity: Mapped[int] = mapped_column(Integer, primary_key=True)
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
+    # Of those: rated, rated satisfied (score >= 4), and done (resolved or closed) no later than due.
+    n_rated: Mapped[int] = mapped_column(Integer, default=0)
+    n_satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    n_on_time: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class EventCell(Base):
@@ -182,6 +240,8 @@ class Facility(Base):
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
     attributes: Mapped[str] = mapped_column(Text, default="{}")  # JSON object
     live: Mapped[bool] = mapped_column(Boolean, default=False)
+    # In service since (None: since before the records start); facility counts per month follow it.
+    since: Mapped[date | None] = mapped_column(Date)
 
 
 class Reading(Base):
@@ -190,7 +250,7 @@ class Reading(Base):
     __tablename__ = "readings"
     facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), primary_key=True)
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)
-    ts: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(EpochSeconds, primary_key=True)
     value: Mapped[float] = mapped_column(Float)
 
 
@@ -203,10 +263,10 @@ class Alert(Base):
     indicator_code: Mapped[str | None] = mapped_column(String(64))
     event_id: Mapped[int | None] = mapped_column(Integer)
     message: Mapped[str] = mapped_column(Text, default="")
-    started_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    started_at: Mapped[datetime] = mapped_column(EpochSeconds, index=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
-    cleared_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
+    cleared_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
 
 
 class User(Base):
@@ -224,14 +284,14 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(EpochSeconds)
+    revoked_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
 
 
 class AuditLog(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ts: Mapped[datetime] = mapped_column(DateTime, index=True)
+    ts: Mapped[datetime] = mapped_column(EpochSeconds, index=True)
     username: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text, default="")

@@ -12,7 +12,8 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import Point, box, shape
 
-from datasources import geography as geo
+from datasources import boundaries as bnd
+from datasources import demo_geography as geo
 
 OUTLINE = Path(__file__).resolve().parents[2] / "geodata" / "pengzhou_outline.geojson"
 REL = 1e-9  # relative area tolerance for "exact" tiling
@@ -21,7 +22,7 @@ EDGE = 1e-9  # degrees (~0.1 mm): how far a vertex may sit off its parent's bord
 
 @pytest.fixture(scope="module")
 def outline_and_report():
-    return geo.load_outline(OUTLINE)
+    return bnd.load_outline(OUTLINE)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,7 @@ def test_outline_repair_gives_one_valid_polygon_of_about_1421_km2(outline_and_re
     outline, report = outline_and_report
     assert outline.geom_type == "Polygon"
     assert outline.is_valid
-    assert geo.area_km2(outline) == pytest.approx(1421, rel=0.02)
+    assert bnd.area_km2(outline) == pytest.approx(1421, rel=0.02)
 
 
 def test_outline_repair_reports_what_it_fixed(outline_and_report):
@@ -94,17 +95,17 @@ def test_a_valid_outline_is_reported_as_valid(tmp_path):
     path = tmp_path / "square.geojson"
     square = {"type": "Polygon", "coordinates": [[[104, 31], [104.1, 31], [104.1, 31.1], [104, 31.1], [104, 31]]]}
     path.write_text(json.dumps(square), encoding="utf-8")
-    geom, report = geo.load_outline(path)
+    geom, report = bnd.load_outline(path)
     assert geom.equals(shape(square))
     assert "valid as shipped" in report
 
 
 def test_area_is_measured_on_an_equal_area_projection(outline):
     geodesic = abs(Geod(ellps="WGS84").geometry_area_perimeter(outline)[0]) / 1e6
-    assert geo.area_km2(outline) == pytest.approx(geodesic, rel=1e-4)
+    assert bnd.area_km2(outline) == pytest.approx(geodesic, rel=1e-4)
     cells = [box(104, 31, 104.01, 31.01), box(103, 30, 103.1, 30.05)]
-    assert geo.areas_km2(cells) == pytest.approx([geo.area_km2(c) for c in cells])
-    assert geo.areas_km2([]).shape == (0,)
+    assert bnd.areas_km2(cells) == pytest.approx([bnd.area_km2(c) for c in cells])
+    assert bnd.areas_km2([]).shape == (0,)
 
 
 # --- partition ---------------------------------------------------------------------------------
@@ -130,8 +131,8 @@ def test_partition_merges_the_stray_pieces_clipping_leaves_in_a_concave_parent()
 def test_partition_is_denser_near_the_density_center(outline):
     cells = geo.partition(outline, 40, seed=3, density_center=geo.URBAN_CORE)
     core = Point(geo.URBAN_CORE)
-    near = [geo.area_km2(c) for c in cells if c.distance(core) < 0.05]
-    far = [geo.area_km2(c) for c in cells if c.distance(core) > 0.2]
+    near = [bnd.area_km2(c) for c in cells if c.distance(core) < 0.05]
+    far = [bnd.area_km2(c) for c in cells if c.distance(core) > 0.2]
     assert near and far
     assert np.median(near) < np.median(far) / 3
 
@@ -165,7 +166,7 @@ def test_county_root_is_pengzhou_with_the_repaired_outline(county, outline):
     root = county[county.level == 0].iloc[0]
     assert (root.code, root["name"], root.parent_code) == ("510182", "彭州市", None)
     assert root.geometry.symmetric_difference(outline).area <= REL * outline.area
-    assert root.area_km2 == pytest.approx(geo.area_km2(outline), rel=1e-9)
+    assert root.area_km2 == pytest.approx(bnd.area_km2(outline), rel=1e-9)
 
 
 def test_every_level_is_a_valid_coverage_of_the_city(county, outline):
@@ -247,7 +248,7 @@ def test_the_urban_core_is_dense_and_the_northern_mountains_sparse(county):
 def test_inner_points_and_areas_describe_each_region(county):
     points = shapely.points(county.centroid_lon.to_numpy(), county.centroid_lat.to_numpy())
     assert shapely.contains(_arr(county.geometry), points).all()
-    assert county.area_km2.to_numpy() == pytest.approx(geo.areas_km2(_arr(county.geometry)))
+    assert county.area_km2.to_numpy() == pytest.approx(bnd.areas_km2(_arr(county.geometry)))
 
 
 def test_same_seed_gives_identical_regions_and_another_seed_differs(outline, mini):
@@ -298,7 +299,7 @@ def test_unknown_scale_is_rejected(outline):
 def test_simplified_levels_remain_valid_coverages_with_fewer_vertices(county):
     for level in (0, 1, 2):
         geoms = county[county.level == level].geometry.tolist()
-        simplified = _arr(geo.simplify_level(geoms, geo.display_tolerance(level, 2)))
+        simplified = _arr(bnd.simplify_level(geoms, bnd.display_tolerance(level, 2)))
         assert len(simplified) == len(geoms)
         assert shapely.is_valid(simplified).all()
         assert not shapely.is_empty(simplified).any()
@@ -309,22 +310,22 @@ def test_simplified_levels_remain_valid_coverages_with_fewer_vertices(county):
 
 def test_a_zero_tolerance_leaves_geometries_untouched(county):
     geoms = county[county.level == 1].geometry.tolist()
-    assert geo.simplify_level(geoms, 0) == geoms
+    assert bnd.simplify_level(geoms, 0) == geoms
 
 
 def test_display_tolerances_are_set_for_every_level():
     for depth in (2, 3):
         for level in range(depth + 1):
-            assert 0 < geo.display_tolerance(level, depth) <= 0.002
+            assert 0 < bnd.display_tolerance(level, depth) <= 0.002
 
 
 def test_community_level_geojson_is_small_and_keyed_by_code(county):
-    text = geo.level_geojson(county, 2)
+    text = bnd.level_geojson(county, 2)
     assert len(text.encode("utf-8")) < 300 * 1024
     fc = json.loads(text)
     codes = [f["id"] for f in fc["features"]]
     assert codes == county[county.level == 2].code.tolist()
     assert all(f["properties"]["code"] == f["id"] for f in fc["features"])
     assert not re.search(r"\d\.\d{7,}", text)  # coordinates rounded to 6 decimals
-    subset = json.loads(geo.level_geojson(county, 2, within="510182001"))
+    subset = json.loads(bnd.level_geojson(county, 2, within="510182001"))
     assert {f["id"][:9] for f in subset["features"]} == {"510182001"}

@@ -1,0 +1,162 @@
+"""The write layer: the only code that writes to the database.
+
+One entry per kind of data (catalog, regions with boundaries, indicator values, events and their status
+steps, readings, facilities). Each validates its whole batch before writing anything, then writes in one
+transaction that also runs ``derive`` (incremental roll-ups, rule indicators, alerts) and bumps the data
+version once. The demo builder, the command line, and later the ingest API and the duty console call it:
+
+    writer = Writer(engine)
+    writer.values([{"indicator": "env_aqi", "region": "510182001", "period": "2026-10", "value": 61}])
+
+    with writer.batch() as batch:          # several entries, one transaction, one derive
+        batch.events(frame_of_new_events)
+        batch.event_updates([{"id": 42, "status": "dispatched", "department": "市城管局"}])
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from datasources import db
+from datasources.catalog_loader import Catalog
+from datasources.ingest import entries
+from datasources.ingest.derive import Touched, bump_data_version, derive
+from datasources.ingest.entries import CatalogReport, Records
+from datasources.ingest.errors import IngestError, Problem
+from datasources.models import Base
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class WriteReport:
+    """What one transaction wrote and derived, and how long it took."""
+
+    written: dict[str, int] = field(default_factory=dict)
+    derived: dict[str, int] = field(default_factory=dict)
+    data_version: int = 0
+    seconds: float = 0.0
+    catalog: CatalogReport | None = None
+    repairs: list[str] = field(default_factory=list)
+
+
+class Batch:
+    """The entries bound to one open transaction; ``derive`` runs once when the batch closes."""
+
+    def __init__(self, conn: Connection, now: datetime, report: WriteReport):
+        self.conn, self.now, self.report = conn, now, report
+        self.touched = Touched()
+
+    def _count(self, kind: str, n: int) -> int:
+        self.report.written[kind] = self.report.written.get(kind, 0) + n
+        return n
+
+    def catalog(self, catalog: Catalog, level_shift: int | None = None, prune: bool = False) -> CatalogReport:
+        """Pages, indicators and rules (see :func:`entries.write_catalog`)."""
+        if level_shift is None:
+            from sqlalchemy import text
+
+            level_shift = int(self.conn.execute(text("SELECT value FROM meta WHERE key = 'catalog_level_shift'")).scalar() or 0)
+        rep = entries.write_catalog(self.conn, catalog, self.touched, level_shift, prune)
+        self.report.catalog = rep
+        self._count("indicators", len(catalog.indicators))
+        return rep
+
+    def regions(self, records: Records, levels: list[tuple[int, str, str]] = ()) -> list[str]:
+        """Regions with boundaries and level names; returns what was repaired."""
+        repairs = entries.write_regions(self.conn, records, levels, self.touched)
+        self.report.repairs += repairs
+        self._count("regions", self.touched.writes)
+        return repairs
+
+    def values(self, records: Records) -> int:
+        """Indicator values (indicator, region, period, value[, reported_at])."""
+        return self._count("indicator_values", entries.write_values(self.conn, records, self.touched, self.now))
+
+    def events(self, records: Records) -> int:
+        """New events."""
+        return self._count("events", entries.write_events(self.conn, records, self.touched, self.now))
+
+    def event_updates(self, records: Records) -> int:
+        """Lifecycle steps of existing events."""
+        return self._count("event_updates", entries.write_event_updates(self.conn, records, self.touched, self.now))
+
+    def facilities(self, records: Records) -> int:
+        """New or updated facilities."""
+        return self._count("facilities", entries.write_facilities(self.conn, records, self.touched))
+
+    def readings(self, records: Records) -> int:
+        """Readings of live facilities."""
+        return self._count("readings", entries.write_readings(self.conn, records, self.touched))
+
+    def rebuild(self) -> None:
+        """Derive everything again (after a migration, or to check the incremental path)."""
+        self.touched.full = True
+
+    def set_meta(self, facts: dict[str, str]) -> None:
+        """Facts about the loaded data (demo flag, scale, seed, as-of…); data_version is the writer's."""
+        for k, v in facts.items():
+            entries._set_meta(self.conn, k, str(v))
+
+
+class Writer:
+    """Entries on one database. ``clock`` gives 'now' (the demo passes its as-of time)."""
+
+    def __init__(self, engine: Engine, clock: Clock | None = None):
+        self.engine = engine
+        self.clock = clock or (lambda: datetime.now().replace(microsecond=0))
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """One transaction: the entries called on the batch, then derive and one data-version bump.
+        Any error rolls the whole batch back."""
+        t0 = time.perf_counter()
+        report = WriteReport()
+        with self.engine.begin() as conn:
+            b = Batch(conn, self.clock(), report)
+            yield b
+            for name in sorted(b.touched.deferred_indexes):
+                db.create_indexes(conn, Base.metadata.tables[name])
+            report.derived = derive(conn, b.touched, b.now)
+            report.data_version = bump_data_version(conn)
+        report.seconds = time.perf_counter() - t0
+        self.last_report = report
+
+    def _one(self, method: str, *args: Any, **kwargs: Any) -> WriteReport:
+        with self.batch() as b:
+            getattr(b, method)(*args, **kwargs)
+        return self.last_report
+
+    def catalog(self, catalog: Catalog, level_shift: int | None = None, prune: bool = False) -> WriteReport:
+        return self._one("catalog", catalog, level_shift, prune)
+
+    def regions(self, records: Records, levels: list[tuple[int, str, str]] = ()) -> WriteReport:
+        return self._one("regions", records, levels)
+
+    def values(self, records: Records) -> WriteReport:
+        return self._one("values", records)
+
+    def events(self, records: Records) -> WriteReport:
+        return self._one("events", records)
+
+    def event_updates(self, records: Records) -> WriteReport:
+        return self._one("event_updates", records)
+
+    def facilities(self, records: Records) -> WriteReport:
+        return self._one("facilities", records)
+
+    def readings(self, records: Records) -> WriteReport:
+        return self._one("readings", records)
+
+    def rebuild(self) -> WriteReport:
+        return self._one("rebuild")
+
+
+__all__ = ["Batch", "CatalogReport", "IngestError", "Problem", "WriteReport", "Writer"]
