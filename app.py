@@ -6,6 +6,10 @@
     python app.py                      # build the demo if the database is empty, then serve
     python app.py demo --scale county --seed 1
     python app.py run --port 8050
+    python app.py init                 # an empty database: schema and catalog, no demo data
+    python app.py db upgrade           # migrate the schema (Alembic), then re-derive
+    python app.py catalog load [DIR]   # an edited catalog reaches an existing database
+    python app.py derive               # recompute every roll-up, rule indicator and alert
 """
 
 from __future__ import annotations
@@ -88,8 +92,50 @@ def create_server() -> flask.Flask:
     return create_app().server
 
 
+def init_database(cfg: Config, catalog_dir: str | None = None) -> str:
+    """Schema at head plus the catalog, no demo data (idempotent). Returns a summary line."""
+    from datasources.catalog_loader import load_catalog
+    from datasources.ingest import Writer
+
+    engine = db.make_engine(cfg.database_url)
+    db.upgrade(engine)
+    report = Writer(engine).catalog(load_catalog(catalog_dir))
+    cat = report.catalog
+    return f"database ready at {cfg.database_url}: {len(cat.added)} indicators added, {len(cat.changed)} changed, {cat.rules} rules"
+
+
+def load_catalog_command(cfg: Config, directory: str | None, prune: bool) -> int:
+    """Validate and load a catalog into an existing database; report added, changed and removed indicators."""
+    from datasources.catalog_loader import CatalogError, load_catalog
+    from datasources.ingest import Writer
+
+    try:
+        catalog = load_catalog(directory)
+    except CatalogError as exc:
+        print(f"catalog rejected, nothing written: {exc}", file=sys.stderr)
+        return 2
+    engine = db.make_engine(cfg.database_url)
+    if not db.has_schema(engine):
+        print(f"no schema in {cfg.database_url}: run 'python app.py init' first", file=sys.stderr)
+        return 2
+    report = Writer(engine).catalog(catalog, prune=prune)
+    cat = report.catalog
+    print(f"catalog loaded in {report.seconds:.1f} s (data version {report.data_version}): "
+          f"{len(cat.added)} added, {len(cat.changed)} changed, {cat.rules} rules")
+    for code in cat.added:
+        print(f"  + {code}")
+    for code in cat.changed:
+        print(f"  ~ {code}")
+    if cat.removed:
+        verb = "removed with their values" if cat.pruned else "kept (not in the catalog any more; --prune removes them)"
+        print(f"{len(cat.removed)} indicator(s) {verb}:")
+        for code in cat.removed:
+            print(f"  - {code}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command line: run (default), demo."""
+    """Command line: run (default), demo, init, db upgrade, catalog load, derive."""
     parser = argparse.ArgumentParser(prog="ioc", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd")
     run = sub.add_parser("run", help="serve the dashboard (builds the demo first if the database is empty)")
@@ -100,8 +146,38 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--scale", choices=["county", "prefecture", "mini"], default=None)
     demo.add_argument("--seed", type=int, default=None)
     demo.add_argument("--as-of", help="build the data as of this time (YYYY-MM-DD[ HH:MM]); default now")
+    sub.add_parser("init", help="create the schema and load the catalog (no demo data)")
+    dbp = sub.add_parser("db", help="database schema")
+    dbp.add_argument("action", choices=["upgrade"], help="upgrade: migrate to the newest schema, then re-derive")
+    cat = sub.add_parser("catalog", help="indicator catalog")
+    cat.add_argument("action", choices=["load"])
+    cat.add_argument("dir", nargs="?", help="folder with pages.csv, indicators.csv, rules.csv (default: the shipped one)")
+    cat.add_argument("--prune", action="store_true", help="delete indicators (and their values) no longer in the catalog")
+    sub.add_parser("derive", help="recompute every roll-up, rule indicator and alert")
     args = parser.parse_args(argv)
     cfg = Config.from_env()
+    if args.cmd == "init":
+        print(init_database(cfg))
+        return 0
+    if args.cmd == "db":
+        engine = db.make_engine(cfg.database_url)
+        had_data = db.has_schema(engine)
+        db.upgrade(engine)
+        print(f"schema of {cfg.database_url} is at the newest revision")
+        if had_data:
+            from datasources.ingest import Writer
+
+            report = Writer(engine).rebuild()
+            print(f"re-derived in {report.seconds:.1f} s (data version {report.data_version})")
+        return 0
+    if args.cmd == "catalog":
+        return load_catalog_command(cfg, args.dir, args.prune)
+    if args.cmd == "derive":
+        from datasources.ingest import Writer
+
+        report = Writer(db.make_engine(cfg.database_url)).rebuild()
+        print(f"re-derived in {report.seconds:.1f} s (data version {report.data_version}): {report.derived}")
+        return 0
     if args.cmd == "demo":
         cfg = cfg.with_overrides({k: v for k, v in {"demo_scale": args.scale, "demo_seed": args.seed}.items() if v is not None})
         from datasources.demo import build_demo

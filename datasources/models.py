@@ -22,8 +22,14 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from datasources.rules import OPEN_STATUSES
+
+#: The predicate of open events, written the same way in the partial index and in the queries that use it.
+OPEN_EVENTS_SQL = "status IN (" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
 
 _EPOCH = datetime(1970, 1, 1)
 
@@ -195,8 +201,9 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_region_reported", "region_code", "reported_at"),
         Index("ix_events_reported", "reported_at"),
-        # Open events by area: status first (few open rows), then the closure's descendant codes.
-        Index("ix_events_status_region", "status", "region_code", "severity", "reported_at"),
+        # Open events by area: a partial index holding only the few open events (the map's points).
+        Index("ix_events_open", "region_code", "severity", "reported_at",
+              sqlite_where=text(OPEN_EVENTS_SQL), postgresql_where=text(OPEN_EVENTS_SQL)),
     )
 
 

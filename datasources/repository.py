@@ -17,6 +17,7 @@ import shapely
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine, bindparam, text
 
+from datasources.models import OPEN_EVENTS_SQL, from_epoch, to_epoch
 from datasources.rollup import CELL_DEG
 from datasources.rules import (
     DONE_STATUSES,
@@ -77,8 +78,11 @@ def _as_date(v: Any) -> date | None:
 
 
 def _as_datetime(v: Any) -> datetime | None:
+    """A timestamp read by a raw query (epoch seconds) as a datetime."""
     if v is None or isinstance(v, datetime):
         return v
+    if isinstance(v, int | float):
+        return from_epoch(int(v))
     return datetime.fromisoformat(str(v))
 
 
@@ -109,16 +113,6 @@ class Repository:
         with self.engine.connect() as conn:
             v = conn.execute(text("SELECT value FROM meta WHERE key = 'data_version'")).scalar()
         return int(v or 0)
-
-    @staticmethod
-    def bump_data_version(conn) -> int:  # noqa: ANN001
-        """Increment the data version inside the writer's transaction; returns the new value."""
-        updated = conn.execute(
-            text("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS VARCHAR(32)) WHERE key = 'data_version'")
-        ).rowcount
-        if not updated:
-            conn.execute(text("INSERT INTO meta (key, value) VALUES ('data_version', '1')"))
-        return int(conn.execute(text("SELECT value FROM meta WHERE key = 'data_version'")).scalar_one())
 
     # ------------------------------------------------------------------ regions
     def check_scope(self, area: str, scope: str | None) -> None:
@@ -392,7 +386,7 @@ class Repository:
         params: dict[str, Any] = {"a": area, "n": int(limit)}
         cond = ""
         if before is not None:
-            cond, params["b"] = "AND e.reported_at < :b", before
+            cond, params["b"] = "AND e.reported_at < :b", to_epoch(before)
         rows = self._rows(
             "SELECT e.id, e.source, e.category, e.theme, e.severity, e.title, e.status, e.region_code, "
             "e.reported_at, e.lon, e.lat, r.name AS region_name FROM events e "
@@ -414,17 +408,18 @@ class Repository:
     def open_events(self, area: str, limit: int = 300, scope: str | None = None) -> list[dict]:
         """Unresolved events in the area's subtree, most severe and newest first (map points).
 
-        The inner query reads only the (status, region, severity, reported_at) index; rows are fetched
-        for the few ids it returns."""
+        The inner query reads only the partial index of open events; rows are fetched for the few ids it
+        returns."""
         self.check_scope(area, scope)
-        return self._rows(
+        rows = self._rows(
             "SELECT id, severity, category, title, status, lon, lat, reported_at FROM events WHERE id IN ("
             "  SELECT e.id FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
-            f"  WHERE c.ancestor_code = :a AND e.status IN {_OPEN} "
+            f"  WHERE c.ancestor_code = :a AND e.{OPEN_EVENTS_SQL} "
             "  ORDER BY e.severity, e.reported_at DESC LIMIT :n"
             ") ORDER BY severity, reported_at DESC",
             {"a": area, "n": int(limit)},
         )
+        return [r | {"reported_at": _as_datetime(r["reported_at"])} for r in rows]
 
     def event_density(
         self, area: str, start: datetime | date, end: datetime | date, cell_deg: float = 0.01, scope: str | None = None
@@ -565,8 +560,9 @@ def _is_month_start(d: date | datetime) -> bool:
     return d.day == 1
 
 
-def _to_datetime(d: date | datetime) -> datetime:
-    return d if isinstance(d, datetime) else datetime(d.year, d.month, d.day)
+def _to_datetime(d: date | datetime) -> int:
+    """A date or datetime bound against a timestamp column: epoch seconds."""
+    return to_epoch(d if isinstance(d, datetime) else datetime(d.year, d.month, d.day))
 
 
 __all__ = ["Kpi", "Repository", "ScopeError"]

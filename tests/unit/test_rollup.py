@@ -1,4 +1,5 @@
-"""Roll-ups computed in SQL equal an independent pandas computation, on SQLite and PostgreSQL."""
+"""Roll-ups computed in SQL (through the write layer) equal an independent pandas computation, on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,8 +12,13 @@ import shapely
 from sqlalchemy import text
 
 from datasources import db
-from datasources.loader import load_regions, reset_database
-from datasources.rollup import build_closure, rollup_indicator_values
+from datasources.catalog_loader import Catalog, Indicator, Page
+from datasources.ingest import Writer
+from datasources.models import from_epoch
+from datasources.rollup import build_closure
+
+LEVELS = [(0, "市", "city"), (1, "镇", "township"), (2, "社区", "community")]
+NOW = datetime(2026, 6, 1, 12, 0)
 
 RULES = ("sum", "mean", "wmean", "max", "min", "last")
 
@@ -41,9 +47,19 @@ def engine(request, tmp_path):
     else:
         url = request.getfixturevalue("pg_url")
     eng = db.make_engine(url)
-    reset_database(eng)
+    db.reset_database(eng)
     yield eng
     eng.dispose()
+
+
+def _catalog() -> Catalog:
+    theme = Page("economy", "theme", "经济", "Economy", 1, "")
+    inds = tuple(
+        Indicator(f"ind_{rule}", f"ind_{rule}", f"ind_{rule}", "economy", (), "", "", rule, 1, None, None, "", "monthly", 2,
+                  False, "")
+        for rule in RULES
+    )
+    return Catalog(pages=(theme,), indicators=inds)
 
 
 def _load(engine) -> pd.DataFrame:
@@ -52,25 +68,16 @@ def _load(engine) -> pd.DataFrame:
     leaves = [r["code"] for r in regions if r["level"] == 2]
     periods = [date(2026, 1, 1), date(2026, 2, 1)]
     rows = []
-    with engine.begin() as conn:
-        load_regions(conn, regions, [(0, "市", "city"), (1, "镇", "township"), (2, "社区", "community")])
-        for rule in RULES:
-            conn.execute(
-                text("INSERT INTO indicators (code, name_zh, name_en, theme, topics, unit, unit_en, aggregation, polarity, "
-                     "department, frequency, level, headline, description) VALUES (:c, :c, :c, 'economy', '', '', '', :a, 1, "
-                     "'', 'monthly', 2, :f, '')"),
-                {"c": f"ind_{rule}", "a": rule, "f": False},
-            )
-            for p in periods:
-                for leaf in leaves:
-                    rep = datetime(2026, p.month + 1, int(rng.integers(1, 28)), int(rng.integers(0, 23)))
-                    rows.append((f"ind_{rule}", leaf, p, round(float(rng.uniform(1, 100)), 3), rep))
-        conn.execute(
-            text("INSERT INTO indicator_values (indicator_code, region_code, period, value, reported_at, derived) "
-                 "VALUES (:i, :r, :p, :v, :t, :d)"),
-            [{"i": i, "r": r, "p": p, "v": v, "t": t, "d": False} for i, r, p, v, t in rows],
-        )
-        rollup_indicator_values(conn)
+    for rule in RULES:
+        for p in periods:
+            for leaf in leaves:
+                rep = datetime(2026, p.month + 1, int(rng.integers(1, 28)), int(rng.integers(0, 23)))
+                rows.append((f"ind_{rule}", leaf, p, round(float(rng.uniform(1, 100)), 3), rep))
+    writer = Writer(engine, clock=lambda: NOW)
+    with writer.batch() as batch:
+        batch.catalog(_catalog())
+        batch.regions(regions, LEVELS)
+        batch.values([{"indicator": i, "region": r, "period": p, "value": v, "reported_at": t} for i, r, p, v, t in rows])
     return pd.DataFrame(rows, columns=["indicator", "region", "period", "value", "reported_at"])
 
 
@@ -82,6 +89,7 @@ def test_every_rollup_rule_gives_parent_equal_rule_of_children(engine):
             "SELECT indicator_code, region_code, period, value, reported_at FROM indicator_values WHERE derived = :t"
         ), {"t": True}).all(), columns=["indicator", "region", "period", "value", "reported_at"])
     got["period"] = pd.to_datetime(got["period"]).dt.date
+    got["reported_at"] = [from_epoch(t) for t in got["reported_at"]]
     got = got.set_index(["indicator", "region", "period"])
     # Children of each parent, one level at a time, exactly as the rule says.
     children = {"A": ["A1", "A2", "A3"], "B": ["B1", "B2"], "R": ["A", "B"]}
@@ -103,19 +111,17 @@ def test_every_rollup_rule_gives_parent_equal_rule_of_children(engine):
 
 def test_loaded_parent_values_are_never_overwritten_by_rollup(engine):
     _load(engine)
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM indicator_values WHERE region_code = 'A' AND indicator_code = 'ind_sum'"))
-        conn.execute(text("INSERT INTO indicator_values (indicator_code, region_code, period, value, derived) "
-                          "VALUES ('ind_sum', 'A', :p, -1, :f)"), {"p": date(2026, 1, 1), "f": False})
-        rollup_indicator_values(conn)
-        v = conn.execute(text("SELECT value FROM indicator_values WHERE indicator_code = 'ind_sum' AND region_code = 'A' "
-                              "AND period = :p"), {"p": date(2026, 1, 1)}).scalar_one()
-    assert v == -1
+    Writer(engine, clock=lambda: NOW).values([{"indicator": "ind_sum", "region": "A", "period": "2026-01", "value": -1}])
+    Writer(engine, clock=lambda: NOW).values([{"indicator": "ind_sum", "region": "A1", "period": "2026-01", "value": 5}])
+    with engine.connect() as conn:
+        v = conn.execute(text("SELECT value, derived FROM indicator_values WHERE indicator_code = 'ind_sum' AND region_code = 'A' "
+                              "AND period = :p"), {"p": date(2026, 1, 1)}).one()
+    assert tuple(v) == (-1, False)
 
 
 def test_closure_holds_every_ancestor_pair_for_any_depth(engine):
+    Writer(engine, clock=lambda: NOW).regions(_tree(), LEVELS)
     with engine.begin() as conn:
-        load_regions(conn, _tree(), [(0, "市", "city"), (1, "镇", "township"), (2, "社区", "community")])
         n = build_closure(conn)
         pairs = set(conn.execute(text("SELECT ancestor_code, descendant_code FROM region_closure")).all())
     assert n == len(pairs) == 8 + 7 + 5  # self pairs + parent pairs + grandparent pairs

@@ -9,7 +9,6 @@ from alembic.migration import MigrationContext
 from app import create_app
 from config import Config
 from datasources import db
-from datasources.loader import reset_database
 from datasources.models import Base
 from tests.conftest import REDIS_URL, need
 
@@ -18,7 +17,7 @@ from tests.conftest import REDIS_URL, need
 def test_alembic_baseline_creates_exactly_the_models_schema(backend, tmp_path, request):
     url = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
     engine = db.make_engine(url)
-    reset_database(engine)
+    db.reset_database(engine)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []

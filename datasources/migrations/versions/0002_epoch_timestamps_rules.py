@@ -25,6 +25,7 @@ TIMESTAMPS = {
     "api_tokens": ("created_at", "revoked_at"),
     "audit_log": ("ts",),
 }
+OPEN = "status IN ('reported', 'dispatched', 'processing')"
 NOT_NULL = {("events", "reported_at"), ("readings", "ts"), ("alerts", "started_at"), ("api_tokens", "created_at"), ("audit_log", "ts")}
 
 
@@ -49,6 +50,10 @@ def upgrade() -> None:
                                 existing_nullable=(table, col) not in NOT_NULL,
                                 postgresql_using=f"CAST(EXTRACT(EPOCH FROM {col}) AS BIGINT)")
 
+    # Open events: a partial index of the few open rows instead of a full index of every event.
+    op.drop_index("ix_events_status_region", table_name="events")
+    op.create_index("ix_events_open", "events", ["region_code", "severity", "reported_at"], unique=False,
+                    sqlite_where=sa.text(OPEN), postgresql_where=sa.text(OPEN))
     with op.batch_alter_table("event_monthly") as batch:
         for col in ("n_rated", "n_satisfied", "n_on_time"):
             batch.add_column(sa.Column(col, sa.Integer(), nullable=False, server_default="0"))
@@ -68,6 +73,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_open", table_name="events")
+    op.create_index("ix_events_status_region", "events", ["status", "region_code", "severity", "reported_at"], unique=False)
     op.drop_table("indicator_rules")
     with op.batch_alter_table("facilities") as batch:
         batch.drop_column("since")
