@@ -434,7 +434,7 @@ class Repository:
             sql = (
                 f"SELECT CAST(FLOOR(1.0 * m.gx / {k}) AS INTEGER) AS cx, CAST(FLOOR(1.0 * m.gy / {k}) AS INTEGER) AS cy, "
                 "SUM(m.n) AS n FROM event_cells m JOIN region_closure c ON c.descendant_code = m.region_code "
-                "WHERE c.ancestor_code = :a AND m.month >= :s AND m.month < :e GROUP BY 1, 2"
+                "WHERE c.ancestor_code = :a AND m.month >= :s AND m.month < :e GROUP BY 1, 2 ORDER BY 1, 2"
             )
             params = {"a": area, "s": _as_date(start), "e": _as_date(end)}
         else:
@@ -443,7 +443,7 @@ class Repository:
                 "SELECT CAST(FLOOR(e.lon * :inv) AS INTEGER) AS cx, CAST(FLOOR(e.lat * :inv) AS INTEGER) AS cy, "
                 "COUNT(*) AS n FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
                 "WHERE c.ancestor_code = :a AND e.reported_at >= :s AND e.reported_at < :e AND e.lon IS NOT NULL "
-                "GROUP BY 1, 2"
+                "GROUP BY 1, 2 ORDER BY 1, 2"
             )
             params = {"a": area, "s": _to_datetime(start), "e": _to_datetime(end), "inv": inv}
         with self.engine.connect() as conn:
@@ -520,7 +520,7 @@ class Repository:
                 text(
                     "SELECT f.kind, AVG(f.lon) AS lon, AVG(f.lat) AS lat, COUNT(*) AS n "
                     f"{base} GROUP BY f.kind, CAST(FLOOR(f.lon * :inv) AS INTEGER), CAST(FLOOR(f.lat * :inv) AS INTEGER) "
-                    "ORDER BY f.kind"
+                    "ORDER BY f.kind, 2, 3"
                 ).bindparams(bindparam("kinds", expanding=True)),
                 params | {"inv": inv},
             ).mappings().all()

@@ -30,6 +30,15 @@ _AGGREGATES = {
 _DONE = "(" + ", ".join(f"'{s}'" for s in DONE_STATUSES) + ")"
 
 
+def rounded(conn: Connection, expr: str, digits: int = 9) -> str:
+    """``expr`` rounded to ``digits`` decimals: a sum or mean of floats depends on the order the database
+    adds them in (PostgreSQL's differs between a full and a partial roll-up in the last bit), so roll-ups
+    are stored rounded, and an incremental refresh equals a full rebuild exactly."""
+    if conn.dialect.name == "postgresql":
+        return f"CAST(ROUND(CAST({expr} AS NUMERIC), {digits}) AS DOUBLE PRECISION)"
+    return f"ROUND({expr}, {digits})"
+
+
 def month_of_epoch(conn: Connection, column: str) -> str:
     """SQL expression: first day of the month of an epoch-seconds column, as a DATE, per dialect."""
     if conn.dialect.name == "postgresql":
@@ -139,7 +148,7 @@ def rollup_indicator_values(
             total += _exec(
                 conn,
                 "INSERT INTO indicator_values (indicator_code, region_code, period, value, reported_at, derived) "
-                f"SELECT v.indicator_code, r.parent_code, v.period, {expr}, MAX(v.reported_at), :t "
+                f"SELECT v.indicator_code, r.parent_code, v.period, {rounded(conn, expr)}, MAX(v.reported_at), :t "
                 "FROM indicator_values v JOIN regions r ON r.code = v.region_code "
                 "JOIN indicators i ON i.code = v.indicator_code "
                 f"WHERE r.level = :lvl AND r.parent_code IS NOT NULL AND i.aggregation = '{rule}' AND {not_loaded} AND {filters} "
