@@ -240,3 +240,37 @@ def rollup_event_cells(conn: Connection, regions: Collection[str] | None = None,
         wparams,
         lists,
     ).rowcount
+
+
+def add_new_events(conn: Connection, first_id: int, last_id: int) -> int:
+    """Add the events with ids in ``[first_id, last_id]`` (just inserted) to ``event_monthly`` (at their
+    region and every ancestor) and ``event_cells``: work proportional to the batch, not to the months
+    it touches. Equal to a recount (a test checks it against a full rebuild)."""
+    month = month_of_epoch(conn, "e.reported_at")
+    rng = {"lo": first_id, "hi": last_id}
+    n = conn.execute(text(
+        "INSERT INTO event_monthly (region_code, month, source, category, severity, status, n, n_rated, n_satisfied, n_on_time) "
+        "SELECT c.ancestor_code, b.month, b.source, b.category, b.severity, b.status, SUM(b.n), SUM(b.n_rated), "
+        "SUM(b.n_satisfied), SUM(b.n_on_time) FROM ("
+        f"  SELECT e.region_code, {month} AS month, e.source, e.category, e.severity, e.status, COUNT(*) AS n, "
+        "  SUM(CASE WHEN e.satisfaction IS NOT NULL THEN 1 ELSE 0 END) AS n_rated, "
+        f"  SUM(CASE WHEN e.satisfaction >= {SATISFIED_SCORE} THEN 1 ELSE 0 END) AS n_satisfied, "
+        f"  SUM(CASE WHEN e.status IN {_DONE} AND (e.due_at IS NULL OR COALESCE(e.resolved_at, e.closed_at) <= e.due_at) "
+        "  THEN 1 ELSE 0 END) AS n_on_time "
+        f"  FROM events e WHERE e.id BETWEEN :lo AND :hi GROUP BY e.region_code, {month}, e.source, e.category, e.severity, e.status"
+        ") b JOIN region_closure c ON c.descendant_code = b.region_code WHERE 1 = 1 "
+        "GROUP BY c.ancestor_code, b.month, b.source, b.category, b.severity, b.status "
+        "ON CONFLICT (region_code, month, source, category, severity, status) DO UPDATE SET "
+        "n = event_monthly.n + excluded.n, n_rated = event_monthly.n_rated + excluded.n_rated, "
+        "n_satisfied = event_monthly.n_satisfied + excluded.n_satisfied, n_on_time = event_monthly.n_on_time + excluded.n_on_time"
+    ), rng).rowcount
+    inv = round(1 / CELL_DEG)
+    cells = month_of_epoch(conn, "reported_at")
+    conn.execute(text(
+        "INSERT INTO event_cells (region_code, month, gx, gy, n) "
+        f"SELECT region_code, {cells}, CAST(FLOOR(lon * {inv}) AS INTEGER), CAST(FLOOR(lat * {inv}) AS INTEGER), COUNT(*) "
+        "FROM events WHERE id BETWEEN :lo AND :hi AND lon IS NOT NULL AND lat IS NOT NULL "
+        f"GROUP BY region_code, {cells}, CAST(FLOOR(lon * {inv}) AS INTEGER), CAST(FLOOR(lat * {inv}) AS INTEGER) "
+        "ON CONFLICT (region_code, month, gx, gy) DO UPDATE SET n = event_cells.n + excluded.n"
+    ), rng)
+    return n

@@ -23,6 +23,7 @@ from datasources.models import to_epoch
 from datasources.rollup import (
     _exec,
     _in,
+    add_new_events,
     ancestors_of,
     json_field,
     months_table,
@@ -51,8 +52,11 @@ class Touched:
     value_indicators: set[str] = field(default_factory=set)
     value_regions: set[str] = field(default_factory=set)
     value_periods: set[date] = field(default_factory=set)
-    event_regions: set[str] = field(default_factory=set)
+    event_regions: set[str] = field(default_factory=set)  # regions and months whose events changed
     event_months: set[date] = field(default_factory=set)
+    recount_regions: set[str] = field(default_factory=set)  # of those, where events changed in place (steps)
+    recount_months: set[date] = field(default_factory=set)
+    new_events: list[tuple[int, int]] = field(default_factory=list)  # id ranges of inserted events
     facility_regions: set[str] = field(default_factory=set)
     facility_since: date | None = None  # earliest month whose facility counts changed
     writes: int = 0  # rows written by the entries of the transaction
@@ -69,11 +73,16 @@ def derive(conn: Connection, touched: Touched, now: datetime) -> dict[str, int]:
     full = touched.full
     last = _meta(conn, "derived_month")
     new_month = last is None or date.fromisoformat(last) < current
-    ev_regions = None if full else touched.event_regions
-    ev_months = None if full else touched.event_months
-    if full or touched.event_regions:
-        counts["event_monthly"] = rollup_events_monthly(conn, ev_regions, ev_months)
-        counts["event_cells"] = rollup_event_cells(conn, ev_regions, ev_months)
+    if full:
+        counts["event_monthly"] = rollup_events_monthly(conn)
+        counts["event_cells"] = rollup_event_cells(conn)
+    else:
+        # Steps change a counted class in place: recount those branches. New events are added on top.
+        if touched.recount_regions:
+            counts["event_monthly"] = rollup_events_monthly(conn, touched.recount_regions, touched.recount_months)
+            counts["event_cells"] = rollup_event_cells(conn, touched.recount_regions, touched.recount_months)
+        for lo, hi in touched.new_events:
+            counts["event_monthly_added"] = counts.get("event_monthly_added", 0) + add_new_events(conn, lo, hi)
 
     rules = conn.execute(
         text("SELECT r.*, i.level, i.frequency FROM indicator_rules r JOIN indicators i ON i.code = r.indicator_code")

@@ -296,10 +296,12 @@ def write_events(conn: Connection, records: Records, touched: Touched, now: date
     if len(df) >= BULK_ROWS and "events" not in touched.deferred_indexes:
         db.drop_indexes(conn, Event.__table__)
         touched.deferred_indexes.add("events")
+    first_id = (conn.execute(text("SELECT MAX(id) FROM events")).scalar() or 0) + 1
     n = db.bulk_insert(conn, Event.__table__, list(EVENT_FIELDS), zip(*(cols[c].tolist() for c in EVENT_FIELDS), strict=True))
     months = times["reported_at"].dt.to_period("M").dt.start_time.dt.date
     touched.event_regions |= set(region.tolist())
     touched.event_months |= set(months)
+    touched.new_events.append((first_id, first_id + n - 1))
     touched.writes += n
     return n
 
@@ -410,9 +412,11 @@ def write_event_updates(conn: Connection, records: Records, touched: Touched, no
         if "satisfaction" in df.columns and not pd.isna(df["satisfaction"].iat[k]):
             sets["satisfaction"] = int(df["satisfaction"].iat[k])
         conn.execute(text(f"UPDATE events SET {', '.join(f'{c} = :{c}' for c in sets)} WHERE id = :id"), sets | {"id": ev["id"]})
+        reported = month_floor(datetime(1970, 1, 1) + pd.Timedelta(seconds=ev["reported_at"]))
         touched.event_regions.add(ev["region_code"])
-        reported = datetime(1970, 1, 1) + pd.Timedelta(seconds=ev["reported_at"])
-        touched.event_months.add(month_floor(reported))
+        touched.event_months.add(reported)
+        touched.recount_regions.add(ev["region_code"])
+        touched.recount_months.add(reported)
     touched.writes += len(df)
     return len(df)
 

@@ -232,7 +232,7 @@ def test_init_catalog_and_a_values_file_give_a_working_cockpit_without_demo_data
     assert repo.meta().get("demo") is None
     city = {k.code: k for k in repo.kpi_values("510182", repo.periods()[0], codes=["eco_gdp", "env_aqi"])}
     assert city["eco_gdp"].value == pytest.approx(99.75)  # sum rule: 41.5 + 58.25
-    assert city["env_aqi"].value == pytest.approx(61.0)  # mean rule: (52 + 71) / 2
+    assert city["env_aqi"].value == pytest.approx(61.5)  # mean rule: (52 + 71) / 2
     view = cockpit_view(_services(url), "?indicator=env_aqi", ["open"], None, {"w": 1000, "h": 760, "vh": 1080})
     assert view["figure"]["data"][1]["z"] == [52.0, 71.0]
     client = create_app({"database_url": url, "cache_type": "NullCache"}).server.test_client()
@@ -283,3 +283,28 @@ def test_migration_from_the_baseline_converts_timestamps_to_epoch_seconds(tmp_pa
     with engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT reported_at, typeof(reported_at) FROM events").one()
     assert tuple(stored) == (int(datetime(2026, 11, 20, 18).timestamp() - datetime(1970, 1, 1).timestamp()), "integer")
+
+
+@pytest.mark.parametrize(
+    ("indicator", "kind", "generation"),
+    [("gov_video_cameras", "camera", None), ("eco_base_stations", "base_station", None),
+     ("eco_5g_base_stations", "base_station", "5G"), ("env_pollution_source_cameras", "pollution_camera", None)],
+)
+def test_facility_count_indicators_equal_the_facilities_on_the_map(mini_url, indicator, kind, generation):
+    """One quantity, one number: the KPI is computed from the same facilities the map layer draws."""
+    repo = Repository(db.make_engine(mini_url))
+    root = repo.root_code()
+    town = repo.children(root)[0]["code"]
+    for area in (root, town):
+        kpi = repo.kpi_values(area, repo.periods()[0], codes=[indicator])[0]
+        if generation is None:
+            expected = repo.facility_counts(area)[kind]
+        else:
+            with repo.engine.connect() as conn:
+                attrs = conn.execute(text(
+                    "SELECT f.attributes FROM facilities f JOIN region_closure c ON c.descendant_code = f.region_code "
+                    "WHERE c.ancestor_code = :a AND f.kind = :k"), {"a": area, "k": kind}).scalars().all()
+            expected = sum(json.loads(a).get("generation") == generation for a in attrs)
+        assert kpi.value == expected > 0, (area, indicator)
+        assert kpi.period == repo.periods()[0]  # the stock now, not a month-old figure
+        assert kpi.sparkline[0] <= kpi.value  # grew into today's count as facilities were commissioned
