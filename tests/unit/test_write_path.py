@@ -234,7 +234,8 @@ def test_init_catalog_and_a_values_file_give_a_working_cockpit_without_demo_data
     assert city["eco_gdp"].value == pytest.approx(99.75)  # sum rule: 41.5 + 58.25
     assert city["env_aqi"].value == pytest.approx(61.5)  # mean rule: (52 + 71) / 2
     view = cockpit_view(_services(url), "?indicator=env_aqi", ["open"], None, {"w": 1000, "h": 760, "vh": 1080})
-    assert view["figure"]["data"][1]["z"] == [52.0, 71.0]
+    ops = {tuple(o["location"]): o["params"].get("value") for o in view["figure"].to_plotly_json()["operations"]}
+    assert ops[("data", 1, "z")] == [52.0, 71.0]  # the two townships on the map
     client = create_app({"database_url": url, "cache_type": "NullCache"}).server.test_client()
     assert client.get("/").status_code == 200 and client.get("/_dash-layout").status_code == 200
     # An edited catalog reaches the database; a removed indicator is reported, then pruned on request.
