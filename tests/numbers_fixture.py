@@ -5,14 +5,15 @@ tables with Python ``date``/``datetime`` objects (never preformatted timestamp s
 ported to another write layer by editing this one function. The tests assert literals derived from the
 tables below; change a number here and the comments in the tests must change with it.
 
-Region tree (codes are GB-shaped; population in brackets)::
+Region tree (codes are GB-shaped; population and area in km² in brackets; areas are chosen for the heat
+grid, not to add up)::
 
-    510182 彭州测试市 / Test City (8000), level 0, box lon 103.0–104.0, lat 31.0–31.5
-    ├── 510182001 甲镇 / Town A (6000), level 1, lon 103.0–103.5
+    510182 彭州测试市 / Test City (8000, 625 km²), level 0, box lon 103.0–104.0, lat 31.0–31.5
+    ├── 510182001 甲镇 / Town A (6000, 400 km²), level 1, lon 103.0–103.5
     │   ├── 510182001001 甲一社区 / A1 (1000)   lon 103.0–103.2
     │   ├── 510182001002 甲二社区 / A2 (2000)   lon 103.2–103.4
     │   └── 510182001003 甲三社区 / A3 (3000)   lon 103.4–103.5
-    └── 510182002 乙镇 / Town B (2000), level 1, lon 103.5–104.0
+    └── 510182002 乙镇 / Town B (2000, 225 km²), level 1, lon 103.5–104.0
         ├── 510182002001 乙一社区 / B1 (1500)   lon 103.5–103.75
         └── 510182002002 乙二社区 / B2 (500)    lon 103.75–104.0
 
@@ -50,7 +51,12 @@ from datasources.models import (
     Region,
     RegionLevel,
 )
-from datasources.rollup import build_closure, rollup_event_cells, rollup_events_monthly, rollup_indicator_values
+from datasources.rollup import (
+    build_closure,
+    rollup_event_cells,
+    rollup_events_monthly,
+    rollup_indicator_values,
+)
 
 CITY, TA, TB = "510182", "510182001", "510182002"
 A1, A2, A3 = "510182001001", "510182001002", "510182001003"
@@ -61,14 +67,14 @@ AS_OF = datetime(2026, 11, 20, 18, 0, 0)
 
 # code, name, name_en, level, parent, population, area_km2, (minx, miny, maxx, maxy)
 REGIONS = [
-    (CITY, "彭州测试市", "Test City", 0, None, 8000, 100.0, (103.0, 31.0, 104.0, 31.5)),
-    (TA, "甲镇", "Town A", 1, CITY, 6000, 60.0, (103.0, 31.0, 103.5, 31.5)),
-    (TB, "乙镇", "Town B", 1, CITY, 2000, 40.0, (103.5, 31.0, 104.0, 31.5)),
-    (A1, "甲一社区", "A1", 2, TA, 1000, 20.0, (103.0, 31.0, 103.2, 31.5)),
-    (A2, "甲二社区", "A2", 2, TA, 2000, 20.0, (103.2, 31.0, 103.4, 31.5)),
-    (A3, "甲三社区", "", 2, TA, 3000, 20.0, (103.4, 31.0, 103.5, 31.5)),  # no English name: falls back to zh
-    (B1, "乙一社区", "B1", 2, TB, 1500, 20.0, (103.5, 31.0, 103.75, 31.5)),
-    (B2, "乙二社区", "B2", 2, TB, 500, 20.0, (103.75, 31.0, 104.0, 31.5)),
+    (CITY, "彭州测试市", "Test City", 0, None, 8000, 625.0, (103.0, 31.0, 104.0, 31.5)),
+    (TA, "甲镇", "Town A", 1, CITY, 6000, 400.0, (103.0, 31.0, 103.5, 31.5)),
+    (TB, "乙镇", "Town B", 1, CITY, 2000, 225.0, (103.5, 31.0, 104.0, 31.5)),
+    (A1, "甲一社区", "A1", 2, TA, 1000, 100.0, (103.0, 31.0, 103.2, 31.5)),
+    (A2, "甲二社区", "A2", 2, TA, 2000, 150.0, (103.2, 31.0, 103.4, 31.5)),
+    (A3, "甲三社区", "", 2, TA, 3000, 150.0, (103.4, 31.0, 103.5, 31.5)),  # no English name: falls back to zh
+    (B1, "乙一社区", "B1", 2, TB, 1500, 125.0, (103.5, 31.0, 103.75, 31.5)),
+    (B2, "乙二社区", "B2", 2, TB, 500, 100.0, (103.75, 31.0, 104.0, 31.5)),
 ]
 
 # code, name_zh, name_en, theme, unit, unit_en, aggregation, polarity, warn, alarm, frequency, level, headline

@@ -53,7 +53,7 @@ def test_root_children_and_region_facts(repo):
     assert [c["code"] for c in repo.children(CITY)] == [TA, TB]
     assert repo.children(A1) == []
     town = repo.region(TA)
-    assert (town["level"], town["parent_code"], town["n_children"], town["population"], town["area_km2"]) == (1, CITY, 3, 6000, 60.0)
+    assert (town["level"], town["parent_code"], town["n_children"], town["population"], town["area_km2"]) == (1, CITY, 3, 6000, 400.0)
     assert repo.region(TB)["n_children"] == 2
     assert repo.region(B2)["n_children"] == 0
     assert repo.bounds(TA) == pytest.approx((103.0, 31.0, 103.5, 31.5))
