@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from layouts.kpi import STATUS_COLORS, change_text, format_value, sparkline_src
-from layouts.map_figure import colorscale, view_for_bounds
+from layouts.kpi import STATUS_COLORS, card, change_text, format_value, sparkline_src
+from layouts.map_figure import colorscale, geojson_url, layer_options, view_for_bounds
 
 RED, GREEN = "#d7301f", "#1a9850"
 SVG_HEAD = "data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg'"
@@ -30,10 +30,12 @@ SVG_HEAD = "data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg'"
         (1234.6, "1,235"),
         (-1234.6, "-1,235"),
         (1_000_000.0, "1,000,000"),
+        (1000.4, "1,000"),  # just above 1000: still no decimals
         (999.94, "999.9"),  # 100..1000: one decimal
         (999.96, "1,000"),  # rounds up to 1000.0: shown like other thousands
         (123.45, "123.5"),
         (100.5, "100.5"),
+        (100.44, "100.4"),  # from 100 on: one decimal, not two
         (-123.44, "-123.4"),
         (99.99, "99.99"),  # below 100: up to two decimals
         (90.625, "90.62"),
@@ -202,3 +204,62 @@ def test_view_of_a_single_point_is_finite():
     center, zoom = view_for_bounds((103.5, 31.25, 103.5, 31.25))
     assert center == {"lon": pytest.approx(103.5), "lat": pytest.approx(31.25)}
     assert zoom == pytest.approx(math.log2(952 / (512 * 1e-6 / 360)))  # 30.3: width's floor is the limit
+
+
+# ---------------------------------------------------------------------------------------------- skeletons
+
+
+PM25 = {"code": "env_pm25", "name_zh": "PM2.5浓度", "name_en": "PM2.5", "unit": "μg/m³", "unit_en": "ug/m3",
+        "description": "细颗粒物月均浓度"}
+
+
+def _tree(component) -> dict:
+    """A component as {type, props, children} with children expanded, for exact comparison."""
+    props = component.to_plotly_json()["props"]
+    kids = props.pop("children", None)
+    if isinstance(kids, list):
+        kids = [_tree(k) for k in kids]
+    elif kids is not None and not isinstance(kids, str):
+        kids = _tree(kids)
+    return {"type": type(component).__name__, "props": props, "children": kids}
+
+
+def _id(part: str) -> dict:
+    return {"type": f"kpi-{part}", "code": "env_pm25"}
+
+
+def test_kpi_card_skeleton_names_the_indicator_in_the_chosen_language():
+    expected_zh = {
+        "type": "Div",
+        "props": {"id": _id("card"), "n_clicks": 0, "className": "kpi-card status-none", "title": "细颗粒物月均浓度"},
+        "children": [
+            {"type": "Div", "props": {"className": "kpi-head"}, "children": [
+                {"type": "Span", "props": {"id": _id("name"), "className": "kpi-name"}, "children": "PM2.5浓度"},
+                {"type": "Span", "props": {"id": _id("fresh"), "className": "kpi-fresh"}, "children": ""},
+            ]},
+            {"type": "Div", "props": {"className": "kpi-body"}, "children": [
+                {"type": "Span", "props": {"id": _id("value"), "className": "kpi-value"}, "children": "–"},
+                {"type": "Span", "props": {"id": _id("unit"), "className": "kpi-unit"}, "children": "μg/m³"},
+                {"type": "Img", "props": {"id": _id("spark"), "className": "kpi-spark", "alt": ""}, "children": None},
+            ]},
+            {"type": "Div", "props": {"className": "kpi-foot"}, "children": [
+                {"type": "Span", "props": {"id": _id("change"), "className": "kpi-change"}, "children": ""},
+                {"type": "Span", "props": {"id": _id("yoy"), "className": "kpi-change"}, "children": ""},
+            ]},
+        ],
+    }
+    assert _tree(card(PM25)) == expected_zh
+    en = _tree(card(PM25, "en"))
+    assert en["children"][0]["children"][0]["children"] == "PM2.5"
+    assert en["children"][1]["children"][1]["children"] == "ug/m3"
+    assert _tree(card({k: v for k, v in PM25.items() if k != "description"}))["props"]["title"] == ""
+
+
+def test_layer_switches_and_geometry_urls():
+    assert layer_options("en")[:3] == [
+        {"label": "Event heat", "value": "heat"}, {"label": "Open events", "value": "open"}, {"label": "Cameras", "value": "camera"},
+    ]
+    assert [o["value"] for o in layer_options("zh")][-1] == "pollution_camera"
+    assert layer_options("zh")[0] == {"label": "事件热力", "value": "heat"}
+    assert len(layer_options("zh")) == 11
+    assert geojson_url(2, 7) == "/geo/level-2.json?v=7"
