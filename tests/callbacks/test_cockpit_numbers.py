@@ -208,7 +208,7 @@ def test_facility_markers_grow_with_the_count_they_stand_for():
     class Fake:
         def cached(self, method, area, kinds):
             return [{"lon": 103.1, "lat": 31.1, "n": 4, "name": None}, {"lon": 103.2, "lat": 31.2, "n": 100, "name": None},
-                    {"lon": 103.3, "lat": 31.3, "n": 1, "name": "站"}]
+                    {"lon": 103.3, "lat": 31.3, "n": 1, "name": "站"}, {"lon": 103.4, "lat": 31.4, "n": 2, "name": None}]
 
     from dash import Patch
 
@@ -216,9 +216,13 @@ def test_facility_markers_grow_with_the_count_they_stand_for():
     _facilities(fig, Fake(), CITY, "hospital", True, 2.0)
     ops = _ops(fig)
     idx = T_FACILITY["hospital"]
-    # 8 + 2.5 * sqrt(4) = 13 -> x2 = 26; 8 + 2.5 * 10 = 33 capped at 30 -> 60; 10.5 -> 21
-    assert ops[("data", idx, "marker", "size")] == [26.0, 60.0, 21.0]
-    assert ops[("data", idx, "text")] == ["4", "100", "站"]
+    # 8 + 2.5 * sqrt(4) = 13 -> x2 = 26; 8 + 2.5 * 10 = 33 capped at 30 -> 60; 10.5 -> 21;
+    # 8 + 2.5 * sqrt(2) = 11.5355 -> x2 = 23.071 -> one decimal: 23.1
+    assert ops[("data", idx, "marker", "size")] == [26.0, 60.0, 21.0, 23.1]
+    assert ops[("data", idx, "text")] == ["4", "100", "站", "2"]
+    assert ops[("data", idx, "lon")] == [103.1, 103.2, 103.3, 103.4]
+    assert ops[("data", idx, "lat")] == [31.1, 31.2, 31.3, 31.4]
+    assert ops[("data", idx, "visible")] is True
     assert ops[("data", idx, "marker", "color")] == "#ff6b81"
 
 
@@ -395,3 +399,116 @@ def test_area_title_says_when_the_indicator_has_no_data(services):
     view = cockpit_view(services, "?indicator=eco_sum&area=nowhere&lang=en", [])
     assert _texts(view["area_title"]) == ["Test City", "Retail sales", "Cannot show this area: unknown area or outside your scope"]
     assert _texts(cockpit_view(services, f"?area={TB}", [])["area_title"]) == ["乙镇", "社零总额"]
+
+
+# ---------------------------------------------------------------------------------------------- what the CSS hangs on
+
+
+def _classes(component) -> list[str]:
+    """className of every component in a tree, depth first."""
+    if isinstance(component, list | tuple):
+        return [c for k in component for c in _classes(k)]
+    if isinstance(component, str) or component is None:
+        return []
+    own = [component.className] if getattr(component, "className", None) else []
+    return own + _classes(getattr(component, "children", None))
+
+
+def test_event_panel_structure_and_english_labels(services):
+    panel = event_stats(services, TB, OCT, NOV, "en")
+    assert _classes(panel) == [
+        "stat-row",
+        "stat stat-total", "stat-value", "stat-label",
+        "stat stat-closed", "stat-value", "stat-label",
+        "stat stat-open", "stat-value", "stat-label",
+        "severity-row",
+        "severity sev-1", "severity-n", "stat-label", "severity sev-2", "severity-n", "stat-label",
+        "severity sev-3", "severity-n", "stat-label", "severity sev-4", "severity-n", "stat-label",
+        "source-bars",
+        # Town B in October: hotline 7, 8; city management 10; grid 9
+        "source-bar", "source-name", "bar", "bar-fill", "source-n",
+        "source-bar", "source-name", "bar", "bar-fill", "source-n",
+        "source-bar", "source-name", "bar", "bar-fill", "source-n",
+    ]
+    assert _texts(panel) == [
+        "4", "Events", "75.0%", "Closed", "4", "Open",
+        "1", "Level I", "0", "Level II", "2", "Level III", "1", "Level IV",
+        "Citizen hotline", "2", "City management", "1", "Grid governance", "1",
+    ]
+    assert [b.style["width"] for b in _by_class(panel, "bar-fill")] == ["100%", "50%", "50%"]
+
+
+def test_closure_rate_counts_resolved_and_closed_only():
+    panel = event_stats(_Counts({"resolved": 1, "reported": 3}, {"grid": 4}, {3: 4}, 3), CITY, OCT, NOV, "zh")
+    assert [_texts(s)[0] for s in _by_class(panel, "stat")] == ["4", "25.0%", "3"]  # 1 / 4
+    panel = event_stats(_Counts({"closed": 2, "processing": 6}, {"grid": 8}, {}, 6), CITY, OCT, NOV, "zh")
+    assert [_texts(s)[0] for s in _by_class(panel, "stat")] == ["8", "25.0%", "6"]  # 2 / 8
+
+
+def test_area_title_and_breadcrumb_classes(services):
+    view = cockpit_view(services, "?indicator=eco_jobs&area=nowhere", [])
+    assert _classes(view["area_title"]) == ["area-name", "area-indicator", "area-note", "area-error"]
+    items = breadcrumb(services.repo.ancestors(A1), ViewState(area=A1))
+    assert [items[k].children.className for k in (0, 2)] == ["crumb", "crumb"]
+
+
+def test_cockpit_view_puts_every_part_of_the_selected_month_together(services):
+    view = cockpit_view(services, f"?area={TA}&period=2026-09&lang=en", [], ["eco_sum", "env_pm25"])
+    assert set(view) == {"state", "figure", "breadcrumb", "area_title", "kpi", "event_stats"}
+    assert (view["state"].area, view["state"].period, view["state"].indicator) == (TA, "2026-09", "eco_sum")
+    assert [i.to_plotly_json()["props"]["data-code"] for i in view["breadcrumb"] if i.className != "crumb-sep"] == [CITY, TA]
+    assert view["kpi"]["value"] == ["60", "40"]  # Town A in September: 20 * 3; (30 + 40 + 50) / 3
+    assert view["kpi"]["fresh"] == ["2026-09", "2026-09"]
+    # September only (not August, not October): events 11, 12, 13 in Town A; done 11, 12
+    assert [_texts(s)[:2] for s in _by_class(view["event_stats"], "stat")] == [["3", "Events"], ["66.7%", "Closed"], ["5", "Open"]]
+
+
+def test_kpi_cards_in_english_say_stale_since(services):
+    parts = kpi_parts(services, ViewState(area=CITY, indicator="eco_sum", period="2026-10", lang="en"), ["eco_gdp_year"])
+    assert parts["fresh"] == ["Stale since 2025-01"]
+    assert parts["change"] == [{"children": "MoM –", "className": "kpi-change flat"}]
+
+
+@pytest.mark.parametrize(("area_km2", "cell"), [(353.44, 0.01), (120.0, 0.004)])
+def test_heat_grid_rounding_near_the_edges(area_km2, cell):
+    # sqrt(353.44) = 18.8 -> 0.188 / 25 = 0.00752 = 1.504 x 0.005 -> 2 x 0.005
+    # sqrt(120) = 10.954 -> 0.0043818 -> one significant digit: 0.004
+    assert heat_cell_deg(area_km2) == pytest.approx(cell, abs=1e-12)
+
+
+class _Recorder:
+    """Services stand-in that records what is asked and answers from a table."""
+
+    def __init__(self, answers):
+        self.answers, self.calls = answers, []
+
+    def cached(self, method, *args):
+        self.calls.append((method, *args))
+        return self.answers[method]
+
+
+def test_heat_and_open_event_layers_round_positions_to_four_decimals_and_skip_unplaced_events():
+    from dash import Patch
+
+    from callbacks.cockpit import OPEN_EVENT_POINTS, _heat, _open_events
+
+    rec = _Recorder({
+        "event_density": [{"lon": 103.61325, "lat": 31.31275, "n": 3}, {"lon": 103.0, "lat": 31.0, "n": 5}],
+        "open_events": [
+            {"lon": 103.123456, "lat": 31.654321, "severity": 3, "title": "井盖缺失", "status": "processing"},
+            {"lon": 103.2, "lat": None, "severity": 1, "title": "没有纬度", "status": "reported"},
+            {"lon": None, "lat": 31.2, "severity": 1, "title": "没有经度", "status": "reported"},
+        ],
+    })
+    fig = Patch()
+    _heat(fig, rec, A1, 1.0, OCT, NOV, True)
+    _open_events(fig, rec, A1, True, "en")
+    ops = _ops(fig)
+    assert rec.calls == [("event_density", A1, OCT, NOV, 0.0005), ("open_events", A1, OPEN_EVENT_POINTS)]
+    assert OPEN_EVENT_POINTS == 120
+    assert ops[("data", T_HEAT, "lon")] == [round(103.61325, 4), 103.0]
+    assert ops[("data", T_HEAT, "lat")] == [round(31.31275, 4), 31.0]
+    assert ops[("data", T_HEAT, "z")] == [3, 5] and ops[("data", T_HEAT, "zmax")] == 5
+    assert ops[("data", T_OPEN, "lon")] == [103.1235] and ops[("data", T_OPEN, "lat")] == [31.6543]
+    assert ops[("data", T_OPEN, "text")] == ["Level III 井盖缺失 · Processing"]
+    assert ops[("data", T_OPEN, "marker", "color")] == [3]
