@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from dash import html
@@ -50,13 +51,14 @@ def card(indicator: dict, lang: str = "zh") -> html.Div:
 
 def format_value(value: float | None, unit: str = "") -> str:
     """Headline number: thousands separators, at most two decimals, 万/亿 never invented."""
-    if value is None:
+    if value is None or math.isnan(value):
         return "–"
     if abs(value) >= 1000 or float(value).is_integer():
         return f"{value:,.0f}"
     if abs(value) >= 100:
-        return f"{value:,.1f}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
+        return f"{value:,.1f}".removesuffix(".0")  # 999.96 rounds to "1,000", not "1,000.0"
+    text = f"{value:,.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text  # -0.004 is "0", not "-0"
 
 
 def change_text(change: float | None, polarity: int, label: str) -> tuple[str, str]:

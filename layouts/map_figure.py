@@ -69,6 +69,8 @@ def view_for_bounds(
 EMPTY_GEOJSON = {"type": "FeatureCollection", "features": []}  # an empty URL would be fetched (and fail)
 
 
+# Styling constants of the empty map, checked by the browser tests; not by mutation testing.
+# pragma: no mutate block
 def base_figure(tile_url: str = "", bounds: tuple[float, float, float, float] | None = None) -> go.Figure:
     """The empty map with every trace in place, opened on ``bounds`` (the top area) when given; the
     cockpit callback patches data and the fitted view into it."""

@@ -90,3 +90,41 @@ def county_sqlite(tmp_path_factory) -> tuple[str, object]:
     url = f"sqlite:///{path}"
     report = build_demo(db.make_engine(url), "county", seed=1, as_of=AS_OF)
     return url, report
+
+
+@pytest.fixture(scope="session")
+def numbers_sqlite(tmp_path_factory) -> str:
+    """URL of a SQLite file holding the hand-made 'numbers' city (tests/numbers_fixture.py), built once."""
+    from tests.numbers_fixture import build_numbers_db
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('numbers') / 'numbers.db'}"
+    engine = db.make_engine(url)
+    build_numbers_db(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def numbers_pg(pg_url) -> str:
+    """The same 'numbers' city in a PostgreSQL schema of its own (the 'mini' demo owns ``pg_url``'s)."""
+    from tests.numbers_fixture import build_numbers_db
+
+    schema = f"ioc_numbers_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    engine = db.make_engine(url)
+    build_numbers_db(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def numbers_url(request) -> str:
+    """The 'numbers' city on both databases (mutation runs deselect the PostgreSQL cases)."""
+    return request.getfixturevalue("numbers_sqlite" if request.param == "sqlite" else "numbers_pg")
