@@ -39,7 +39,7 @@ from datetime import date, datetime
 import shapely
 from sqlalchemy import Engine
 
-from datasources.loader import reset_database
+from datasources.db import reset_database
 from datasources.models import (
     Alert,
     Event,
