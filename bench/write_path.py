@@ -48,6 +48,7 @@ def main() -> int:
     with db.make_engine(f"sqlite:///{src}").connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     copy = ROOT / "instance" / "bench-write.db"
+    _remove(copy)  # a stale -wal beside a fresh copy would corrupt it
     shutil.copyfile(src, copy)
     engine = db.make_engine(f"sqlite:///{copy}")
     now = AS_OF + timedelta(hours=1)
@@ -70,8 +71,14 @@ def main() -> int:
         inc = pct(rows[key], 50)
         print(f"| {label} | {inc:.2f} s | {max(rows[key]):.2f} s | {inc + full:.2f} s | {(inc + full) / inc:.0f}× |")
     print(f"| full rebuild alone (every roll-up, rule indicator and alert) | | | {full:.2f} s | |")
-    copy.unlink()
+    engine.dispose()
+    _remove(copy)
     return 0
+
+
+def _remove(path: Path) -> None:
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        p.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
