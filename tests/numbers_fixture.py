@@ -155,8 +155,8 @@ EVENTS = [
 
 # id, kind, name, region, lon, lat
 FACILITIES = [
-    (1, "camera", "甲一路口", A1, 103.05, 31.05),
-    (2, "camera", "甲一广场", A1, 103.055, 31.055),  # same 0.02° cell as camera 1
+    (1, "camera", "甲一路口", A1, 103.048, 31.048),
+    (2, "camera", "甲一广场", A1, 103.058, 31.058),  # same 0.02° cell as camera 1, not the same 0.01° one
     (3, "camera", "甲二桥头", A2, 103.25, 31.15),
     (4, "hospital", "乙一医院", B1, 103.65, 31.25),
     (5, "school", "乙二小学", B2, 103.85, 31.35),

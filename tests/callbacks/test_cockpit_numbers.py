@@ -156,7 +156,7 @@ def test_map_layers_show_heat_open_events_and_facilities(services):
     assert ops[("data", T_OPEN, "visible")] is True
     cam = T_FACILITY["camera"]
     assert ops[("data", cam, "visible")] is True
-    assert ops[("data", cam, "lon")] == [103.05, 103.055, 103.25, 103.85]
+    assert ops[("data", cam, "lon")] == [103.048, 103.058, 103.25, 103.85]
     assert ops[("data", cam, "text")] == ["甲一路口", "甲一广场", "甲二桥头", "乙二路口"]
     assert ops[("data", cam, "marker", "size")] == [10.5, 10.5, 10.5, 10.5]  # 8 + 2.5 * sqrt(1)
     hosp = T_FACILITY["hospital"]

@@ -3,14 +3,17 @@ worked out by hand from the fixture's tables, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from datetime import date, datetime
 
 import pytest
+import shapely.geometry
+import sqlalchemy
 from sqlalchemy import event
 
 from datasources import db
-from datasources.repository import Repository, ScopeError
+from datasources.repository import Repository, ScopeError, sql_list
 from tests.numbers_fixture import A1, A2, A3, B1, B2, CITY, TA, TB
 
 OCT, NOV, SEP = date(2026, 10, 1), date(2026, 11, 1), date(2026, 9, 1)
@@ -79,6 +82,13 @@ def test_scope_admits_the_subtree_and_rejects_everything_else(repo):
     assert issubclass(ScopeError, PermissionError)
     with pytest.raises(ScopeError):
         repo.ancestors(B1, scope=TA)
+    with pytest.raises(ScopeError):
+        repo.region(TB, scope=TA)
+    with pytest.raises(ScopeError):
+        repo.bounds(TB, scope=TA)
+    with pytest.raises(ScopeError):
+        repo.child_at(TB, 103.8, 31.2, scope=TA)
+    assert repo.region(A1, scope=TA)["code"] == A1
     with pytest.raises(ScopeError):
         repo.children(TB, scope=TA)
     with pytest.raises(ScopeError):
@@ -333,7 +343,9 @@ def test_event_counts_of_a_whole_month_read_the_monthly_rollup(repo):
     assert repo.event_counts(TB, OCT, NOV) == {"closed": 2, "processing": 1, "resolved": 1}  # events 7–10
     # September and October: + 11, 12, 14 closed, 13 reported, 15 dispatched
     assert repo.event_counts(CITY, SEP, NOV) == {"closed": 7, "dispatched": 2, "processing": 2, "reported": 2, "resolved": 2}
-    assert repo.event_counts(CITY, datetime(2026, 10, 1), datetime(2026, 11, 1), "severity") == {1: 2, 2: 2, 3: 3, 4: 3}
+    with sql_seen(repo) as seen:
+        assert repo.event_counts(CITY, datetime(2026, 10, 1), datetime(2026, 11, 1), "severity") == {1: 2, 2: 2, 3: 3, 4: 3}
+    assert any("event_monthly" in s for s in seen)
     assert repo.event_counts(CITY, date(2026, 12, 1), date(2027, 1, 1)) == {}
 
 
@@ -350,6 +362,8 @@ def test_event_counts_of_any_other_window_count_raw_events_start_inclusive_end_e
     # one second after the month start is not a month: event 1 (at 00:00:00) drops out
     assert sum(repo.event_counts(CITY, datetime(2026, 10, 1, 0, 0, 1), datetime(2026, 11, 1)).values()) == 9
     assert repo.event_counts(TA, datetime(2026, 10, 1, 0, 0, 1), NOV, "severity") == {1: 1, 2: 2, 3: 1, 4: 1}  # 2..6
+    # midnight on the 2nd is no month start: 2026-10-02 .. 2026-11-02 -> 2..10 and 18 (11-01 00:00)
+    assert sum(repo.event_counts(CITY, datetime(2026, 10, 2), datetime(2026, 11, 2)).values()) == 10
     # a month start at one end only still counts raw events: 2026-10-01 .. 2026-10-10 09:00 -> 1, 2, 3
     assert sum(repo.event_counts(CITY, OCT, datetime(2026, 10, 10, 9, 0)).values()) == 3
     assert sum(repo.event_counts(CITY, datetime(2026, 10, 10, 9, 0), NOV).values()) == 7  # 4..10
@@ -413,6 +427,7 @@ def test_event_density_of_a_month_reads_the_cell_rollup(repo):
         (103.01, 31.01, 2), (103.23, 31.11, 2), (103.43, 31.21, 1), (103.45, 31.23, 1),
     ]
     assert repo.event_density(CITY, date(2026, 12, 1), date(2027, 1, 1), 0.01) == []
+    assert sorted(c["n"] for c in repo.event_density(CITY, OCT, NOV)) == [1, 1, 1, 2, 2, 2]  # default grid 0.01°
 
 
 def test_event_density_of_other_windows_or_grids_counts_raw_events(repo):
@@ -433,6 +448,11 @@ def test_event_density_of_other_windows_or_grids_counts_raw_events(repo):
     with sql_seen(repo) as seen:
         cells = repo.event_density(TB, OCT, NOV, 0.0025)  # finer than the roll-up: raw events
     assert any("FROM events" in s for s in seen) and sum(c["n"] for c in cells) == 3
+    with sql_seen(repo) as seen:
+        cells = repo.event_density(TB, OCT, NOV, 0.0075)  # 1.5 roll-up cells: raw events
+    assert any("FROM events" in s for s in seen)
+    # 7: floor(103.613 / 0.0075) = 13815 -> 103.61625; 8: 13815 too; 9: 13841 -> 103.81125
+    assert sorted((round(c["lon"], 6), c["n"]) for c in cells) == [(103.61625, 2), (103.81125, 1)]
     with sql_seen(repo) as seen:
         cells = repo.event_density(TB, OCT, NOV, 0.005)  # exactly the roll-up's grid
     assert any("event_cells" in s for s in seen) and sum(c["n"] for c in cells) == 3
@@ -462,7 +482,7 @@ def test_facility_counts_by_kind(repo):
 def test_facility_points_one_per_facility_when_few(repo):
     rows = repo.facility_points(CITY, ["school", "camera"])
     assert [(r["kind"], r["id"], r["n"]) for r in rows] == [("camera", 1, 1), ("camera", 2, 1), ("camera", 3, 1), ("camera", 6, 1), ("school", 5, 1)]
-    assert (rows[0]["name"], rows[0]["lon"], rows[0]["lat"]) == ("甲一路口", 103.05, 31.05)
+    assert (rows[0]["name"], rows[0]["lon"], rows[0]["lat"]) == ("甲一路口", 103.048, 31.048)
     assert [r["id"] for r in repo.facility_points(TA, ("camera",), max_points=3)] == [1, 2, 3]  # 3 <= 3: points
     assert repo.facility_points(CITY, []) == []
     assert repo.facility_points(CITY, ["no_such_kind"]) == []
@@ -471,13 +491,16 @@ def test_facility_points_one_per_facility_when_few(repo):
 def test_facility_points_grouped_on_a_grid_when_many(repo):
     rows = repo.facility_points(CITY, ["camera"], max_points=3)  # 4 cameras > 3
     got = sorted((r["kind"], round(r["lon"], 6), round(r["lat"], 6), r["n"], r["id"], r["name"]) for r in rows)
-    # 0.02° cells: cameras 1 and 2 share floor(103.05 * 50) = floor(103.055 * 50) = 5152: mean position
+    # 0.02° cells: cameras 1 and 2 share floor(103.048 * 50) = floor(103.058 * 50) = 5152: mean position
     assert got == [
-        ("camera", 103.0525, 31.0525, 2, None, None), ("camera", 103.25, 31.15, 1, None, None),
+        ("camera", 103.053, 31.053, 2, None, None), ("camera", 103.25, 31.15, 1, None, None),
         ("camera", 103.85, 31.45, 1, None, None),
     ]
-    rows = repo.facility_points(CITY, ["camera"], max_points=3, cell_deg=0.001)  # fine grid: all apart
+    rows = repo.facility_points(CITY, ["camera"], max_points=3, cell_deg=0.01)  # 10304 vs 10305: all apart
     assert sorted(r["n"] for r in rows) == [1, 1, 1, 1]
+    rows = repo.facility_points(CITY, ["camera", "school", "hospital"], max_points=5)  # 6 > 5: by kind and cell
+    assert [(r["kind"], r["n"]) for r in rows if r["kind"] != "camera"] == [("hospital", 1), ("school", 1)]
+    assert [r["kind"] for r in rows] == ["camera"] * 3 + ["hospital", "school"]
 
 
 def test_open_alerts_leave_out_cleared_ones(repo):
@@ -507,7 +530,62 @@ def test_bump_data_version_counts_up_from_the_stored_version(numbers_sqlite, tmp
         assert bump_data_version(conn) == 8
     assert repo.data_version() == 8
     with repo.engine.begin() as conn:
-        conn.execute(__import__("sqlalchemy").text("DELETE FROM meta WHERE key = 'data_version'"))
+        conn.execute(sqlalchemy.text("DELETE FROM meta WHERE key = 'data_version'"))
     assert repo.data_version() == 0
     with repo.engine.begin() as conn:
         assert bump_data_version(conn) == 1
+    assert repo.data_version() == 1
+    with repo.engine.begin() as conn:
+        conn.execute(sqlalchemy.text("DELETE FROM event_monthly WHERE region_code = :a"), {"a": A1})
+        conn.execute(sqlalchemy.text("DELETE FROM events"))
+    assert repo.open_event_count(A1) == 0  # nothing rolled up: 0, not None
+    assert repo.data_as_of() is None
+
+
+def test_sql_list_quotes_identifiers():
+    assert sql_list(("reported", "dispatched")) == "('reported', 'dispatched')"
+    assert sql_list(("closed",)) == "('closed')"
+
+
+def test_catalog_levels_pages_and_meta(repo):
+    assert repo.meta() == {"data_version": "7", "demo": "1", "as_of": "2026-11-20T18:00:00", "scale": "numbers"}
+    assert repo.level_names() == [
+        {"level": 0, "name_zh": "市", "name_en": "city"}, {"level": 1, "name_zh": "镇街", "name_en": "township"},
+        {"level": 2, "name_zh": "村社区", "name_en": "community"},
+    ]
+    assert [p["id"] for p in repo.pages()] == ["economy", "governance", "emergency", "public_service", "environment"]
+    assert repo.pages()[1] == {"id": "governance", "kind": "theme", "name_zh": "governance", "name_en": "governance", "order": 1, "icon": ""}
+    assert [i["code"] for i in repo.indicators()] == [
+        "eco_gdp_year", "eco_jobs", "eco_sum", "emg_max", "env_pm25", "gov_last", "gov_min", "svc_wmean",
+    ]
+
+
+def test_display_geometry_of_a_level_and_the_child_under_a_point(repo):
+    fc = json.loads(repo.display_geojson(1))
+    assert fc["type"] == "FeatureCollection"
+    assert [f["id"] for f in fc["features"]] == [TA, TB]
+    assert fc["features"][1]["properties"] == {"name": "乙镇", "parent": CITY}
+    assert fc["features"][0]["type"] == "Feature"
+    assert shapely.geometry.shape(fc["features"][0]["geometry"]).bounds == pytest.approx((103.0, 31.0, 103.5, 31.5))
+    assert json.loads(repo.display_geojson(3)) == {"type": "FeatureCollection", "features": []}
+    assert repo.child_at(CITY, 103.25, 31.25) == TA
+    assert repo.child_at(CITY, 103.8, 31.2) == TB
+    assert repo.child_at(TA, 103.3, 31.2) == A2
+    assert repo.child_at(TA, 103.8, 31.2) is None  # in the city, not in Town A
+    assert repo.child_at(A1, 103.1, 31.2) is None  # a community has no children
+
+
+def test_event_monthly_totals_by_source(repo):
+    assert repo.event_monthly_totals(CITY, SEP, NOV) == [
+        {"month": SEP, "source": "emergency", "n": 1}, {"month": SEP, "source": "grid", "n": 1},
+        {"month": SEP, "source": "hotline", "n": 2}, {"month": SEP, "source": "sensor", "n": 1},
+        {"month": OCT, "source": "city_management", "n": 2}, {"month": OCT, "source": "emergency", "n": 1},
+        {"month": OCT, "source": "grid", "n": 2}, {"month": OCT, "source": "hotline", "n": 4},
+        {"month": OCT, "source": "sensor", "n": 1},
+    ]
+    assert repo.event_monthly_totals(TB, OCT, NOV) == [
+        {"month": OCT, "source": "city_management", "n": 1}, {"month": OCT, "source": "grid", "n": 1},
+        {"month": OCT, "source": "hotline", "n": 2},
+    ]
+    with pytest.raises(ScopeError):
+        repo.event_monthly_totals(TB, OCT, NOV, scope=TA)
