@@ -559,6 +559,7 @@ def test_catalog_levels_pages_and_meta(repo):
 
 
 def test_display_geometry_of_a_level_and_the_child_under_a_point(repo):
+    assert '"name": "乙镇"' in repo.display_geojson(1)  # names as they are, not \\u escapes
     fc = json.loads(repo.display_geojson(1))
     assert fc["type"] == "FeatureCollection"
     assert [f["id"] for f in fc["features"]] == [TA, TB]
