@@ -24,7 +24,7 @@ from callbacks.cockpit import (
 from callbacks.state import ViewState
 from layouts.kpi import sparkline_src
 from layouts.map_figure import T_CONTEXT, T_FACILITY, T_HEAT, T_OPEN, T_VALUES, colorscale
-from tests.numbers_fixture import A1, A2, A3, CITY, TA, TB
+from tests.numbers_fixture import A1, A2, A3, CITY, DATA_VERSION, TA, TB
 
 OCT, NOV = date(2026, 10, 1), date(2026, 11, 1)
 PM25_HOVER = "<b>%{customdata[0]}</b><br>PM2.5浓度: %{customdata[1]} μg/m³<br>排名: %{customdata[2]}<br>较上期: %{customdata[3]}<extra></extra>"
@@ -104,7 +104,7 @@ def test_map_of_a_lower_is_better_indicator_colours_low_values_green(services):
     assert ops[("data", T_VALUES, "z")] == [30.0, 80.0]  # A (20+30+40)/3, B (90+70)/2
     assert ops[("data", T_VALUES, "colorscale")] == colorscale(-1)
     assert ops[("data", T_VALUES, "colorscale")][0][1] == "#1a9850"  # the lowest PM2.5 is green
-    assert ops[("data", T_VALUES, "geojson")] == "/geo/level-1.json?v=7"
+    assert ops[("data", T_VALUES, "geojson")] == f"/geo/level-1.json?v={DATA_VERSION}"
     assert ops[("data", T_VALUES, "colorbar", "title", "text")] == "μg/m³"
     # hover: name, value, rank of 2 (lower is better: A first), change vs before: (30-40)/40, (80-30)/30
     assert ops[("data", T_VALUES, "customdata")] == [["甲镇", "30", "1/2", "-25.0%"], ["乙镇", "80", "2/2", "+166.7%"]]
@@ -120,13 +120,16 @@ def test_map_of_a_higher_is_better_indicator_colours_high_values_green(services)
     # (90-60)/60 = +50 %, (30-40)/40 = -25 %
     assert ops[("data", T_VALUES, "customdata")] == [["Town A", "90", "1/2", "+50.0%"], ["Town B", "30", "2/2", "-25.0%"]]
     assert ops[("data", T_VALUES, "colorbar", "title", "text")] == "10k CNY"
-    assert ops[("data", T_VALUES, "hovertemplate")].startswith("<b>%{customdata[0]}</b><br>Retail sales: %{customdata[1]} 10k CNY<br>Rank:")
+    assert ops[("data", T_VALUES, "hovertemplate")] == (
+        "<b>%{customdata[0]}</b><br>Retail sales: %{customdata[1]} 10k CNY<br>Rank: %{customdata[2]}"
+        "<br>vs previous: %{customdata[3]}<extra></extra>"
+    )
 
 
 def test_map_of_a_town_shows_its_communities_with_ranks_and_gaps(services):
     ops = _ops(cockpit_view(services, f"?area={TA}&indicator=emg_max&lang=en", [])["figure"])
     assert ops[("data", T_VALUES, "locations")] == [A1, A2, A3]
-    assert ops[("data", T_VALUES, "geojson")] == "/geo/level-2.json?v=7"
+    assert ops[("data", T_VALUES, "geojson")] == f"/geo/level-2.json?v={DATA_VERSION}"
     assert ops[("data", T_VALUES, "z")] == [3.0, 7.0, None]
     # no previous values; A3 has no value, so no rank; its English name is empty: the Chinese one shows
     assert ops[("data", T_VALUES, "customdata")] == [["A1", "3", "1/3", "–"], ["A2", "7", "2/3", "–"], ["甲三社区", "–", "–", "–"]]
@@ -138,7 +141,7 @@ def test_map_of_a_community_shows_it_among_its_siblings(services):
     assert ops[("data", T_VALUES, "customdata")] == [["甲二社区", "30", "1/1", "-25.0%"]]  # (30-40)/40
     assert ops[("data", T_CONTEXT, "locations")] == [A1, A3]
     assert ops[("data", T_CONTEXT, "z")] == [0, 0]
-    assert ops[("data", T_CONTEXT, "geojson")] == "/geo/level-2.json?v=7"
+    assert ops[("data", T_CONTEXT, "geojson")] == f"/geo/level-2.json?v={DATA_VERSION}"
 
 
 def test_map_layers_show_heat_open_events_and_facilities(services):
@@ -270,6 +273,8 @@ def test_heat_grid_is_a_25th_of_the_area_side(area_km2, cell):
 def test_kpi_cards_show_values_changes_freshness_and_status(services):
     state = ViewState(area=CITY, indicator="env_pm25", period="2026-10")
     parts = kpi_parts(services, state, ["eco_sum", "env_pm25", "gov_last", "eco_gdp_year", "svc_wmean", "gone"])
+    middle = kpi_parts(services, state, ["eco_sum", "gone", "env_pm25"])  # a gone card in the middle
+    assert middle["value"] == ["120", "–", "55"] and middle["name"] == ["社零总额", "gone", "PM2.5浓度"]
     assert parts["value"] == ["120", "55", "20", "450", "81", "–"]
     assert parts["unit"] == ["万元", "μg/m³", "分", "亿元", "%", ""]
     assert parts["name"] == ["社零总额", "PM2.5浓度", "群众满意度", "地区生产总值", "疫苗接种率", "gone"]
@@ -396,6 +401,8 @@ def test_breadcrumb_of_the_top_area_is_its_name_only(services):
 def test_area_title_says_when_the_indicator_has_no_data(services):
     view = cockpit_view(services, "?indicator=eco_jobs", [])
     assert _texts(view["area_title"]) == ["彭州测试市", "新增就业", "暂无数据"]
+    view = cockpit_view(services, "?indicator=eco_jobs&lang=en", [])
+    assert _texts(view["area_title"]) == ["Test City", "New jobs", "No data"]
     view = cockpit_view(services, "?indicator=eco_sum&area=nowhere&lang=en", [])
     assert _texts(view["area_title"]) == ["Test City", "Retail sales", "Cannot show this area: unknown area or outside your scope"]
     assert _texts(cockpit_view(services, f"?area={TB}", [])["area_title"]) == ["乙镇", "社零总额"]
@@ -512,3 +519,52 @@ def test_heat_and_open_event_layers_round_positions_to_four_decimals_and_skip_un
     assert ops[("data", T_OPEN, "lon")] == [103.1235] and ops[("data", T_OPEN, "lat")] == [31.6543]
     assert ops[("data", T_OPEN, "text")] == ["Level III 井盖缺失 · Processing"]
     assert ops[("data", T_OPEN, "marker", "color")] == [3]
+
+
+def test_map_in_english_with_layers_follows_the_screen_scale(services):
+    ops = _ops(cockpit_view(services, "?lang=en", ["open", "camera"], size={"w": 1000, "h": 300, "vh": 1620})["figure"])
+    assert ops[("data", T_OPEN, "text")][0] == "Level I 事件5 fire · Dispatched"
+    assert ops[("data", T_FACILITY["camera"], "marker", "size")] == [15.8] * 4  # 10.5 * 1.5 = 15.75
+    # 300 px high: 252 px for 0.5° of latitude, less room than the width gives
+    y1, y2 = (math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) for lat in (31.0, 31.5))
+    assert ops[("layout", "map", "zoom")] == pytest.approx(math.log2(252 / (512 * (y2 - y1) / (2 * math.pi))))
+
+
+def test_map_sizes_round_to_what_plotly_needs(services):
+    ops = _ops(cockpit_view(services, "", [], size={"w": 1000, "h": 760, "vh": 1000})["figure"])
+    # 1000 / 1080 = 0.9259: line widths to one decimal, pixel sizes to whole pixels
+    assert ops[("data", T_VALUES, "marker", "line", "width")] == 1.1  # 1.111
+    assert ops[("data", T_CONTEXT, "marker", "line", "width")] == 0.9  # 0.926
+    assert ops[("data", T_HEAT, "radius")] == 13  # 12.96
+    small = _ops(cockpit_view(services, "", [], size={"w": 1000, "h": 760, "vh": 600})["figure"])
+    assert small[("data", T_HEAT, "radius")] == 10  # 14 * 0.75 = 10.5, rounded half to even
+
+
+def test_an_area_with_a_single_child_still_maps_its_child(services):
+    from callbacks.cockpit import map_patch
+
+    region = dict(services.repo.region(TB), n_children=1)
+    ind = next(i for i in services.repo.indicators() if i["code"] == "eco_sum")
+    rows = services.repo.child_values("eco_sum", TB, OCT)[:1]
+    ops = _ops(map_patch(services, ViewState(area=TB, period="2026-10"), region, ind, rows, services.repo.bounds(TB), set(), {}))
+    assert ops[("data", T_VALUES, "geojson")] == f"/geo/level-2.json?v={DATA_VERSION}"
+    assert ops[("data", T_CONTEXT, "locations")] == []
+
+
+def test_an_empty_database_opens_on_the_current_month():
+    class Empty:
+        class repo:  # noqa: N801
+            @staticmethod
+            def root_code():
+                return CITY
+
+            @staticmethod
+            def check_scope(area, scope):
+                return None
+
+        @staticmethod
+        def cached(method):
+            return []
+
+    state, error = resolve_state(Empty(), ViewState())
+    assert state.period == date.today().strftime("%Y-%m") and state.indicator == "" and error is None

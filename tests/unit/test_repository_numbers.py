@@ -14,7 +14,7 @@ from sqlalchemy import event
 
 from datasources import db
 from datasources.repository import Repository, ScopeError, sql_list
-from tests.numbers_fixture import A1, A2, A3, B1, B2, CITY, TA, TB
+from tests.numbers_fixture import A1, A2, A3, B1, B2, CITY, DATA_VERSION, TA, TB
 
 OCT, NOV, SEP = date(2026, 10, 1), date(2026, 11, 1), date(2026, 9, 1)
 _ENGINES: dict[str, object] = {}
@@ -120,7 +120,7 @@ def test_scope_admits_the_subtree_and_rejects_everything_else(repo):
 
 
 def test_data_version_periods_and_as_of(repo):
-    assert repo.data_version() == 7
+    assert repo.data_version() == DATA_VERSION  # 7, as the fixture writes it
     assert repo.latest_period() == OCT
     assert repo.periods() == [
         OCT, SEP, date(2026, 8, 1), date(2026, 7, 1), date(2026, 4, 1), date(2025, 10, 1), date(2025, 7, 1),
@@ -527,8 +527,8 @@ def test_bump_data_version_counts_up_from_the_stored_version(numbers_sqlite, tmp
     shutil.copy(numbers_sqlite.removeprefix("sqlite:///"), copy)
     repo = Repository(db.make_engine(f"sqlite:///{copy}"))
     with repo.engine.begin() as conn:
-        assert bump_data_version(conn) == 8
-    assert repo.data_version() == 8
+        assert bump_data_version(conn) == DATA_VERSION + 1
+    assert repo.data_version() == DATA_VERSION + 1
     with repo.engine.begin() as conn:
         conn.execute(sqlalchemy.text("DELETE FROM meta WHERE key = 'data_version'"))
     assert repo.data_version() == 0
@@ -548,7 +548,7 @@ def test_sql_list_quotes_identifiers():
 
 
 def test_catalog_levels_pages_and_meta(repo):
-    assert repo.meta() == {"data_version": "7", "demo": "1", "as_of": "2026-11-20T18:00:00", "scale": "numbers"}
+    assert repo.meta() == {"data_version": str(DATA_VERSION), "demo": "1", "as_of": "2026-11-20T18:00:00", "scale": "numbers"}
     assert repo.level_names() == [
         {"level": 0, "name_zh": "市", "name_en": "city"}, {"level": 1, "name_zh": "镇街", "name_en": "township"},
         {"level": 2, "name_zh": "村社区", "name_en": "community"},
@@ -561,6 +561,7 @@ def test_catalog_levels_pages_and_meta(repo):
 
 
 def test_display_geometry_of_a_level_and_the_child_under_a_point(repo):
+    assert '"name": "乙镇"' in repo.display_geojson(1)  # names as they are, not \\u escapes
     fc = json.loads(repo.display_geojson(1))
     assert fc["type"] == "FeatureCollection"
     assert [f["id"] for f in fc["features"]] == [TA, TB]
