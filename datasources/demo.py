@@ -107,7 +107,6 @@ def build_demo(
         kinds = dict(batch.conn.execute(text("SELECT id, kind FROM facilities WHERE live = :t ORDER BY id"), {"t": True}).all())
         batch.readings(demo_events.generate_readings(list(kinds.items()), as_of, seed))
         say("roll-ups, rules and alerts", 80)
-    report = writer.last_report
     _analyze(engine)
     with engine.connect() as conn:
         counts = {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in (
@@ -115,7 +114,6 @@ def build_demo(
         counts["indicator_values_loaded"] = conn.execute(text("SELECT COUNT(*) FROM indicator_values WHERE derived = :f"), {"f": False}).scalar_one()
         counts["indicator_values_derived"] = conn.execute(text("SELECT COUNT(*) FROM indicator_values WHERE derived = :t"), {"t": True}).scalar_one()
     say("done", 100)
-    del report
     return DemoReport(scale, seed, as_of, repair, counts, time.perf_counter() - t0)
 
 

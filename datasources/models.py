@@ -26,10 +26,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from datasources.rules import OPEN_STATUSES
+from datasources.rules import OPEN_STATUSES, sql_list
 
 #: The predicate of open events, written the same way in the partial index and in the queries that use it.
-OPEN_EVENTS_SQL = "status IN (" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
+OPEN_EVENTS_SQL = f"status IN {sql_list(OPEN_STATUSES)}"
 
 _EPOCH = datetime(1970, 1, 1)
 

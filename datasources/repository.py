@@ -26,15 +26,11 @@ from datasources.rules import (
     is_stale,
     month_floor,
     relative_change,
+    sql_list,
     threshold_status,
 )
 
 EVENT_DIMENSIONS = ("status", "category", "severity", "source")
-
-
-def sql_list(values: tuple[str, ...]) -> str:
-    """A constant tuple of identifiers as an SQL list literal: ('a', 'b')."""
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 _OPEN, _DONE = sql_list(OPEN_STATUSES), sql_list(DONE_STATUSES)

@@ -15,7 +15,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import Connection, bindparam, text
 
 from datasources.models import to_epoch
-from datasources.rules import DONE_STATUSES, SATISFIED_SCORE
+from datasources.rules import DONE_STATUSES, SATISFIED_SCORE, sql_list
 
 CELL_DEG = 0.005  # resolution of event_cells; coarser heat grids are whole multiples of it
 
@@ -27,7 +27,7 @@ _AGGREGATES = {
     "min": "MIN(v.value)",
     "wmean": "SUM(v.value * r.population) / NULLIF(SUM(CASE WHEN v.value IS NULL THEN 0 ELSE r.population END), 0)",
 }
-_DONE = "(" + ", ".join(f"'{s}'" for s in DONE_STATUSES) + ")"
+_DONE = sql_list(DONE_STATUSES)
 
 
 def rounded(conn: Connection, expr: str, digits: int = 9) -> str:

@@ -98,6 +98,11 @@ SATISFIED_SCORE = 4  # satisfaction scores are 1–5; 4 and 5 count as satisfied
 SEVERE = 2  # severity I and II (1, 2) are severe: they raise an alert while open
 
 
+def sql_list(values: tuple[str, ...]) -> str:
+    """A constant tuple of identifiers (statuses…) as an SQL list literal: ('a', 'b')."""
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
 def can_transition(current: str, new: str) -> bool:
     """True when an event may go from status ``current`` to ``new``."""
     return new in TRANSITIONS.get(current, ())

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine
 from datasources import db
 from datasources.catalog_loader import Catalog
 from datasources.ingest import entries
-from datasources.ingest.derive import Touched, bump_data_version, derive
+from datasources.ingest.derive import Touched, bump_data_version, derive, meta_value, set_meta
 from datasources.ingest.entries import CatalogReport, Records
 from datasources.ingest.errors import IngestError, Problem
 from datasources.models import Base
@@ -61,9 +61,7 @@ class Batch:
     def catalog(self, catalog: Catalog, level_shift: int | None = None, prune: bool = False) -> CatalogReport:
         """Pages, indicators and rules (see :func:`entries.write_catalog`)."""
         if level_shift is None:
-            from sqlalchemy import text
-
-            level_shift = int(self.conn.execute(text("SELECT value FROM meta WHERE key = 'catalog_level_shift'")).scalar() or 0)
+            level_shift = int(meta_value(self.conn, "catalog_level_shift") or 0)
         rep = entries.write_catalog(self.conn, catalog, self.touched, level_shift, prune)
         self.report.catalog = rep
         self._count("indicators", len(catalog.indicators))
@@ -103,7 +101,7 @@ class Batch:
     def set_meta(self, facts: dict[str, str]) -> None:
         """Facts about the loaded data (demo flag, scale, seed, as-of…); data_version is the writer's."""
         for k, v in facts.items():
-            entries._set_meta(self.conn, k, str(v))
+            set_meta(self.conn, k, str(v))
 
 
 class Writer:

@@ -31,10 +31,9 @@ from datasources.rollup import (
     rollup_events_monthly,
     rollup_indicator_values,
 )
-from datasources.rules import DONE_STATUSES, OPEN_STATUSES, SEVERE, month_floor, threshold_status
+from datasources.rules import DONE_STATUSES, OPEN_STATUSES, SEVERE, month_floor, sql_list, threshold_status
 
-_DONE = "(" + ", ".join(f"'{s}'" for s in DONE_STATUSES) + ")"
-_OPEN = "(" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
+_DONE, _OPEN = sql_list(DONE_STATUSES), sql_list(OPEN_STATUSES)
 _FREQUENCY_MONTHS = {"quarterly": (3, 6, 9, 12), "yearly": (12,)}
 _RATE_EXPR = {
     "events": "COALESCE(SUM(m.n), 0)",
@@ -62,16 +61,13 @@ class Touched:
     writes: int = 0  # rows written by the entries of the transaction
     deferred_indexes: set[str] = field(default_factory=set)  # tables loaded in bulk without their indexes
 
-    def any(self) -> bool:
-        return self.full or bool(self.value_regions or self.event_regions or self.facility_regions or self.writes)
-
 
 def derive(conn: Connection, touched: Touched, now: datetime) -> dict[str, int]:
     """Refresh everything derived from what ``touched`` names, in the caller's transaction."""
     counts: dict[str, int] = {}
     current = month_floor(now)
     full = touched.full
-    last = _meta(conn, "derived_month")
+    last = meta_value(conn, "derived_month")
     new_month = last is None or date.fromisoformat(last) < current
     if full:
         counts["event_monthly"] = rollup_events_monthly(conn)
@@ -135,7 +131,7 @@ def derive(conn: Connection, touched: Touched, now: datetime) -> dict[str, int]:
             counts["threshold_alerts"] = refresh_threshold_alerts(conn, now, inds, regs)
         if touched.event_regions:
             counts["event_alerts"] = refresh_event_alerts(conn, touched.event_regions)
-    _set_meta(conn, "derived_month", current.isoformat())
+    set_meta(conn, "derived_month", current.isoformat())
     return counts
 
 
@@ -325,11 +321,13 @@ def _insert_alerts(conn: Connection, rows: list[dict]) -> None:
 # ---------------------------------------------------------------------------------------------- meta
 
 
-def _meta(conn: Connection, key: str) -> str | None:
+def meta_value(conn: Connection, key: str) -> str | None:
+    """One fact from ``meta`` (None when unset)."""
     return conn.execute(text("SELECT value FROM meta WHERE key = :k"), {"k": key}).scalar()
 
 
-def _set_meta(conn: Connection, key: str, value: str) -> None:
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    """Set one fact in ``meta`` inside the writer's transaction."""
     if not conn.execute(text("UPDATE meta SET value = :v WHERE key = :k"), {"k": key, "v": value}).rowcount:
         conn.execute(text("INSERT INTO meta (key, value) VALUES (:k, :v)"), {"k": key, "v": value})
 

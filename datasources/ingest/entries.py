@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, text
 
 from datasources import boundaries, db
 from datasources.catalog_loader import Catalog
-from datasources.ingest.derive import Touched
+from datasources.ingest.derive import Touched, set_meta
 from datasources.ingest.errors import IngestError, Problem
 from datasources.ingest.validate import Checker, frame
 from datasources.models import (
@@ -106,7 +106,7 @@ def write_catalog(conn: Connection, catalog: Catalog, touched: Touched, level_sh
             {"f": False, "c": [r.indicator for r in catalog.rules]},
         )
     report.rules = len(catalog.rules)
-    _set_meta(conn, "catalog_level_shift", str(level_shift))
+    set_meta(conn, "catalog_level_shift", str(level_shift))
     touched.full = True
     touched.writes += len(rows)
     return report
@@ -437,7 +437,7 @@ def write_facilities(conn: Connection, records: Records, touched: Touched) -> in
     lon, lat = chk.number("lon", -180, 180), chk.number("lat", -90, 90)
     ids = chk.number("id", 1, integer=True, required=False)
     since = chk.timestamp("since", required=False)
-    chk.unique(["id"], "facility id") if "id" in df.columns and df["id"].notna().any() else None
+    chk.unique(["id"], "facility id")
     attrs = []
     for k in range(len(df)):
         a = df["attributes"].iat[k] if "attributes" in df.columns else None
@@ -547,11 +547,6 @@ def _text_or_empty(df: pd.DataFrame, col: str) -> np.ndarray:
     if col not in df.columns:
         return np.full(len(df), "", dtype=object)
     return df[col].fillna("").astype(str).to_numpy(dtype=object)
-
-
-def _set_meta(conn: Connection, key: str, value: str) -> None:
-    if not conn.execute(text("UPDATE meta SET value = :v WHERE key = :k"), {"k": key, "v": value}).rowcount:
-        conn.execute(text("INSERT INTO meta (key, value) VALUES (:k, :v)"), {"k": key, "v": value})
 
 
 __all__ = [

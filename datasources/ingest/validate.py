@@ -164,15 +164,17 @@ class Checker:
             self.flag(ok & ~self.df[field].astype(str).isin(list(known)).to_numpy(), field, f"unknown {what}")
 
     def unique(self, fields: list[str], what: str) -> None:
+        """No two records share ``fields`` (records missing any of them are not compared)."""
         if not all(f in self.df.columns for f in fields):
             return
-        keys = self.df[fields].astype(str)
-        dup = keys.duplicated(keep=False).to_numpy()
+        full = np.logical_and.reduce([self.present(f) for f in fields])
+        keys = self.df.loc[full, fields].astype(str)
+        dup = keys.duplicated(keep=False)
         if dup.any():
             first = keys.reset_index().groupby(fields)["index"].transform("min").to_numpy()
-            for k in np.flatnonzero(dup):
-                if first[k] != k:
-                    self.add(int(k), fields[0], self.df[fields[0]].iat[k], f"duplicate {what} (same as record {int(first[k])})")
+            for pos, k in enumerate(keys.index):
+                if dup.iat[pos] and first[pos] != k:
+                    self.add(int(k), fields[0], self.df[fields[0]].iat[k], f"duplicate {what} (same as record {int(first[pos])})")
 
 
 def _strings(col: pd.Series) -> pd.Series:

@@ -309,3 +309,16 @@ def test_facility_count_indicators_equal_the_facilities_on_the_map(mini_url, ind
         assert kpi.value == expected > 0, (area, indicator)
         assert kpi.period == repo.periods()[0]  # the stock now, not a month-old figure
         assert kpi.sparkline[0] <= kpi.value  # grew into today's count as facilities were commissioned
+
+
+def test_facility_batch_mixes_new_and_updated_rows_but_not_duplicate_ids(mini_sqlite, tmp_path):
+    url = f"sqlite:///{tmp_path / 'copy.db'}"
+    shutil.copyfile(mini_sqlite.removeprefix("sqlite:///"), tmp_path / "copy.db")
+    engine = db.make_engine(url)
+    leaf = write_batches.leaves(engine).iloc[0]
+    new = {"kind": "shelter", "name": "新避难场所", "lon": float(leaf["lon"]), "lat": float(leaf["lat"])}
+    writer = Writer(engine, clock=lambda: NOW)
+    # Two new facilities (no id) and one update: ids missing on new rows are not duplicates.
+    assert writer.facilities([new, new | {"name": "另一处"}, new | {"id": 1, "name": "改名"}]).written == {"facilities": 3}
+    with pytest.raises(IngestError, match="record 1, field 'id': duplicate facility id"):
+        writer.facilities([new | {"id": 1}, new | {"id": 1}])
