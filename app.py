@@ -21,7 +21,7 @@ from datetime import datetime
 import dash
 import flask
 
-from callbacks import cockpit, header, navigation, ticker
+from callbacks import auth, cockpit, header, navigation, security, ticker
 from callbacks.services import Services
 from config import ROOT, Config
 from datasources import db
@@ -34,7 +34,8 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
     cfg = config if isinstance(config, Config) else Config.from_env().with_overrides(config)
     engine = db.make_engine(cfg.database_url)
     services = Services.create(cfg, Repository(engine))
-    app = dash.Dash(
+    demo = is_demo(services.base_repo)
+    app = security.HardenedDash(
         __name__,
         title="城市运行管理中心 IOC",
         assets_folder=str(ROOT / "assets"),
@@ -44,26 +45,54 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
         suppress_callback_exceptions=True,
     )
     services.cache.init_app(app.server)
-    app.layout = lambda: cockpit_layout.page(services.layout_context())
+    auth.configure(app.server, cfg, demo)
+    app.layout = lambda: cockpit_layout.page(services.layout_context()) if flask.g.get("ioc_principal") else dash.html.Div()
+    auth.register(app, services)  # the guard first: every later route and callback has a caller
+    security.register(app, services)
     _register_routes(app.server, services)
     for feature in (navigation, header, cockpit, ticker):
         feature.register(app, services)
     app.server.config["IOC_SERVICES"] = services
+    if demo:
+        app.server.config["IOC_DEMO_ACCOUNTS"] = ensure_demo_accounts(services, cfg)
     return app
+
+
+def is_demo(repo: Repository) -> bool:
+    """Demo mode: the database holds the demo city (built by ``python app.py demo`` or the first start)."""
+    return db.has_schema(repo.engine) and repo.meta().get("demo") == "1"
+
+
+def ensure_demo_accounts(services: Services, cfg: Config) -> list[tuple[str, str, str | None]]:
+    """The demo's accounts, one per role (township scoped to the first township), created when missing."""
+    repo = services.base_repo
+    townships = repo.children(repo.root_code())
+    scope = townships[0]["code"] if townships else repo.root_code()
+    return services.accounts.ensure_demo_accounts(cfg.demo_password, scope)
+
+
+def demo_accounts_text(accounts: list[tuple[str, str, str | None]], password: str) -> str:
+    """The lines printed at start in demo mode."""
+    lines = [f"demo accounts (password {password!r}, set IOC_DEMO_PASSWORD to change it before the first start):"]
+    lines += [f"  {name:9s} role {role:9s} scope {scope or 'whole city'}" for name, role, scope in accounts]
+    return "\n".join(lines)
 
 
 def _register_routes(server: flask.Flask, services: Services) -> None:
     @server.get("/geo/level-<int:level>.json")
     def level_geojson(level: int):  # noqa: ANN202
-        """Simplified boundaries of one level, fetched once by the map (long cache; URL carries the version)."""
+        """Simplified boundaries of one level within the caller's scope, fetched once by the map (long
+        private cache; the URL carries the data version and the scope)."""
+        if level not in {lv["level"] for lv in services.cached("level_names")}:
+            return flask.jsonify(error=f"unknown level {level}"), 404
         body = services.display_geojson(level)
         resp = flask.Response(body, mimetype="application/geo+json")
-        resp.headers["Cache-Control"] = "public, max-age=86400, immutable"
+        resp.headers["Cache-Control"] = "private, max-age=86400, immutable"
         return resp
 
     @server.get("/healthz")
     def healthz():  # noqa: ANN202
-        return {"status": "ok", "data_version": services.repo.data_version()}
+        return {"status": "ok", "data_version": services.base_repo.data_version()}
 
 
 def ensure_demo(cfg: Config, force: bool = False, quiet: bool = False) -> None:
@@ -191,9 +220,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cfg = cfg.with_overrides({k: v for k, v in {"host": getattr(args, "host", None), "port": getattr(args, "port", None)}.items() if v})
     ensure_demo(cfg)
-    app = create_app(cfg)
+    try:
+        app = create_app(cfg)
+    except auth.StartupError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 2
+    if "IOC_DEMO_ACCOUNTS" in app.server.config:
+        print(demo_accounts_text(app.server.config["IOC_DEMO_ACCOUNTS"], cfg.demo_password))
     print(f"IOC dashboard on http://{cfg.host}:{cfg.port}/", flush=True)
-    app.run(host=cfg.host, port=cfg.port, debug=getattr(args, "debug", False))
+    app.run(host=cfg.host, port=cfg.port, debug=getattr(args, "debug", False), request_handler=security.QuietRequestHandler)
     return 0
 
 

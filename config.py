@@ -33,6 +33,13 @@ class Config:
     demo_scale: str = field(default="county", metadata={"doc": "demo built when the database is empty: county, prefecture or mini"})
     demo_seed: int = field(default=1, metadata={"doc": "seed of the demo generator"})
     title: str = field(default="", metadata={"doc": "screen title; empty = '<city> 城市运行管理中心'"})
+    secret_key: str = field(default="", repr=False, metadata={
+        "doc": "signs session cookies; required outside demo mode (demo mode keeps a generated one in instance/secret_key)"})
+    demo_password: str = field(default="demo", repr=False, metadata={
+        "doc": "password of the demo accounts (leader, duty, analyst, township, admin), demo mode only"})
+    cookie_secure: int = field(default=0, metadata={"doc": "1 behind TLS: session cookies only over HTTPS"})
+    session_hours: int = field(default=12, metadata={"doc": "a session ends after this many hours without a request"})
+    max_body_kb: int = field(default=256, metadata={"doc": "largest request body accepted by the screens, in KB (413 above)"})
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:

@@ -9,8 +9,10 @@ import dash
 from dash import ALL, Input, Output, Patch, dcc, html
 from dateutil.relativedelta import relativedelta
 
+from callbacks import access, inputs
 from callbacks.services import Services
 from callbacks.state import ViewState, parse_search, to_search
+from datasources.access.roles import VIEW
 from datasources.repository import ScopeError
 from layouts import ids
 from layouts.i18n import pick, t
@@ -18,6 +20,7 @@ from layouts.kpi import STATUS_COLORS, change_text, format_value, sparkline_src
 from layouts.map_figure import (
     FACILITY_COLORS,
     FACILITY_KINDS,
+    LAYERS,
     T_CONTEXT,
     T_FACILITY,
     T_HEAT,
@@ -28,6 +31,7 @@ from layouts.map_figure import (
     view_for_bounds,
 )
 
+LAYER_KEYS = frozenset(LAYERS)
 OPEN_EVENT_POINTS = 120  # the most severe and newest; the rest show in the heat layer and the panel
 KPI_PARTS = ("value", "unit", "name", "change", "yoy", "spark", "fresh", "card")
 
@@ -101,12 +105,12 @@ def map_patch(
         fig["data"][T_CONTEXT]["locations"] = []
         fig["data"][T_CONTEXT]["z"] = []
     else:
-        siblings = [s["code"] for s in services.cached("children", region["parent_code"]) if s["code"] != area] if region["parent_code"] else []
-        fig["data"][T_CONTEXT]["geojson"] = geojson_url(level, version)
+        siblings = [s["code"] for s in _siblings(services, region) if s["code"] != area]
+        fig["data"][T_CONTEXT]["geojson"] = geojson_url(level, version, services.scope)
         fig["data"][T_CONTEXT]["locations"] = siblings
         fig["data"][T_CONTEXT]["z"] = [0] * len(siblings)
     n = len(rows)
-    fig["data"][T_VALUES]["geojson"] = geojson_url(level, version)
+    fig["data"][T_VALUES]["geojson"] = geojson_url(level, version, services.scope)
     fig["data"][T_VALUES]["locations"] = [r["code"] for r in rows]
     fig["data"][T_VALUES]["z"] = [r["value"] for r in rows]
     fig["data"][T_VALUES]["colorscale"] = colorscale(ind["polarity"])
@@ -136,6 +140,16 @@ def map_patch(
     fig["data"][T_OPEN]["marker"]["size"] = round(10 * scale)
     fig["data"][T_HEAT]["radius"] = round(14 * scale)
     return fig
+
+
+def _siblings(services: Services, region: dict) -> list[dict]:
+    """The area's siblings (map context), or none when the parent lies outside the caller's scope."""
+    if not region["parent_code"]:
+        return []
+    try:
+        return services.cached("children", region["parent_code"])
+    except ScopeError:
+        return []
 
 
 def kpi_parts(services: Services, state: ViewState, codes: list[str] | None = None) -> dict[str, list]:
@@ -281,8 +295,9 @@ def register(app: dash.Dash, services: Services) -> None:
     """Wire the cockpit callback and the client-side map fit."""
 
     def render(search, layers, _version, size):  # noqa: ANN001, ANN202
-        codes = [o["id"]["code"] for o in dash.callback_context.outputs_list[-1]]
-        view = cockpit_view(services, search, layers, codes, size)
+        known = {i["code"] for i in services.cached("indicators") if i["headline"]}
+        codes = inputs.output_keys(dash.callback_context.outputs_list[-1], "code", known)
+        view = cockpit_view(services, search, inputs.codes(layers, LAYER_KEYS), codes, inputs.map_size(size))
         k = view["kpi"]
         return (
             view["figure"], view["breadcrumb"], view["area_title"],
@@ -294,7 +309,8 @@ def register(app: dash.Dash, services: Services) -> None:
             k["spark"], k["fresh"], k["card"],
         )
 
-    app.callback(
+    access.callback(
+        app, VIEW,
         Output(ids.MAP, "figure"),
         Output(ids.BREADCRUMB, "children"),
         Output(ids.AREA_TITLE, "children"),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State, no_update
 
+from callbacks import access
 from callbacks.services import Services
 from callbacks.state import parse_search
+from datasources.access.roles import VIEW
 from datasources.repository import ScopeError
 from layouts import ids
 from layouts.i18n import t
@@ -45,17 +47,18 @@ def register(app: dash.Dash, services: Services) -> None:
 
     def poll_version(_n, current):  # noqa: ANN001, ANN202
         """Cheap and idempotent (dcc.Interval may fire twice): only a changed version updates anything."""
-        version = services.repo.data_version()
+        version = services.data_version()
         return no_update if version == current else version
 
-    app.callback(Output(ids.DATA_VERSION, "data"), Input(ids.REFRESH, "n_intervals"), State(ids.DATA_VERSION, "data"),
-                 prevent_initial_call=True)(poll_version)
+    access.callback(app, VIEW, Output(ids.DATA_VERSION, "data"), Input(ids.REFRESH, "n_intervals"),
+                    State(ids.DATA_VERSION, "data"), prevent_initial_call=True)(poll_version)
 
     def facts(search, _version):  # noqa: ANN001, ANN202
         f = header_facts(services, search)
         return f["mode"], f["as_of"], f["alerts"]
 
-    app.callback(
+    access.callback(
+        app, VIEW,
         Output(ids.MODE, "children"), Output(ids.AS_OF, "children"), Output(ids.ALERT_COUNT, "children"),
         Input(ids.URL, "search"), Input(ids.DATA_VERSION, "data"),
     )(facts)

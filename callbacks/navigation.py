@@ -9,12 +9,14 @@ from __future__ import annotations
 import dash
 from dash import ALL, Input, Output, State, no_update
 
+from callbacks import access, inputs
 from callbacks.cockpit import resolve_state
 from callbacks.services import Services
 from callbacks.state import parse_search, to_search
+from datasources.access.roles import DRILL, VIEW
 from datasources.repository import ScopeError
 from layouts import ids
-from layouts.i18n import pick, screen_title, t
+from layouts.i18n import MESSAGES, pick, screen_title, t
 from layouts.map_figure import layer_options
 
 
@@ -27,20 +29,22 @@ def next_search(trigger: dict | str | None, value, search: str | None, locate=No
     state = parse_search(search)
     new = state
     if trigger == ids.MAP:
-        points = (value or {}).get("points") or []
-        code = points[0].get("location") if points else None
-        if not code and points and locate and points[0].get("lon") is not None:
-            code = locate(state.area, points[0]["lon"], points[0]["lat"])
+        point = inputs.map_click(value)
+        if point is None:
+            return no_update
+        code = point["location"]
+        if not code and locate and point["lon"] is not None and point["lat"] is not None:
+            code = locate(state.area, point["lon"], point["lat"])
         if not code:
             return no_update
         new = state.with_(area=str(code))
-    elif trigger == ids.INDICATOR_SELECT and value:
+    elif trigger == ids.INDICATOR_SELECT and inputs.code(value):
         new = state.with_(indicator=value)
-    elif trigger == ids.PERIOD_SELECT and value:
+    elif trigger == ids.PERIOD_SELECT and isinstance(value, str) and parse_search(f"?period={value}").period:
         new = state.with_(period=value)
     elif trigger == ids.LANG_TOGGLE and value:
         new = state.with_(lang="en" if state.lang == "zh" else "zh")
-    elif isinstance(trigger, dict) and trigger.get("type") == "kpi-card" and value:
+    elif isinstance(trigger, dict) and trigger.get("type") == "kpi-card" and value and inputs.code(trigger.get("code")):
         new = state.with_(indicator=trigger["code"])
     out = to_search(new)
     return no_update if out == to_search(state) and search else out
@@ -97,7 +101,8 @@ def register(app: dash.Dash, services: Services) -> None:
         except ScopeError:
             return None
 
-    app.callback(
+    access.callback(
+        app, DRILL,
         Output(ids.URL, "search"),
         Input(ids.MAP, "clickData"),
         Input(ids.kpi("card", ALL), "n_clicks"),
@@ -110,13 +115,15 @@ def register(app: dash.Dash, services: Services) -> None:
 
     def labels(search):  # noqa: ANN001, ANN202
         lang = parse_search(search).lang
-        keys = [o["id"]["key"] for o in dash.callback_context.outputs_list[0]]
+        known = set(MESSAGES) | {f"page.{p['id']}" for p in services.cached("pages")}
+        keys = inputs.output_keys(dash.callback_context.outputs_list[0], "key", known)
         root = services.cached("region", services.repo.root_code())
         title = screen_title(services.config.title, root, lang)
         return (label_texts(services, keys, lang), t("lang_switch", lang), title, "zh-CN" if lang == "zh" else "en",
                 layer_options(lang), indicator_options(services, lang), period_options(services))
 
-    app.callback(
+    access.callback(
+        app, VIEW,
         Output(ids.label(ALL), "children"),
         Output(ids.LANG_TOGGLE, "children"),
         Output(ids.TITLE, "children"),

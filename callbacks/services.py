@@ -2,6 +2,10 @@
 
 Cached reads key on the repository's data version, so a write anywhere makes every worker's cache
 miss on its next read; nothing is kept in a Python global.
+
+Inside a request, ``services.repo`` is the repository bound to the caller's scope (set once per request
+by ``callbacks.auth``); a request without a caller gets no repository at all. Cache keys carry the
+scope. Outside requests (command line, tests) it is the whole repository.
 """
 
 from __future__ import annotations
@@ -9,18 +13,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import g, has_app_context
+from flask import g, has_app_context, has_request_context
 from flask_caching import Cache
 
 from config import Config
-from datasources.repository import Repository
+from datasources.access.accounts import Accounts
+from datasources.access.roles import AccessDenied, Principal, require
+from datasources.repository import Repository, ScopedRepository
 
 
 @dataclass
 class Services:
     config: Config
-    repo: Repository
+    base_repo: Repository
     cache: Cache
+
+    @property
+    def accounts(self) -> Accounts:
+        """Users, tokens and the audit log on the same database."""
+        return Accounts(self.base_repo.engine)
+
+    def principal(self) -> Principal:
+        """The caller of the current request (raises AccessDenied when nobody is bound)."""
+        p = g.get("ioc_principal") if has_request_context() else None
+        if p is None:
+            raise AccessDenied(None, "view")
+        return p
+
+    def require(self, permission: str) -> Principal:
+        """The caller, when it holds ``permission``; AccessDenied otherwise."""
+        return require(self.principal(), permission)
+
+    @property
+    def scope(self) -> str | None:
+        """The caller's scope inside a request; None (everything) outside requests."""
+        return self.principal().scope if has_request_context() else None
+
+    @property
+    def repo(self) -> Repository | ScopedRepository:
+        """The repository bound to the caller's scope (the whole one outside requests)."""
+        if not has_request_context():
+            return self.base_repo
+        return self.base_repo.scoped(self.principal().scope)
 
     @classmethod
     def create(cls, config: Config, repo: Repository) -> Services:
@@ -33,15 +67,16 @@ class Services:
     def data_version(self) -> int:
         """The data version, read once per request (a callback makes a dozen cached reads)."""
         if not has_app_context():
-            return self.repo.data_version()
+            return self.base_repo.data_version()
         if "ioc_data_version" not in g:
-            g.ioc_data_version = self.repo.data_version()
+            g.ioc_data_version = self.base_repo.data_version()
         return g.ioc_data_version
 
     def cached(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """Call ``repo.<method>(*args, **kwargs)`` through the cache, keyed by the data version."""
+        """Call ``repo.<method>(*args, **kwargs)`` (scoped to the caller) through the cache, keyed by the
+        data version and the scope."""
         version = self.data_version()
-        key = f"{method}:{version}:{args!r}:{sorted(kwargs.items())!r}"
+        key = f"{method}:{version}:{self.scope}:{args!r}:{sorted(kwargs.items())!r}"
         hit = self.cache.get(key)
         if hit is not None:
             return hit
@@ -50,7 +85,7 @@ class Services:
         return value
 
     def display_geojson(self, level: int) -> str:
-        """Simplified boundaries of one level (cached)."""
+        """Simplified boundaries of one level within the caller's scope (cached)."""
         return self.cached("display_geojson", level)
 
     def layout_context(self) -> dict:
@@ -65,4 +100,14 @@ class Services:
             "root": self.cached("region", self.repo.root_code()),
             "root_bounds": self.cached("bounds", self.repo.root_code()),
             "data_version": self.data_version(),
+            "user": self._caller(),
         }
+
+    def _caller(self) -> dict | None:
+        """Name and role of the caller and a CSRF token for the sign-out form (None outside requests)."""
+        if not has_request_context() or g.get("ioc_principal") is None:
+            return None
+        from flask_wtf.csrf import generate_csrf
+
+        p = self.principal()
+        return {"name": p.name, "role": p.role, "scope": p.scope, "csrf": generate_csrf()}

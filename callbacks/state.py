@@ -7,7 +7,12 @@ from dataclasses import dataclass, replace
 from datetime import date
 from urllib.parse import parse_qs, urlencode
 
+from callbacks import inputs
+
 MODES = ("daily", "flood", "holiday", "epidemic", "emergency")
+#: An area parameter that is not a code at all: kept as a value no region has, so the screen says
+#: "unknown area" instead of silently showing the city.
+INVALID_AREA = "?"
 
 
 @dataclass(frozen=True)
@@ -34,14 +39,22 @@ class ViewState:
 
 
 def parse_search(search: str | None) -> ViewState:
-    """Read a view state from a URL query string; unknown or malformed parameters fall back to defaults."""
-    q = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
+    """Read a view state from a URL query string; unknown or malformed parameters fall back to defaults.
+    Any value (also a non-string, a NUL, a lone surrogate or megabytes of text) gives a valid state."""
+    raw = inputs.text(search)
+    if search and isinstance(search, str) and not raw:  # NULs, lone surrogates, megabytes: a bad address
+        return ViewState(area=INVALID_AREA)
+    try:
+        q = {k: v[-1] for k, v in parse_qs(raw.lstrip("?"), max_num_fields=32).items()}
+    except ValueError:  # more fields than any view has
+        return ViewState(area=INVALID_AREA)
     mode = q.get("mode", "daily")
     lang = q.get("lang", "zh")
     period = q.get("period", "")
+    area = q.get("area", "")
     return ViewState(
-        area=q.get("area", ""),
-        indicator=q.get("indicator", ""),
+        area=area if not area or inputs.code(area) else INVALID_AREA,
+        indicator=inputs.code(q.get("indicator")) or "",
         period=period if re.fullmatch(r"\d{4}-\d{2}", period) else "",
         mode=mode if mode in MODES else "daily",
         lang=lang if lang in ("zh", "en") else "zh",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, html
 
+from callbacks import access
 from callbacks.services import Services
 from callbacks.state import parse_search
+from datasources.access.roles import VIEW
 from datasources.repository import ScopeError
 from layouts import ids
 from layouts.i18n import t
@@ -40,6 +42,6 @@ def ticker_items(services: Services, search: str | None, limit: int = 12) -> lis
 
 def register(app: dash.Dash, services: Services) -> None:
     """Wire the ticker to the URL and the data version."""
-    app.callback(
-        Output(ids.TICKER, "children"), Input(ids.URL, "search"), Input(ids.DATA_VERSION, "data"),
+    access.callback(
+        app, VIEW, Output(ids.TICKER, "children"), Input(ids.URL, "search"), Input(ids.DATA_VERSION, "data"),
     )(lambda search, _v: ticker_items(services, search))

@@ -277,28 +277,55 @@ class Alert(Base):
 
 
 class User(Base):
+    """A person who logs in. ``session_epoch`` is part of the session cookie's identity: bumping it
+    (password reset, disable, role change) ends every session of the user at once."""
+
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64), default="")
     password_hash: Mapped[str] = mapped_column(String(256))
-    role: Mapped[str] = mapped_column(String(16))  # leader | duty | analyst | township | admin
-    scope_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
+    role: Mapped[str] = mapped_column(String(16))  # see datasources.access.roles.MATRIX
+    # Region whose subtree the user may see (None = the whole city). No foreign key: a re-imported
+    # hierarchy that drops the region leaves the user seeing nothing, not a broken import.
+    scope_code: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(EpochSeconds)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(EpochSeconds)
+    last_login_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
 
 
 class ApiToken(Base):
+    """A bearer token of a machine client. Only the SHA-256 of the secret is kept; ``prefix`` (the
+    first characters) lets people recognise a token in lists and logs."""
+
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    scope_code: Mapped[str | None] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(EpochSeconds)
+    last_used_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
     revoked_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditLog(Base):
+    """Who did what, when, from where: logins, failed logins, mode switches, dispatches, exports,
+    imports, administration. Append-only."""
+
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ts: Mapped[datetime] = mapped_column(EpochSeconds, index=True)
-    username: Mapped[str | None] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")  # ok | failed | denied
+    target: Mapped[str] = mapped_column(String(128), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (Index("ix_audit_log_action_ts", "action", "ts"), Index("ix_audit_log_ip_ts", "ip", "ts"))

@@ -1,4 +1,4 @@
-"""The repository: every query the screens run. The only module that reads the database.
+"""The repository: every query the screens run (accounts and the audit log live in ``access``).
 
 All functions take a ``scope`` (a region code whose subtree the caller may see; ``None`` = all) and
 filter by it in SQL. Aggregation runs in SQL on indexed keys or on the roll-up tables filled at load
@@ -7,6 +7,8 @@ time; Python only shapes the few rows that come back.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -98,6 +100,10 @@ class Repository:
         with self.engine.connect() as conn:
             return conn.execute(text(sql), params or {}).scalar()
 
+    def scoped(self, scope: str | None) -> ScopedRepository:
+        """This repository as a caller limited to ``scope``'s subtree sees it (``None``: everything)."""
+        return ScopedRepository(self, scope)
+
     # ------------------------------------------------------------------ meta and versioning
     def meta(self) -> dict[str, str]:
         """All key/value facts of the loaded data (demo flag, as_of, scale, seed, data_version…)."""
@@ -182,15 +188,14 @@ class Repository:
         """Level numbers and their names, from the data."""
         return self._rows("SELECT level, name_zh, name_en FROM region_levels ORDER BY level")
 
-    def display_geojson(self, level: int) -> str:
-        """A FeatureCollection (JSON text) of every region at ``level``, simplified for display.
-
-        Served once per level by URL; feature ``id`` is the region code."""
+    def display_geojson(self, level: int, scope: str | None = None) -> str:
+        """A FeatureCollection (JSON text) of the regions at ``level`` (within ``scope``), simplified for
+        display. Served once per level by URL; feature ``id`` is the region code."""
+        sql = "SELECT code, name, parent_code, geometry_display FROM regions WHERE level = :l"
+        if scope is not None:
+            sql += " AND code IN (SELECT descendant_code FROM region_closure WHERE ancestor_code = :s)"
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT code, name, parent_code, geometry_display FROM regions WHERE level = :l ORDER BY code"),
-                {"l": level},
-            ).all()
+            rows = conn.execute(text(sql + " ORDER BY code"), {"l": level, "s": scope}).all()
         # Geometry is already GeoJSON text: splice it in rather than parse and re-serialise it.
         feats = ",".join(
             f'{{"type":"Feature","id":{json.dumps(code)},'
@@ -550,6 +555,28 @@ class Repository:
         return _as_datetime(self._scalar("SELECT MAX(reported_at) FROM events"))
 
 
+#: Repository methods that take no area and reveal nothing about one: open to any scoped caller.
+UNSCOPED_METHODS = frozenset({"meta", "data_version", "level_names", "pages", "indicators", "latest_period", "periods", "data_as_of"})
+
+
+class ScopedRepository:
+    """The read path of one caller: every method that takes a ``scope`` gets the caller's, ``root_code``
+    is the scope's top, and anything not known to be safe (a new method without ``scope``) is refused
+    rather than served unscoped."""
+
+    def __init__(self, repo: Repository, scope: str | None):
+        self.unscoped = repo
+        self.scope = scope
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.unscoped, name)
+        if name in UNSCOPED_METHODS:
+            return attr
+        if callable(attr) and "scope" in inspect.signature(attr).parameters:
+            return functools.partial(attr, scope=self.scope)
+        raise AttributeError(f"Repository.{name} takes no scope: add one, or list it in UNSCOPED_METHODS")
+
+
 def _is_month_start(d: date | datetime) -> bool:
     if isinstance(d, datetime):
         return d.day == 1 and d.time() == datetime.min.time()
@@ -561,4 +588,4 @@ def _to_datetime(d: date | datetime) -> int:
     return to_epoch(d if isinstance(d, datetime) else datetime(d.year, d.month, d.day))
 
 
-__all__ = ["Kpi", "Repository", "ScopeError"]
+__all__ = ["Kpi", "Repository", "ScopeError", "ScopedRepository"]

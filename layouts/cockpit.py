@@ -38,9 +38,25 @@ def header(ctx: dict, lang: str = "zh") -> html.Header:
                 html.Span(className="header-fact", children=[label("as_of", lang), html.B("–", id=ids.AS_OF)]),
                 html.Span(className="header-fact alerts", children=[label("alerts", lang), html.B("–", id=ids.ALERT_COUNT)]),
                 html.Button(t("lang_switch", lang), id=ids.LANG_TOGGLE, className="lang-toggle", n_clicks=0),
+                *user_menu(ctx.get("user"), lang),
             ]),
         ],
     )
+
+
+def user_menu(user: dict | None, lang: str = "zh") -> list:
+    """Who is signed in (name, role) and the sign-out button: a plain form post carrying a CSRF token."""
+    if not user:
+        return []
+    return [
+        html.Span(className="user-name", id=ids.USER_NAME, children=[
+            user["name"], html.Small(t(f"role.{user['role']}", lang), id=ids.label(f"role.{user['role']}")),
+        ]),
+        html.Form(action="/logout", method="POST", className="logout-form", children=[
+            dcc.Input(type="hidden", name="csrf_token", value=user["csrf"]),
+            html.Button(t("logout", lang), id=ids.label("logout"), type="submit", className="lang-toggle logout"),
+        ]),
+    ]
 
 
 def theme_panel(theme: dict, headlines: list[dict], lang: str = "zh") -> html.Section:

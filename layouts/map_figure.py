@@ -35,9 +35,10 @@ def layer_options(lang: str) -> list[dict]:
     return [{"label": t(f"layer.{k}", lang), "value": k} for k in LAYERS]
 
 
-def geojson_url(level: int, version: int) -> str:
-    """URL of one level's simplified boundaries; the version makes a data change a new URL."""
-    return f"/geo/level-{level}.json?v={version}"
+def geojson_url(level: int, version: int, scope: str | None = None) -> str:
+    """URL of one level's simplified boundaries (within the caller's scope). The version makes a data
+    change a new URL; the scope keeps one browser from reusing another account's cached boundaries."""
+    return f"/geo/level-{level}.json?v={version}&s={scope or 'all'}"
 
 
 def colorscale(polarity: int) -> list[list]:

@@ -8,6 +8,7 @@ server is a failure.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,15 @@ AS_OF = datetime(2026, 11, 20, 18, 0, 0)
 PG_URL = os.environ.get("IOC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("IOC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def login(client, username: str = "leader", password: str = "demo"):  # noqa: ANN001, ANN201
+    """Sign a Flask test client in through the login form (with its CSRF token); returns the client."""
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    resp = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    return client
 
 
 def need(reason: str) -> None:

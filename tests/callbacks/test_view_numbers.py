@@ -262,4 +262,5 @@ def test_layer_switches_and_geometry_urls():
     assert [o["value"] for o in layer_options("zh")][-1] == "pollution_camera"
     assert layer_options("zh")[0] == {"label": "事件热力", "value": "heat"}
     assert len(layer_options("zh")) == 11
-    assert geojson_url(2, 7) == "/geo/level-2.json?v=7"
+    assert geojson_url(2, 7) == "/geo/level-2.json?v=7&s=all"
+    assert geojson_url(2, 7, "T1") == "/geo/level-2.json?v=7&s=T1"

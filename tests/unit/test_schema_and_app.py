@@ -10,7 +10,7 @@ from app import create_app
 from config import Config
 from datasources import db
 from datasources.models import Base
-from tests.conftest import REDIS_URL, need
+from tests.conftest import REDIS_URL, login, need
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -37,9 +37,10 @@ def test_two_apps_in_one_process_both_have_their_callbacks(mini_sqlite):
 
 
 def test_level_geojson_is_served_by_url_with_long_cache(mini_sqlite):
-    client = create_app({"database_url": mini_sqlite}).server.test_client()
+    client = login(create_app({"database_url": mini_sqlite}).server.test_client())
     resp = client.get("/geo/level-1.json?v=1")
     assert resp.status_code == 200 and "max-age" in resp.headers["Cache-Control"]
+    assert "public" not in resp.headers["Cache-Control"]  # boundaries follow the caller's scope
     assert resp.get_json()["features"][0]["id"]
     assert client.get("/healthz").get_json()["status"] == "ok"
 

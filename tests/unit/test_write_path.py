@@ -14,15 +14,17 @@ import pytest
 import shapely
 from sqlalchemy import text
 
+from callbacks.auth import StartupError
 from callbacks.cockpit import cockpit_view
 from callbacks.services import Services
 from config import Config
 from datasources import boundaries, db
+from datasources.access.accounts import Accounts
 from datasources.demo import OUTLINE, build_demo
 from datasources.ingest import IngestError, Writer
 from datasources.repository import Repository
 from tests import write_batches
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, login
 
 NOW = AS_OF + timedelta(hours=1)
 LAYERS = ["heat", "open", "camera", "base_station"]
@@ -31,7 +33,7 @@ LAYERS = ["heat", "open", "camera", "base_station"]
 def _services(url: str) -> Services:
     from app import create_app
 
-    return create_app({"database_url": url, "cache_type": "NullCache"}).server.config["IOC_SERVICES"]
+    return create_app({"database_url": url, "cache_type": "NullCache", "secret_key": "k" * 32}).server.config["IOC_SERVICES"]
 
 
 def _screen(url: str, areas: list[str]) -> dict:
@@ -236,7 +238,12 @@ def test_init_catalog_and_a_values_file_give_a_working_cockpit_without_demo_data
     view = cockpit_view(_services(url), "?indicator=env_aqi", ["open"], None, {"w": 1000, "h": 760, "vh": 1080})
     ops = {tuple(o["location"]): o["params"].get("value") for o in view["figure"].to_plotly_json()["operations"]}
     assert ops[("data", 1, "z")] == [52.0, 71.0]  # the two townships on the map
-    client = create_app({"database_url": url, "cache_type": "NullCache"}).server.test_client()
+    with pytest.raises(StartupError, match="IOC_SECRET_KEY is required outside demo mode"):
+        create_app({"database_url": url, "cache_type": "NullCache"})
+    Accounts(engine).create_user("chief", "chief-pass-1", "leader")
+    client = create_app({"database_url": url, "cache_type": "NullCache", "secret_key": "k" * 32}).server.test_client()
+    assert client.get("/").status_code == 302  # to the login page: no demo accounts outside demo mode
+    login(client, "chief", "chief-pass-1")
     assert client.get("/").status_code == 200 and client.get("/_dash-layout").status_code == 200
     # An edited catalog reaches the database; a removed indicator is reported, then pruned on request.
     edited = tmp_path / "catalog"
