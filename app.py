@@ -10,6 +10,8 @@
     python app.py db upgrade           # migrate the schema (Alembic), then re-derive
     python app.py catalog load [DIR]   # an edited catalog reaches an existing database
     python app.py derive               # recompute every roll-up, rule indicator and alert
+    python app.py user add NAME --role admin      # accounts (password asked, or IOC_NEW_PASSWORD)
+    python app.py token add NAME --role feed      # API tokens (the secret is printed once)
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from datetime import datetime
 import dash
 import flask
 
-from callbacks import auth, cockpit, header, navigation, security, ticker
+from callbacks import api, auth, cockpit, export, header, navigation, security, ticker
 from callbacks.services import Services
 from config import ROOT, Config
 from datasources import db
+from datasources.access.accounts import AccountError, Accounts
+from datasources.access.roles import ROLES, USER_ROLES, check_role_scope
 from datasources.repository import Repository
 from layouts import cockpit as cockpit_layout
 
@@ -50,6 +54,8 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
     auth.register(app, services)  # the guard first: every later route and callback has a caller
     security.register(app, services)
     _register_routes(app.server, services)
+    api.register(app, services)
+    export.register(app, services)
     for feature in (navigation, header, cockpit, ticker):
         feature.register(app, services)
     app.server.config["IOC_SERVICES"] = services
@@ -183,8 +189,21 @@ def main(argv: list[str] | None = None) -> int:
     cat.add_argument("dir", nargs="?", help="folder with pages.csv, indicators.csv, rules.csv (default: the shipped one)")
     cat.add_argument("--prune", action="store_true", help="delete indicators (and their values) no longer in the catalog")
     sub.add_parser("derive", help="recompute every roll-up, rule indicator and alert")
+    user = sub.add_parser("user", help="accounts: add, passwd, list")
+    user.add_argument("action", choices=["add", "passwd", "list"])
+    user.add_argument("name", nargs="?")
+    user.add_argument("--role", choices=USER_ROLES)
+    user.add_argument("--scope", help="region code whose subtree the account may see (township officers)")
+    user.add_argument("--display-name", default="")
+    token = sub.add_parser("token", help="API tokens: add, revoke, list")
+    token.add_argument("action", choices=["add", "revoke", "list"])
+    token.add_argument("name", nargs="?", help="token name (add) or id (revoke)")
+    token.add_argument("--role", choices=ROLES)
+    token.add_argument("--scope")
     args = parser.parse_args(argv)
     cfg = Config.from_env()
+    if args.cmd in ("user", "token"):
+        return accounts_command(cfg, args)
     if args.cmd == "init":
         print(init_database(cfg))
         return 0
@@ -229,6 +248,62 @@ def main(argv: list[str] | None = None) -> int:
         print(demo_accounts_text(app.server.config["IOC_DEMO_ACCOUNTS"], cfg.demo_password))
     print(f"IOC dashboard on http://{cfg.host}:{cfg.port}/", flush=True)
     app.run(host=cfg.host, port=cfg.port, debug=getattr(args, "debug", False), request_handler=security.QuietRequestHandler)
+    return 0
+
+
+def _new_password() -> str:
+    """IOC_NEW_PASSWORD, or asked twice on the terminal."""
+    import getpass
+    import os
+
+    if os.environ.get("IOC_NEW_PASSWORD"):
+        return os.environ["IOC_NEW_PASSWORD"]
+    try:
+        first = getpass.getpass("new password: ")
+        second = getpass.getpass("again: ")
+    except EOFError:
+        raise AccountError("password: no terminal to ask on; set IOC_NEW_PASSWORD") from None
+    if first != second:
+        raise AccountError("password: the two entries differ")
+    return first
+
+
+def accounts_command(cfg: Config, args: argparse.Namespace) -> int:
+    """``user add|passwd|list`` and ``token add|revoke|list`` (audited as done by 'cli')."""
+    accounts = Accounts(db.make_engine(cfg.database_url))
+    try:
+        if args.cmd == "user" and args.action == "list":
+            for u in accounts.users():
+                print(f"{u['username']:20s} {u['role']:9s} {u['scope_code'] or '*':14s} {'active' if u['active'] else 'disabled'}")
+        elif args.cmd == "user" and args.action == "add":
+            if not args.name or not args.role:
+                raise AccountError("usage: user add NAME --role ROLE [--scope CODE]")
+            if check_role_scope(args.role, args.scope):
+                raise AccountError(f"role: {check_role_scope(args.role, args.scope)}")
+            accounts.create_user(args.name, _new_password(), args.role, args.scope, args.display_name, actor="cli")
+            print(f"account {args.name} ({args.role}, scope {args.scope or 'whole city'}) created")
+        elif args.cmd == "user":
+            if not args.name:
+                raise AccountError("usage: user passwd NAME")
+            accounts.update_user(args.name, password=_new_password(), actor="cli")
+            print(f"password of {args.name} changed; its sessions are ended")
+        elif args.action == "list":
+            for k in accounts.tokens():
+                state = f"revoked {k['revoked_at']}" if k["revoked_at"] else f"last used {k['last_used_at'] or 'never'}"
+                print(f"{k['id']:4d} {k['name']:20s} {k['prefix']}… {k['role']:9s} {k['scope_code'] or '*':14s} {state}")
+        elif args.action == "add":
+            if not args.name or not args.role:
+                raise AccountError("usage: token add NAME --role ROLE [--scope CODE]")
+            secret, token_id = accounts.create_token(args.name, args.role, args.scope, actor="cli")
+            print(f"token {token_id} ({args.role}, scope {args.scope or 'whole city'}); shown once, keep it safe:\n{secret}")
+        else:
+            if not (args.name or "").isdigit():
+                raise AccountError("usage: token revoke ID")
+            accounts.revoke_token(int(args.name), actor="cli")
+            print(f"token {args.name} revoked")
+    except AccountError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -11,6 +11,7 @@ from dash import ALL, Input, Output, State, no_update
 
 from callbacks import access, inputs
 from callbacks.cockpit import resolve_state
+from callbacks.export import kpis_href
 from callbacks.services import Services
 from callbacks.state import parse_search, to_search
 from datasources.access.roles import DRILL, VIEW
@@ -122,6 +123,9 @@ def register(app: dash.Dash, services: Services) -> None:
         return (label_texts(services, keys, lang), t("lang_switch", lang), title, "zh-CN" if lang == "zh" else "en",
                 layer_options(lang), indicator_options(services, lang), period_options(services))
 
+    def export_href(search):  # noqa: ANN001, ANN202
+        return kpis_href(parse_search(search))
+
     access.callback(
         app, VIEW,
         Output(ids.label(ALL), "children"),
@@ -133,3 +137,5 @@ def register(app: dash.Dash, services: Services) -> None:
         Output(ids.PERIOD_SELECT, "options"),
         Input(ids.URL, "search"),
     )(labels)
+
+    access.callback(app, VIEW, Output(ids.EXPORT_KPIS, "href"), Input(ids.URL, "search"))(export_href)

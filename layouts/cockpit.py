@@ -59,6 +59,13 @@ def user_menu(user: dict | None, lang: str = "zh") -> list:
     ]
 
 
+def export_link(user: dict | None, lang: str = "zh") -> list:
+    """The KPI export link, for callers who may export (its address follows the view)."""
+    if not user or not user.get("can_export"):
+        return []
+    return [html.A(label("export_kpis", lang), id=ids.EXPORT_KPIS, href="/export/kpis.csv", className="export-link", download="")]
+
+
 def theme_panel(theme: dict, headlines: list[dict], lang: str = "zh") -> html.Section:
     """One theme's panel with its headline KPI cards."""
     return html.Section(
@@ -82,6 +89,7 @@ def map_panel(ctx: dict, lang: str = "zh") -> html.Section:
                     dcc.Dropdown(id=ids.INDICATOR_SELECT, clearable=False, searchable=True, className="control indicator-select"),
                     label("period", lang, className="control-label"),
                     dcc.Dropdown(id=ids.PERIOD_SELECT, clearable=False, searchable=False, className="control period-select"),
+                    *export_link(ctx.get("user"), lang),
                 ]),
             ]),
             html.Div(className="map-wrap", children=[
