@@ -36,6 +36,6 @@ def callback(app: dash.Dash, permission: str, *dependencies: Any, **kwargs: Any)
 def callback_permission(app: dash.Dash, output: str) -> str | None:
     """The permission of the callback that writes ``output`` (None: unknown output or unchecked callback)."""
     entry = app.callback_map.get(output)
-    if entry is None:
+    if entry is None or "callback" not in entry:  # unknown, or client-side (never posted by the renderer)
         return None
-    return getattr(entry.get("callback"), PERMISSION_ATTR, None)
+    return getattr(entry["callback"], PERMISSION_ATTR, None)

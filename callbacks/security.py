@@ -141,7 +141,7 @@ def register(app: dash.Dash, services: Services) -> None:
             return flask.jsonify(error=problem), 400
         permission = access.callback_permission(app, body["output"])
         if permission is None:
-            known = body["output"] in app.callback_map
+            known = "callback" in app.callback_map.get(body["output"], {})
             if known:
                 log.error("callback %s has no permission check; refused", body["output"][:200])
             return flask.jsonify(error="unknown callback" if not known else "callback not allowed"), 400 if not known else 403
