@@ -52,18 +52,23 @@ class HardenedDash(dash.Dash):
         return config
 
     def interpolate_index(self, **kwargs: Any) -> str:
-        return _FINGERPRINT.sub(_opaque_fingerprint, super().interpolate_index(**kwargs))
+        page = _FINGERPRINT.sub(_opaque_fingerprint, super().interpolate_index(**kwargs))
+        return page.replace(f"?v={dash.__version__}", f"?v={_opaque(dash.__version__)}")  # the favicon
+
+
+def _opaque(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _opaque_fingerprint(m: re.Match) -> str:
-    return f".v0m{hashlib.sha256(m.group(0).encode()).hexdigest()[:12]}."
+    return f".v0m{_opaque(m.group(0))}."
 
 
 class QuietRequestHandler(WSGIRequestHandler):
     """werkzeug's request handler without 'Werkzeug/x Python/y' in the Server header."""
 
-    server_version = "ioc"
-    sys_version = ""
+    def version_string(self) -> str:
+        return "ioc"
 
 
 def content_security_policy(app: dash.Dash, tile_url: str = "") -> str:

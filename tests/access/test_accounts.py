@@ -11,7 +11,14 @@ from sqlalchemy import text
 
 from datasources.access import audit
 from datasources.access.accounts import IP_MAX_FAILURES, LOCK_AFTER, LOCK_MINUTES, AccountError, Accounts
-from datasources.access.roles import MATRIX, AccessDenied, Principal, check_role_scope, matrix_markdown, require
+from datasources.access.roles import (
+    MATRIX,
+    AccessDenied,
+    Principal,
+    check_role_scope,
+    matrix_markdown,
+    require,
+)
 from datasources.repository import UNSCOPED_METHODS, Repository, ScopedRepository
 
 T0 = datetime(2026, 11, 21, 9, 0, 0)
