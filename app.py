@@ -238,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         print(report.outline_repair)
         return 0
     cfg = cfg.with_overrides({k: v for k, v in {"host": getattr(args, "host", None), "port": getattr(args, "port", None)}.items() if v})
+    debug = getattr(args, "debug", False)
+    if debug and cfg.host not in ("127.0.0.1", "localhost", "::1"):
+        print("refused: --debug runs code sent by the browser's debugger; it serves only on 127.0.0.1", file=sys.stderr)
+        return 2
     ensure_demo(cfg)
     try:
         app = create_app(cfg)
@@ -247,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     if "IOC_DEMO_ACCOUNTS" in app.server.config:
         print(demo_accounts_text(app.server.config["IOC_DEMO_ACCOUNTS"], cfg.demo_password))
     print(f"IOC dashboard on http://{cfg.host}:{cfg.port}/", flush=True)
-    app.run(host=cfg.host, port=cfg.port, debug=getattr(args, "debug", False), request_handler=security.QuietRequestHandler)
+    app.run(host=cfg.host, port=cfg.port, debug=debug, request_handler=security.QuietRequestHandler)
     return 0
 
 
