@@ -6,6 +6,7 @@ SHA-256 is stored. Every change is written to the audit log in the same transact
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from datasources.access import audit
@@ -186,7 +188,9 @@ class Accounts:
         for role in DEMO_ACCOUNTS:
             scope = township_scope if role == "township" else None
             if role not in existing:
-                self.create_user(role, password, role, scope, display_name=f"demo {role}", actor="demo", weak_ok=True)
+                # Another worker starting at the same time may have made it.
+                with contextlib.suppress(AccountError, IntegrityError):
+                    self.create_user(role, password, role, scope, display_name=f"demo {role}", actor="demo", weak_ok=True)
                 out.append((role, role, scope))
             else:
                 out.append((role, existing[role]["role"], existing[role]["scope_code"]))

@@ -234,13 +234,13 @@ def refresh_threshold_alerts(
     filt = _in("v.indicator_code", "inds", indicators) + _in("v.region_code", "regs", regions)
     rows = _exec(
         conn,
-        "SELECT v.indicator_code, v.region_code, v.value, i.name_zh, i.polarity, i.warn, i.alarm, r.name "
-        "FROM indicator_values v JOIN ("
-        "  SELECT v.indicator_code, v.region_code, MAX(v.period) AS period FROM indicator_values v "
-        f"  JOIN indicators i ON i.code = v.indicator_code WHERE i.alarm IS NOT NULL{filt} "
-        "  GROUP BY v.indicator_code, v.region_code"
-        ") l ON l.indicator_code = v.indicator_code AND l.region_code = v.region_code AND l.period = v.period "
-        "JOIN indicators i ON i.code = v.indicator_code JOIN regions r ON r.code = v.region_code",
+        # The newest value per pair by a window, not a self-join on MAX(period): inside the demo's one
+        # transaction PostgreSQL has no statistics yet and planned the join as a nested loop (minutes).
+        "SELECT x.indicator_code, x.region_code, x.value, x.name_zh, x.polarity, x.warn, x.alarm, r.name FROM ("
+        "  SELECT v.indicator_code, v.region_code, v.value, i.name_zh, i.polarity, i.warn, i.alarm, "
+        "  ROW_NUMBER() OVER (PARTITION BY v.indicator_code, v.region_code ORDER BY v.period DESC) AS rn "
+        f"  FROM indicator_values v JOIN indicators i ON i.code = v.indicator_code WHERE i.alarm IS NOT NULL{filt}"
+        ") x JOIN regions r ON r.code = x.region_code WHERE x.rn = 1",
         {},
         lists,
     ).all()
