@@ -21,7 +21,7 @@ from datetime import datetime
 import dash
 import flask
 
-from callbacks import auth, cockpit, header, navigation, security, ticker
+from callbacks import admin, auth, cockpit, header, navigation, security, ticker
 from callbacks.services import Services
 from config import ROOT, Config
 from datasources import db
@@ -50,6 +50,7 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
     auth.register(app, services)  # the guard first: every later route and callback has a caller
     security.register(app, services)
     _register_routes(app.server, services)
+    admin.register(app, services)
     for feature in (navigation, header, cockpit, ticker):
         feature.register(app, services)
     app.server.config["IOC_SERVICES"] = services
