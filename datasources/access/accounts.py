@@ -77,7 +77,7 @@ class Accounts:
     ) -> None:
         """Add an account; AccountError names the bad field. Audited as ``user_create``."""
         self._check_username(username)
-        self._check_role_scope(role, scope)
+        self._check_role_scope(role, scope, person=True)
         if not weak_ok:
             self._check_password(password)
         with self.engine.begin() as conn:
@@ -104,7 +104,7 @@ class Accounts:
             new_role = role if role is not None else row["role"]
             new_scope = row["scope_code"] if scope is False else (scope or None)
             if role is not None or scope is not False:
-                self._check_role_scope(new_role, new_scope)
+                self._check_role_scope(new_role, new_scope, person=True)
                 changes |= {"role": new_role, "scope_code": new_scope}
             if active is not None:
                 changes["active"] = bool(active)
@@ -247,10 +247,12 @@ class Accounts:
         if len(password or "") < MIN_PASSWORD:
             raise AccountError(f"password: at least {MIN_PASSWORD} characters")
 
-    def _check_role_scope(self, role: str, scope: str | None) -> None:
+    def _check_role_scope(self, role: str, scope: str | None, person: bool = False) -> None:
         problem = check_role_scope(role, scope)
         if problem:
             raise AccountError(f"role: {problem}")
+        if person and role not in USER_ROLES:
+            raise AccountError(f"role: {role!r} is for API tokens only (people: {', '.join(USER_ROLES)})")
         if scope:
             with self.engine.connect() as conn:
                 if not conn.execute(text("SELECT 1 FROM regions WHERE code = :c"), {"c": scope}).first():

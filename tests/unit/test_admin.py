@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app import create_app
 from datasources.access import audit
+from datasources.access.accounts import AccountError
 from datasources.models import ApiToken, AuditLog, User
 from tests.conftest import login
 
@@ -430,3 +431,15 @@ def test_injected_markup_is_rendered_escaped(app, admin, services):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in admin.get("/admin/tokens").get_data(as_text=True)
     with services.base_repo.engine.connect() as conn:
         assert conn.execute(select(User.display_name).where(User.username == name)).scalar_one() == script
+
+
+def test_accounts_refuse_the_token_only_feed_role_for_people(services):
+    """A person with the ``feed`` role could never see a page (the guard needs ``view``): refused."""
+    name = _unique("feeder")
+    with pytest.raises(AccountError, match="^role: 'feed' is for API tokens only"):
+        services.accounts.create_user(name, "good-password", "feed")
+    assert services.accounts.user(name) is None
+    name = _new_user(services)
+    with pytest.raises(AccountError, match="^role: 'feed' is for API tokens only"):
+        services.accounts.update_user(name, role="feed")
+    assert _user(services, name)["role"] == "analyst"
