@@ -77,6 +77,7 @@ class Accounts:
     ) -> None:
         """Add an account; AccountError names the bad field. Audited as ``user_create``."""
         self._check_username(username)
+        self._check_printable("display_name", display_name)
         self._check_role_scope(role, scope, person=True)
         if not weak_ok:
             self._check_password(password)
@@ -203,6 +204,7 @@ class Accounts:
         """A new token; returns (secret, id). The secret is shown once and never stored."""
         if not name or len(name) > 64:
             raise AccountError("name: 1 to 64 characters")
+        self._check_printable("name", name)
         self._check_role_scope(role, scope)
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
@@ -242,6 +244,11 @@ class Accounts:
     def _check_username(self, username: str) -> None:
         if not USERNAME_RE.fullmatch(username or ""):
             raise AccountError("username: 1 to 64 letters, digits or . _ @ -")
+
+    def _check_printable(self, field: str, value: str) -> None:
+        # PostgreSQL refuses NUL in text outright (a DataError, not a bad-request answer).
+        if any(ord(c) < 32 or ord(c) == 127 for c in value or ""):
+            raise AccountError(f"{field}: control characters are not allowed")
 
     def _check_password(self, password: str) -> None:
         if len(password or "") < MIN_PASSWORD:

@@ -443,3 +443,37 @@ def test_accounts_refuse_the_token_only_feed_role_for_people(services):
     with pytest.raises(AccountError, match="^role: 'feed' is for API tokens only"):
         services.accounts.update_user(name, role="feed")
     assert _user(services, name)["role"] == "analyst"
+
+
+@pytest.mark.postgres
+def test_admin_pages_and_hostile_input_on_postgresql(mini_pg):
+    """PostgreSQL refuses NUL characters outright: the page must reject them before the database does."""
+    app = create_app({"database_url": mini_pg})
+    services = app.server.config["IOC_SERVICES"]
+    admin = login(app.server.test_client(), "admin")
+    name = _unique("pg")
+    assert _post(admin, "/admin/users", {"username": name, "display_name": "张三", "password": "good-password",
+                                         "role": "analyst", "scope": ""}).status_code == 302
+    assert "张三" in _row(admin.get("/admin").get_data(as_text=True), "data-username", name)
+    for path, data, field in (("/admin/users", {"username": _unique("n"), "display_name": "a\x00b",
+                                                "password": "good-password", "role": "analyst", "scope": ""}, "display_name"),
+                              ("/admin/tokens", {"name": "a\x00b", "role": "feed", "scope": ""}, "name"),
+                              ("/admin/tokens", {"name": "t", "role": "feed", "scope": "5\x00"}, "scope"),
+                              (f"/admin/users/{name}/role", {"role": "analyst", "scope": "\x00"}, "scope")):
+        resp = _post(admin, path, data)
+        assert resp.status_code == 400 and _error(resp)[0] == field, path
+    for params, status in (({"q": name}, 200), ({"q": "a\x00b"}, 400), ({"since": "2026-01-01", "page": "2"}, 200)):
+        assert admin.get("/admin/audit", query_string=params).status_code == status
+    page = admin.get("/admin/audit", query_string={"q": name, "action": "user_create"}).get_data(as_text=True)
+    assert 'data-total="1"' in page and f"<td>{name}</td>" in page
+    assert services.accounts.user(name)["display_name"] == "张三"
+
+
+def test_accounts_refuse_control_characters_in_names(services):
+    """PostgreSQL answers a NUL in text with a DataError (a 500 to any caller that forgot to check)."""
+    name = _unique("nul")
+    with pytest.raises(AccountError, match="^display_name: control characters"):
+        services.accounts.create_user(name, "good-password", "analyst", display_name="a\x00b")
+    with pytest.raises(AccountError, match="^name: control characters"):
+        services.accounts.create_token("a\x00b", "feed", None, actor="test")
+    assert services.accounts.user(name) is None and not any(k["name"] == "a\x00b" for k in services.accounts.tokens())
