@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 import dash
 from flask import flash, get_flashed_messages, redirect, render_template, request
-from sqlalchemy.exc import NoResultFound
+from sqlalchemy.exc import IntegrityError, NoResultFound
 
 from callbacks.auth import client_ip
 from callbacks.services import Services
@@ -64,8 +64,11 @@ def register(app: dash.Dash, services: Services) -> None:
             password = _text(form, "password", control_ok=True)
             role = _choice(form, "role", USER_ROLES)
             scope = _scope(form)
-            services.accounts.create_user(username, password, role, scope, display_name=display_name,
-                                          actor=actor.name, ip=client_ip())
+            try:
+                services.accounts.create_user(username, password, role, scope, display_name=display_name,
+                                              actor=actor.name, ip=client_ip())
+            except IntegrityError:  # another admin created the same name a moment ago
+                raise AccountError(f"username: {username!r} already exists") from None
         except AccountError as exc:
             keep = {k: form.get(k, "")[:200] for k in ("username", "display_name", "role", "scope")}
             return _users_page(services, lang, error=exc, create=keep), 400

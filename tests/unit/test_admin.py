@@ -196,6 +196,20 @@ def test_a_bad_user_field_gives_400_naming_it_and_writes_nothing(admin, services
     assert "good-password" not in resp.get_data(as_text=True)
 
 
+def test_a_username_taken_by_a_concurrent_create_is_a_400(admin, services, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    from datasources.access.accounts import Accounts
+
+    def racing(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise IntegrityError("INSERT INTO users", {}, Exception("UNIQUE constraint failed: users.username"))
+
+    monkeypatch.setattr(Accounts, "create_user", racing)
+    name = _unique("race")
+    resp = _post(admin, "/admin/users", {"username": name, "password": "good-password", "role": "analyst", "scope": ""})
+    assert resp.status_code == 400 and _error(resp) == ("username", f"用户名：'{name}' already exists")
+
+
 def test_disabling_a_user_ends_their_session_and_blocks_login(app, admin, services):
     name = _new_user(services)
     victim = login(app.server.test_client(), name, "secret-pass-1")
