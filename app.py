@@ -23,7 +23,7 @@ from datetime import datetime
 import dash
 import flask
 
-from callbacks import api, auth, cockpit, export, header, navigation, security, ticker
+from callbacks import admin, api, auth, cockpit, export, header, navigation, security, ticker
 from callbacks.services import Services
 from config import ROOT, Config
 from datasources import db
@@ -56,6 +56,7 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
     _register_routes(app.server, services)
     api.register(app, services)
     export.register(app, services)
+    admin.register(app, services)
     for feature in (navigation, header, cockpit, ticker):
         feature.register(app, services)
     app.server.config["IOC_SERVICES"] = services

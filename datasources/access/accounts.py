@@ -79,7 +79,8 @@ class Accounts:
     ) -> None:
         """Add an account; AccountError names the bad field. Audited as ``user_create``."""
         self._check_username(username)
-        self._check_role_scope(role, scope)
+        self._check_printable("display_name", display_name)
+        self._check_role_scope(role, scope, person=True)
         if not weak_ok:
             self._check_password(password)
         with self.engine.begin() as conn:
@@ -106,7 +107,7 @@ class Accounts:
             new_role = role if role is not None else row["role"]
             new_scope = row["scope_code"] if scope is False else (scope or None)
             if role is not None or scope is not False:
-                self._check_role_scope(new_role, new_scope)
+                self._check_role_scope(new_role, new_scope, person=True)
                 changes |= {"role": new_role, "scope_code": new_scope}
             if active is not None:
                 changes["active"] = bool(active)
@@ -207,6 +208,7 @@ class Accounts:
         """A new token; returns (secret, id). The secret is shown once and never stored."""
         if not name or len(name) > 64:
             raise AccountError("name: 1 to 64 characters")
+        self._check_printable("name", name)
         self._check_role_scope(role, scope)
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
@@ -247,14 +249,21 @@ class Accounts:
         if not USERNAME_RE.fullmatch(username or ""):
             raise AccountError("username: 1 to 64 letters, digits or . _ @ -")
 
+    def _check_printable(self, field: str, value: str) -> None:
+        # PostgreSQL refuses NUL in text outright (a DataError, not a bad-request answer).
+        if any(ord(c) < 32 or ord(c) == 127 for c in value or ""):
+            raise AccountError(f"{field}: control characters are not allowed")
+
     def _check_password(self, password: str) -> None:
         if len(password or "") < MIN_PASSWORD:
             raise AccountError(f"password: at least {MIN_PASSWORD} characters")
 
-    def _check_role_scope(self, role: str, scope: str | None) -> None:
+    def _check_role_scope(self, role: str, scope: str | None, person: bool = False) -> None:
         problem = check_role_scope(role, scope)
         if problem:
             raise AccountError(f"role: {problem}")
+        if person and role not in USER_ROLES:
+            raise AccountError(f"role: {role!r} is for API tokens only (people: {', '.join(USER_ROLES)})")
         if scope:
             with self.engine.connect() as conn:
                 if not conn.execute(text("SELECT 1 FROM regions WHERE code = :c"), {"c": scope}).first():
