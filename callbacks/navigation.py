@@ -87,7 +87,10 @@ def register(app: dash.Dash, services: Services) -> None:
         if isinstance(trigger, dict):
             value = dash.callback_context.triggered[0]["value"]
         else:
-            value = {ids.MAP: click, ids.INDICATOR_SELECT: indicator, ids.PERIOD_SELECT: period, ids.LANG_TOGGLE: lang_clicks}[trigger]
+            by_input = {ids.MAP: click, ids.INDICATOR_SELECT: indicator, ids.PERIOD_SELECT: period, ids.LANG_TOGGLE: lang_clicks}
+            if trigger not in by_input:  # a crafted post naming a state or an unknown id as the trigger
+                return no_update
+            value = by_input[trigger]
         if trigger in (ids.INDICATOR_SELECT, ids.PERIOD_SELECT):
             # The cockpit writes the resolved defaults into the selectors; echoing them back into the URL
             # would render the same view twice.

@@ -110,4 +110,5 @@ class Services:
         from flask_wtf.csrf import generate_csrf
 
         p = self.principal()
-        return {"name": p.name, "role": p.role, "scope": p.scope, "csrf": generate_csrf(), "can_export": p.can("export")}
+        return {"name": p.name, "role": p.role, "scope": p.scope, "csrf": generate_csrf(), "can_export": p.can("export"),
+                "can_admin": p.can("administer")}

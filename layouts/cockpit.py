@@ -52,6 +52,8 @@ def user_menu(user: dict | None, lang: str = "zh") -> list:
         html.Span(className="user-name", id=ids.USER_NAME, children=[
             user["name"], html.Small(t(f"role.{user['role']}", lang), id=ids.label(f"role.{user['role']}")),
         ]),
+        *([html.A(label("admin.title", lang), href="/admin" + ("?lang=en" if lang == "en" else ""), className="admin-link")]
+          if user.get("can_admin") else []),
         html.Form(action="/logout", method="POST", className="logout-form", children=[
             dcc.Input(type="hidden", name="csrf_token", value=user["csrf"]),
             html.Button(t("logout", lang), id=ids.label("logout"), type="submit", className="lang-toggle logout"),

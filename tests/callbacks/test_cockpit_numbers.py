@@ -559,7 +559,7 @@ def test_an_empty_database_opens_on_the_current_month():
                 return CITY
 
             @staticmethod
-            def check_scope(area, scope):
+            def check_scope(area, scope=None):
                 return None
 
         @staticmethod
