@@ -117,7 +117,7 @@ class Repository:
         return int(v or 0)
 
     # ------------------------------------------------------------------ regions
-    def check_scope(self, area: str, scope: str | None) -> None:
+    def check_scope(self, area: str, scope: str | None = None) -> None:
         """Raise ScopeError unless ``area`` exists and lies in ``scope``'s subtree."""
         with self.engine.connect() as conn:
             ok = conn.execute(
