@@ -20,7 +20,7 @@ import flask
 import jinja2
 from flask import g, redirect, render_template, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFProtect, generate_csrf
 
 from callbacks.services import Services
 from config import INSTANCE, Config
@@ -151,6 +151,10 @@ def register(app: dash.Dash, services: Services) -> None:
         session.clear()  # no fixation: a fresh session for the new login
         session.permanent = True
         login_user(SessionUser(result.principal, services.accounts.session_epoch(result.principal.id)))
+        # The sign-out form's CSRF token goes into the session now, with the login: were it added later
+        # (when the page's layout first asks for it), responses to the page's concurrent requests would
+        # re-set the cookie without it and sign-out would fail.
+        generate_csrf()
         log.info("login %s from %s", result.principal.name, client_ip())
         return redirect(nxt)
 

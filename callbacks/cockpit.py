@@ -44,7 +44,7 @@ def resolve_state(services: Services, state: ViewState) -> tuple[ViewState, str 
     error = None
     area = state.area or root
     try:
-        repo.check_scope(area)
+        repo.check_scope(area)  # within the caller's scope (a ScopedRepository passes it)
     except ScopeError:
         area, error = root, "unknown_area"
     indicators = services.cached("indicators")

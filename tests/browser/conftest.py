@@ -1,5 +1,7 @@
 """Browser fixtures: the app on the county demo in a background thread, Debian's chromium, and ``cockpit``,
 which opens pages that fail the test on any console error or any request leaving the server's origin.
+Pages are signed in (as ``leader`` unless a test asks for another demo account, or for nobody): each
+account signs in once per session through the real login form, and its cookies are reused.
 
 Fixture names avoid pytest-playwright's (``browser``, ``context``, ``page``, ``playwright`` belong to it).
 Set IOC_TEST_COUNTY_URL to the URL of an already built county database to skip the ~1-2 minute build.
@@ -13,11 +15,13 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Error, Page, sync_playwright
 from werkzeug.serving import make_server
 
+from callbacks.security import QuietRequestHandler
 from layouts.kpi import format_value
 from tests.conftest import need
 
@@ -61,7 +65,7 @@ def ioc_period(ioc_repo) -> date:
 @pytest.fixture(scope="session")
 def ioc_server(ioc_app):
     """Base URL (``http://127.0.0.1:<port>``) of the app served by werkzeug in a background thread."""
-    server = make_server("127.0.0.1", 0, ioc_app.server, threaded=True)
+    server = make_server("127.0.0.1", 0, ioc_app.server, threaded=True, request_handler=QuietRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="ioc-test-server", daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -87,6 +91,46 @@ def chromium_browser():
     pw.stop()
 
 
+def sign_in(page: Page, base: str, username: str, password: str, next_path: str = "/") -> None:
+    """Fill and submit the real login form (``/login?next=…``) and wait until the answer has loaded:
+    the ``next`` page on success, the login page again with its error otherwise."""
+    page.goto(f"{base}/login?{urlencode({'next': next_path})}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.click("form[action='/login'] button[type=submit]")
+
+
+@pytest.fixture(scope="session")
+def demo_password(ioc_app) -> str:
+    """The password of the demo accounts (IOC_DEMO_PASSWORD, 'demo' by default)."""
+    return ioc_app.server.config["IOC_SERVICES"].config.demo_password
+
+
+@pytest.fixture(scope="session")
+def signed_in_state(chromium_browser: Browser, ioc_server: str, demo_password: str):
+    """``signed_in_state(username)``: the storage state (session cookie) of a browser context that signed in
+    as that demo account through the login form, once per account and session."""
+    states: dict[str, dict] = {}
+
+    def state(username: str) -> dict:
+        if username not in states:
+            context = chromium_browser.new_context()
+            try:
+                page = context.new_page()
+                sign_in(page, ioc_server, username, demo_password, next_path="/healthz")  # a cheap page behind it
+                if urlsplit(page.url).path != "/healthz":
+                    error = page.locator(".form-error")
+                    pytest.fail(f"could not sign in as {username!r}: at {page.url}"
+                                + (f", the page says {error.inner_text()!r}" if error.count() else ""))
+                states[username] = context.storage_state()
+            finally:
+                context.close()
+        return states[username]
+
+    return state
+
+
 @dataclass
 class CockpitPage:
     """One open cockpit page with what it logged, and the waits and reads the tests share."""
@@ -95,13 +139,22 @@ class CockpitPage:
     base: str
     repo: object
     period: date
+    user: str | None = None  # the demo account the page is signed in as
     console_errors: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)  # every console message, of the page and its workers
     requests: list[str] = field(default_factory=list)
     GD = GD  # JS expression of the map's plotly graph div, for the tests' own waits
+
+    def on_console(self, kind: str, text: str, location: dict) -> None:
+        self.console.append(f"{kind}: {text} @ {location}")
+        if kind == "error":
+            self.console_errors.append(f"{text} @ {location}")
 
     # -- navigation and waits
     def open(self, path: str = "/") -> CockpitPage:
         self.page.goto(self.base + path)
+        if self.user and not path.startswith("/login") and urlsplit(self.page.url).path == "/login":
+            raise AssertionError(f"signed in as {self.user!r}, yet {path} went to the login page: {self.page.url}")
         return self
 
     def area_param(self) -> str | None:
@@ -285,20 +338,22 @@ def _leaves_origin(url: str, origin: str) -> bool:
 
 
 @pytest.fixture
-def cockpit(chromium_browser: Browser, ioc_server: str, ioc_repo, ioc_period):
-    """``cockpit(width, height)`` opens a fresh page of that viewport (not yet navigated). After the test:
-    no console error and no request outside the server's origin, on every page it opened."""
+def cockpit(chromium_browser: Browser, ioc_server: str, ioc_repo, ioc_period, signed_in_state):
+    """``cockpit(width, height, user="leader")`` opens a fresh page of that viewport (not yet navigated),
+    signed in as the demo account ``user`` (``user=None``: not signed in). After the test: no console
+    error and no request outside the server's origin, on every page it opened."""
     opened: list[tuple[object, CockpitPage]] = []
 
-    def open_page(width: int = 1920, height: int = 1080) -> CockpitPage:
+    def open_page(width: int = 1920, height: int = 1080, user: str | None = "leader") -> CockpitPage:
         context = chromium_browser.new_context(
             viewport={"width": width, "height": height}, device_scale_factor=1, locale="zh-CN",
-            timezone_id="Asia/Shanghai",
+            timezone_id="Asia/Shanghai", storage_state=signed_in_state(user) if user else None,
         )
         page = context.new_page()
         page.set_default_timeout(30_000)
-        cp = CockpitPage(page, ioc_server, ioc_repo, ioc_period)
-        page.on("console", lambda msg: cp.console_errors.append(f"{msg.text} @ {msg.location}") if msg.type == "error" else None)
+        cp = CockpitPage(page, ioc_server, ioc_repo, ioc_period, user)
+        # On the context, so console messages of workers (MapLibre's) are seen too.
+        context.on("console", lambda msg: cp.on_console(msg.type, msg.text, msg.location))
         # An uncaught exception is not a console message in Playwright, but it is the same failure.
         page.on("pageerror", lambda exc: cp.console_errors.append(f"uncaught: {exc}"))
         # On the context, so requests of workers (MapLibre's) are seen too.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
+import flask
 import pytest
 from dash import dcc, html
 
@@ -22,6 +23,7 @@ from callbacks.cockpit import (
     resolve_state,
 )
 from callbacks.state import ViewState
+from datasources.access.roles import Principal
 from layouts.kpi import sparkline_src
 from layouts.map_figure import T_CONTEXT, T_FACILITY, T_HEAT, T_OPEN, T_VALUES, colorscale
 from tests.numbers_fixture import A1, A2, A3, CITY, DATA_VERSION, TA, TB
@@ -79,6 +81,21 @@ def test_url_values_that_exist_are_kept_and_others_replaced(services):
     assert (state.area, state.indicator, state.period, state.lang, error) == (A2, "gov_min", "2026-08", "en", None)
     state, error = resolve_state(services, ViewState(area="510182009", indicator="nope", period="2026-06"))
     assert (state.area, state.indicator, state.period, error) == (CITY, "eco_sum", "2026-10", "unknown_area")
+
+
+def test_a_township_caller_gets_its_township_and_an_area_outside_it_is_unknown(numbers_sqlite):
+    """Inside a request ``services.repo`` is bound to the caller's scope: the default area is the scope's top
+    and an area outside it falls back to it with the unknown-area message."""
+    app = create_app({"database_url": numbers_sqlite, "cache_type": "NullCache"})
+    services = app.server.config["IOC_SERVICES"]
+    with app.server.test_request_context("/"):
+        flask.g.ioc_principal = Principal(name="t", role="township", scope=TA)
+        assert resolve_state(services, ViewState())[0].area == TA
+        assert resolve_state(services, ViewState(area=A2))[1] is None
+        state, error = resolve_state(services, ViewState(area=TB))
+        assert (state.area, error) == (TA, "unknown_area")
+        state, error = resolve_state(services, ViewState(area=CITY))
+        assert (state.area, error) == (TA, "unknown_area")
 
 
 def test_default_indicator_rules():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -43,6 +45,21 @@ def test_level_geojson_is_served_by_url_with_long_cache(mini_sqlite):
     assert "public" not in resp.headers["Cache-Control"]  # boundaries follow the caller's scope
     assert resp.get_json()["features"][0]["id"]
     assert client.get("/healthz").get_json()["status"] == "ok"
+
+
+def test_sign_out_works_even_when_a_response_older_than_the_page_layout_set_the_cookie(mini_sqlite):
+    """The page's layout carries the sign-out form's CSRF token; responses to requests the browser sent
+    before the layout was built re-set the (permanent) session cookie as they found it. The token must
+    already be in the session the login answered with, or such a response drops it and sign-out gets 400."""
+    client = login(create_app({"database_url": mini_sqlite}).server.test_client())
+    cookie_after_login = client.get_cookie("ioc_session").value
+    layout = client.get("/_dash-layout").get_data(as_text=True)
+    token = re.search(r'"name":\s*"csrf_token",\s*"type":\s*"hidden",\s*"value":\s*"([^"]+)"', layout)
+    token = token or re.search(r'"value":\s*"([^"]+)"[^{}]*"name":\s*"csrf_token"', layout)
+    assert token, "no sign-out form with a CSRF token in the layout"
+    client.set_cookie("ioc_session", cookie_after_login)  # what a response racing the layout writes back
+    resp = client.post("/logout", data={"csrf_token": token.group(1)})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/login"), resp.get_data(as_text=True)[:300]
 
 
 @pytest.mark.redis
