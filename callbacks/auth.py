@@ -31,7 +31,8 @@ from layouts.i18n import t
 log = logging.getLogger("ioc.auth")
 
 #: Paths served without a session: the login page, static files, liveness, the token-authenticated API.
-PUBLIC_PREFIXES = ("/login", "/assets/", "/_dash-component-suites/", "/_favicon.ico", "/healthz", "/api/")
+PUBLIC_PATHS = frozenset({"/login", "/_favicon.ico", "/healthz"})
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/api/v1/")
 #: Page requests that get a redirect to the login page instead of a 401.
 PAGE_EXCLUDES = ("/_dash-", "/geo/", "/export/")
 
@@ -114,7 +115,7 @@ def register(app: dash.Dash, services: Services) -> None:
 
     def guard():  # noqa: ANN202
         path = request.path
-        if path.startswith(PUBLIC_PREFIXES):
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             return None
         if not current_user.is_authenticated:
             if request.method == "GET" and not path.startswith(PAGE_EXCLUDES):

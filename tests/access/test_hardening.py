@@ -208,3 +208,12 @@ def test_the_database_holds_no_password_or_token_in_clear(city_sqlite):
     with city_sqlite.engine.connect() as conn:
         hashes = conn.execute(text("SELECT password_hash FROM users")).scalars().all()
     assert hashes and all(h.startswith("scrypt:") for h in hashes)
+
+
+def test_only_the_login_page_static_files_health_and_the_token_api_are_open_without_a_session(city_sqlite):
+    client = city_sqlite.app.server.test_client()
+    assert [client.get(u).status_code for u in ("/login", "/healthz", "/_favicon.ico", "/assets/forms.css")] == [200] * 4
+    assert client.get("/api/v1/regions").status_code == 401  # open to tokens, not to anybody
+    for url in ("/", "/loginx", "/login/../admin", "/api/x", "/admin", "/_dash-layout", "/_dash-dependencies",
+                "/geo/level-1.json", "/export/kpis.csv", "/healthz/x"):
+        assert client.get(url).status_code in (302, 401, 404), url
