@@ -17,7 +17,9 @@ def make_engine(url: str) -> Engine:
     """Create an engine; for SQLite files, create the folder and use WAL so readers never block."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
+    # SQLite: writers queue on the database lock; wait for it up to 60 s instead of pysqlite's 5 s.
+    connect_args = {"timeout": 60} if url.startswith("sqlite") else {}
+    engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"), connect_args=connect_args)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

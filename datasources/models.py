@@ -198,13 +198,34 @@ class Event(Base):
     closed_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
     satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1–5 score; >= 4 counts as satisfied
     due_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
+    # The sending system's own id of the case: re-sending the same (source, external_id) never duplicates.
+    external_id: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (
+        Index("ux_events_source_external", "source", "external_id", unique=True),
         Index("ix_events_region_reported", "region_code", "reported_at"),
         Index("ix_events_reported", "reported_at"),
         # Open events by area: a partial index holding only the few open events (the map's points).
         Index("ix_events_open", "region_code", "severity", "reported_at",
               sqlite_where=text(OPEN_EVENTS_SQL), postgresql_where=text(OPEN_EVENTS_SQL)),
     )
+
+
+class EventStep(Base):
+    """One lifecycle step of an event (dispatch, processing, resolution, closure, reopening): who, when,
+    to which department, with what note. The event row keeps only the current state."""
+
+    __tablename__ = "event_steps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    at: Mapped[datetime] = mapped_column(EpochSeconds)
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))  # username, token name, or 'system'
+    department: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    # The sender's id of the step (API clients): a replayed step is skipped, not refused or doubled.
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    __table_args__ = (Index("ix_event_steps_event", "event_id", "at"),)
 
 
 class EventMonthly(Base):
@@ -261,6 +282,38 @@ class Reading(Base):
     value: Mapped[float] = mapped_column(Float)
 
 
+class AlertRule(Base):
+    """An alert rule kept as data (catalog file ``alert_rules.csv``): a reading threshold, an event
+    surge against the area's own seasonal baseline, or an indicator threshold; active in some modes."""
+
+    __tablename__ = "alert_rules"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # reading | surge | indicator
+    target: Mapped[str] = mapped_column(String(64))  # metric, event category, or indicator code
+    name_zh: Mapped[str] = mapped_column(String(128))
+    name_en: Mapped[str] = mapped_column(String(128))
+    severity: Mapped[int] = mapped_column(Integer)  # 1 = I … 4 = IV
+    polarity: Mapped[int] = mapped_column(Integer, default=-1)  # -1: above the threshold is bad
+    warn: Mapped[float | None] = mapped_column(Float)
+    alarm: Mapped[float | None] = mapped_column(Float)
+    window_hours: Mapped[int | None] = mapped_column(Integer)  # surge: the counting window
+    baseline_weeks: Mapped[int | None] = mapped_column(Integer)  # surge: seasonal baseline length
+    factor: Mapped[float | None] = mapped_column(Float)  # surge: count >= factor x baseline
+    min_count: Mapped[int | None] = mapped_column(Integer)  # surge: and at least this many
+    level: Mapped[int | None] = mapped_column(Integer)  # surge: region level counted (None: leaves)
+    modes: Mapped[str] = mapped_column(String(128), default="")  # ';'-separated; empty = every mode
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Lease(Base):
+    """A named lease (the scheduler's): one holder across every worker and host until it expires."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class Alert(Base):
     __tablename__ = "alerts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -274,6 +327,12 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))
     acknowledged_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
     cleared_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
+    cleared_by: Mapped[str | None] = mapped_column(String(64))  # a person, or 'system' when the rule cleared it
+    facility_id: Mapped[int | None] = mapped_column(Integer)  # reading alerts: the station
+    category: Mapped[str | None] = mapped_column(String(32))  # surge alerts: the event category
+    value: Mapped[float | None] = mapped_column(Float)  # the value that fired the rule
+    lon: Mapped[float | None] = mapped_column(Float)  # where the wall draws it (station, event, area centre)
+    lat: Mapped[float | None] = mapped_column(Float)
 
 
 class User(Base):

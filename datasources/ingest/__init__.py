@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from datasources import db
 from datasources.catalog_loader import Catalog
@@ -104,6 +104,13 @@ class Batch:
             set_meta(self.conn, k, str(v))
 
 
+def _take_write_lock(conn: Connection) -> None:
+    """Serialise writers before they read anything: a no-op write to the data-version row takes SQLite's
+    write lock (the transaction becomes IMMEDIATE) and PostgreSQL's row lock, so concurrent batches (API
+    clients, the console, the scheduler) run one after another instead of deriving from stale reads."""
+    conn.execute(text("UPDATE meta SET value = value WHERE key = 'data_version'"))
+
+
 class Writer:
     """Entries on one database. ``clock`` gives 'now' (the demo passes its as-of time)."""
 
@@ -118,6 +125,7 @@ class Writer:
         t0 = time.perf_counter()
         report = WriteReport()
         with self.engine.begin() as conn:
+            _take_write_lock(conn)
             b = Batch(conn, self.clock(), report)
             yield b
             for name in sorted(b.touched.deferred_indexes):
