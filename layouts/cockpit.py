@@ -1,64 +1,17 @@
-"""The one-screen cockpit (``/``): header, map with breadcrumb, five theme panels, event strip, ticker."""
+"""The one-screen cockpit (``/``): map with breadcrumb, five theme panels, event strip, ticker (the header is
+the shell's)."""
 
 from __future__ import annotations
 
 from dash import dcc, html
 
 from layouts import ids, kpi
-from layouts.i18n import pick, screen_title, t
+from layouts.i18n import pick
 from layouts.map_figure import DEFAULT_LAYERS, base_figure, layer_options
+from layouts.shell import label
 
 THEMES = ("economy", "governance", "emergency", "public_service", "environment")
 LEFT, RIGHT = ("economy", "governance", "emergency"), ("public_service", "environment")
-
-
-def label(key: str, lang: str = "zh", tag=html.Span, **props) -> html.Component:  # noqa: ANN001
-    """A static text that follows the language switch (the labels callback rewrites it)."""
-    return tag(t(key, lang), id=ids.label(key), **props)
-
-
-def header(ctx: dict, lang: str = "zh") -> html.Header:
-    """Title, demo mark, clock, mode, data-as-of and open-alert count."""
-    meta = ctx["meta"]
-    title = screen_title(ctx["config"].title, ctx["root"], lang)
-    demo = meta.get("demo") == "1"
-    return html.Header(
-        className="ioc-header",
-        children=[
-            html.Div(className="header-left", children=[
-                html.Span("", id=ids.CLOCK, className="clock"),
-                html.Span(className="header-fact", children=[label("mode", lang), html.B(t("mode.daily", lang), id=ids.MODE)]),
-            ]),
-            html.H1(title, id=ids.TITLE, className="ioc-title"),
-            html.Div(className="header-right", children=[
-                html.Span(
-                    [label("demo", lang)], id=ids.DEMO_BADGE, className="demo-badge", title=t("demo_note", lang),
-                    style={} if demo else {"display": "none"},
-                ),
-                html.Span(className="header-fact", children=[label("as_of", lang), html.B("–", id=ids.AS_OF)]),
-                html.Span(className="header-fact alerts", children=[label("alerts", lang), html.B("–", id=ids.ALERT_COUNT)]),
-                html.Button(t("lang_switch", lang), id=ids.LANG_TOGGLE, className="lang-toggle", n_clicks=0),
-                *user_menu(ctx.get("user"), lang),
-            ]),
-        ],
-    )
-
-
-def user_menu(user: dict | None, lang: str = "zh") -> list:
-    """Who is signed in (name, role) and the sign-out button: a plain form post carrying a CSRF token."""
-    if not user:
-        return []
-    return [
-        html.Span(className="user-name", id=ids.USER_NAME, children=[
-            user["name"], html.Small(t(f"role.{user['role']}", lang), id=ids.label(f"role.{user['role']}")),
-        ]),
-        *([html.A(label("admin.title", lang), href="/admin" + ("?lang=en" if lang == "en" else ""), className="admin-link")]
-          if user.get("can_admin") else []),
-        html.Form(action="/logout", method="POST", className="logout-form", children=[
-            dcc.Input(type="hidden", name="csrf_token", value=user["csrf"]),
-            html.Button(t("logout", lang), id=ids.label("logout"), type="submit", className="lang-toggle logout"),
-        ]),
-    ]
 
 
 def export_link(user: dict | None, lang: str = "zh") -> list:
@@ -128,30 +81,21 @@ def ticker_strip(lang: str = "zh") -> html.Section:
     ])
 
 
-def page(ctx: dict, lang: str | None = None) -> html.Div:
-    """The whole cockpit, built from the catalog held in ``ctx`` (see ``Services.layout_context``)."""
+def page(ctx: dict, lang: str | None = None) -> list:
+    """The cockpit's body below the shared header (see ``layouts.shell``), built from the catalog held in
+    ``ctx`` (see ``Services.layout_context``): the map between the theme panels, and the ticker."""
     lang = lang or "zh"  # zh-CN by default; ?lang=en switches (the labels callback rewrites every text)
     themes = {p["id"]: p for p in ctx["pages"] if p["kind"] == "theme"}
     by_theme: dict[str, list[dict]] = {}
     for ind in ctx["headlines"]:
         by_theme.setdefault(ind["theme"], []).append(ind)
     panels = {tid: theme_panel(themes[tid], by_theme.get(tid, []), lang) for tid in THEMES if tid in themes}
-    return html.Div(
-        id=ids.ROOT,
-        className="ioc-root",
-        lang="zh-CN" if lang == "zh" else "en",
-        children=[
-            dcc.Location(id=ids.URL, refresh=False),
-            dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
-            dcc.Interval(id=ids.REFRESH, interval=ctx["config"].refresh_seconds * 1000),
-            dcc.Store(id=ids.DATA_VERSION, data=ctx["data_version"]),
-            dcc.Store(id=ids.MAP_SIZE),
-            header(ctx, lang),
-            html.Main(className="ioc-main", children=[
-                html.Div(className="side side-left", children=[panels[k] for k in LEFT if k in panels]),
-                map_panel(ctx, lang),
-                html.Div(className="side side-right", children=[panels[k] for k in RIGHT if k in panels] + [event_panel(lang)]),
-            ]),
-            ticker_strip(lang),
-        ],
-    )
+    return [
+        dcc.Store(id=ids.MAP_SIZE),
+        html.Main(className="ioc-main", children=[
+            html.Div(className="side side-left", children=[panels[k] for k in LEFT if k in panels]),
+            map_panel(ctx, lang),
+            html.Div(className="side side-right", children=[panels[k] for k in RIGHT if k in panels] + [event_panel(lang)]),
+        ]),
+        ticker_strip(lang),
+    ]

@@ -23,11 +23,19 @@ EVENT_STATS = "event-stats"
 TICKER = "ticker"
 REFRESH = "refresh-interval"
 DATA_VERSION = "data-version"
+PAGE = "page-content"
+PAGE_KEY = "page-key"
+NAV = "page-nav"
 
 
 def kpi(part: str, code: str) -> dict:
     """Pattern-matching id of one part of a KPI card: card, value, change, yoy, spark, fresh."""
     return {"type": f"kpi-{part}", "code": code}
+
+
+def nav(page: str) -> str:
+    """Id of the header link to a page."""
+    return f"nav-{page}"
 
 
 def label(key: str) -> dict:

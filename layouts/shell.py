@@ -1,0 +1,92 @@
+"""The shell every screen shares: the URL, the refresh and clock timers, the data version, the header
+(title, clock, mode, data-as-of, alerts, page links, language, user) and the page container that the
+router fills by path (``callbacks.router``)."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from layouts import ids
+from layouts.i18n import screen_title, t
+
+#: The screens reachable from the header: (page key, path, message key of its name, permission).
+NAV = (("cockpit", "/", "nav.cockpit", "view"), ("console", "/console", "nav.console", "view"))
+
+
+def label(key: str, lang: str = "zh", tag=html.Span, **props) -> html.Component:  # noqa: ANN001
+    """A static text that follows the language switch (the labels callback rewrites it)."""
+    return tag(t(key, lang), id=ids.label(key), **props)
+
+
+def nav_links(current: str, lang: str = "zh") -> list:
+    """Links between the screens; the router keeps their query (area, language) in step with the URL."""
+    return [
+        dcc.Link(label(key, lang), href=path, id=ids.nav(page), className="nav-link" + (" current" if page == current else ""))
+        for page, path, key, _perm in NAV
+    ]
+
+
+def header(ctx: dict, lang: str = "zh") -> html.Header:
+    """Title, demo mark, clock, mode, data-as-of and open-alert count."""
+    meta = ctx["meta"]
+    title = screen_title(ctx["config"].title, ctx["root"], lang)
+    demo = meta.get("demo") == "1"
+    return html.Header(
+        className="ioc-header",
+        children=[
+            html.Div(className="header-left", children=[
+                html.Span("", id=ids.CLOCK, className="clock"),
+                html.Nav(nav_links(ctx.get("page", "cockpit"), lang), id=ids.NAV, className="page-nav"),
+                html.Span(className="header-fact", children=[label("mode", lang), html.B(t("mode.daily", lang), id=ids.MODE)]),
+            ]),
+            html.H1(title, id=ids.TITLE, className="ioc-title"),
+            html.Div(className="header-right", children=[
+                html.Span(
+                    [label("demo", lang)], id=ids.DEMO_BADGE, className="demo-badge", title=t("demo_note", lang),
+                    style={} if demo else {"display": "none"},
+                ),
+                html.Span(className="header-fact", children=[label("as_of", lang), html.B("–", id=ids.AS_OF)]),
+                html.Span(className="header-fact alerts", children=[label("alerts", lang), html.B("–", id=ids.ALERT_COUNT)]),
+                html.Button(t("lang_switch", lang), id=ids.LANG_TOGGLE, className="lang-toggle", n_clicks=0),
+                *user_menu(ctx.get("user"), lang),
+            ]),
+        ],
+    )
+
+
+def user_menu(user: dict | None, lang: str = "zh") -> list:
+    """Who is signed in (name, role) and the sign-out button: a plain form post carrying a CSRF token."""
+    if not user:
+        return []
+    return [
+        html.Span(className="user-name", id=ids.USER_NAME, children=[
+            user["name"], html.Small(t(f"role.{user['role']}", lang), id=ids.label(f"role.{user['role']}")),
+        ]),
+        *([html.A(label("admin.title", lang), href="/admin" + ("?lang=en" if lang == "en" else ""), className="admin-link")]
+          if user.get("can_admin") else []),
+        html.Form(action="/logout", method="POST", className="logout-form", children=[
+            dcc.Input(type="hidden", name="csrf_token", value=user["csrf"]),
+            html.Button(t("logout", lang), id=ids.label("logout"), type="submit", className="lang-toggle logout"),
+        ]),
+    ]
+
+
+
+
+def page(ctx: dict, page_key: str, body: list, lang: str | None = None) -> html.Div:
+    """The whole screen: shell parts, header and the body of the page ``page_key``."""
+    lang = lang or "zh"
+    return html.Div(
+        id=ids.ROOT,
+        className=f"ioc-root page-{page_key}",
+        lang="zh-CN" if lang == "zh" else "en",
+        children=[
+            dcc.Location(id=ids.URL, refresh=False),
+            dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
+            dcc.Interval(id=ids.REFRESH, interval=ctx["config"].refresh_seconds * 1000),
+            dcc.Store(id=ids.DATA_VERSION, data=ctx["data_version"]),
+            dcc.Store(id=ids.PAGE_KEY, data=page_key),
+            header(ctx | {"page": page_key}, lang),
+            html.Div(body, id=ids.PAGE, className="ioc-page"),
+        ],
+    )
