@@ -91,7 +91,7 @@ def _register_routes(server: flask.Flask, services: Services) -> None:
     @server.get("/geo/level-<int:level>.json")
     def level_geojson(level: int):  # noqa: ANN202
         """Simplified boundaries of one level within the caller's scope, fetched once by the map (long
-        private cache; the URL carries the data version and the scope)."""
+        private cache; the URL carries the geometry version and the scope)."""
         if level not in {lv["level"] for lv in services.cached("level_names")}:
             return flask.jsonify(error=f"unknown level {level}"), 404
         body = services.display_geojson(level)

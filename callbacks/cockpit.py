@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date
 
 import dash
-from dash import ALL, Input, Output, Patch, dcc, html
+from dash import ALL, Input, Output, Patch, State, dcc, html
 from dateutil.relativedelta import relativedelta
 
 from callbacks import access, inputs
+from callbacks.delta import parts_delta, patch_delta
 from callbacks.services import Services
 from callbacks.state import ViewState, parse_search, to_search
 from datasources.access.roles import VIEW
@@ -97,7 +98,7 @@ def map_patch(
     lang, area, period = state.lang, state.area, state.period_date()
     has_children = region["n_children"] > 0
     level = region["level"] + 1 if has_children else region["level"]
-    version = services.data_version()
+    version = services.geometry_version()
     unit = pick(lang, ind["unit"], ind["unit_en"])
     scale = min(max(size.get("vh") or 1080, 810) / 1080, 3.0)  # plotly sizes are px: follow the screen like the CSS
     fig = Patch()
@@ -289,25 +290,40 @@ def _stat(label: str, value: str, cls: str) -> html.Div:
     return html.Div(className=f"stat {cls}", children=[html.Div(value, className="stat-value"), html.Div(label, className="stat-label")])
 
 
+#: The render callback's outputs after the figure, in order (the KPI parts are lists, one per card).
+RENDER_PARTS = (
+    "breadcrumb", "area_title", "indicator", "period", "event_stats", "kpi_value", "kpi_unit", "kpi_name",
+    "kpi_change", "kpi_change_cls", "kpi_yoy", "kpi_yoy_cls", "kpi_spark", "kpi_fresh", "kpi_card",
+)
+
+
+def render_outputs(view: dict, sent: dict | None) -> tuple:
+    """The render callback's outputs for ``view``: only what differs from what the browser has (``sent``:
+    the hashes it holds, from the last render), ``no_update`` for the rest, then the new hashes."""
+    k = view["kpi"]
+    parts = dict(zip(RENDER_PARTS, (
+        view["breadcrumb"], view["area_title"], view["state"].indicator, view["state"].period, view["event_stats"],
+        k["value"], k["unit"], k["name"],
+        [c["children"] for c in k["change"]], [c["className"] for c in k["change"]],
+        [c["children"] for c in k["yoy"]], [c["className"] for c in k["yoy"]],
+        k["spark"], k["fresh"], k["card"],
+    ), strict=True))
+    sent = sent or {}
+    figure, map_hashes = patch_delta(view["figure"], sent.get("map"))
+    changed, part_hashes = parts_delta(parts, sent.get("parts"))
+    return (figure, *changed.values(), {"map": map_hashes, "parts": part_hashes})
+
+
 # Wiring only (ids, outputs, client-side JS), checked by the browser tests; not by mutation testing.
 # pragma: no mutate block
 def register(app: dash.Dash, services: Services) -> None:
     """Wire the cockpit callback and the client-side map fit."""
 
-    def render(search, layers, _version, size):  # noqa: ANN001, ANN202
+    def render(search, layers, _version, size, sent):  # noqa: ANN001, ANN202
         known = {i["code"] for i in services.cached("indicators") if i["headline"]}
-        codes = inputs.output_keys(dash.callback_context.outputs_list[-1], "code", known)
+        codes = inputs.output_keys(dash.callback_context.outputs_list[6], "code", known)
         view = cockpit_view(services, search, inputs.codes(layers, LAYER_KEYS), codes, inputs.map_size(size))
-        k = view["kpi"]
-        return (
-            view["figure"], view["breadcrumb"], view["area_title"],
-            view["state"].indicator, view["state"].period,
-            view["event_stats"],
-            k["value"], k["unit"], k["name"],
-            [c["children"] for c in k["change"]], [c["className"] for c in k["change"]],
-            [c["children"] for c in k["yoy"]], [c["className"] for c in k["yoy"]],
-            k["spark"], k["fresh"], k["card"],
-        )
+        return render_outputs(view, sent if isinstance(sent, dict) else None)
 
     access.callback(
         app, VIEW,
@@ -327,10 +343,12 @@ def register(app: dash.Dash, services: Services) -> None:
         Output(ids.kpi("spark", ALL), "src"),
         Output(ids.kpi("fresh", ALL), "children"),
         Output(ids.kpi("card", ALL), "className"),
+        Output(ids.VIEW_SENT, "data"),
         Input(ids.URL, "search"),
         Input(ids.LAYERS, "value"),
         Input(ids.DATA_VERSION, "data"),
         Input(ids.MAP_SIZE, "data"),
+        State(ids.VIEW_SENT, "data"),
     )(render)
 
     # The map's real pixel size (and the window height) measured in the browser at load and on every

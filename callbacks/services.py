@@ -84,6 +84,10 @@ class Services:
         self.cache.set(key, value)
         return value
 
+    def geometry_version(self) -> int:
+        """Bumped only when boundaries change: the version in the boundary URLs the map fetches."""
+        return int(self.cached("meta").get("geometry_version") or 0)
+
     def display_geojson(self, level: int) -> str:
         """Simplified boundaries of one level within the caller's scope (cached)."""
         return self.cached("display_geojson", level)

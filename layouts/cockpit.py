@@ -92,6 +92,7 @@ def page(ctx: dict, lang: str | None = None) -> list:
     panels = {tid: theme_panel(themes[tid], by_theme.get(tid, []), lang) for tid in THEMES if tid in themes}
     return [
         dcc.Store(id=ids.MAP_SIZE),
+        dcc.Store(id=ids.VIEW_SENT),
         html.Main(className="ioc-main", children=[
             html.Div(className="side side-left", children=[panels[k] for k in LEFT if k in panels]),
             map_panel(ctx, lang),

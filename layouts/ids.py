@@ -16,6 +16,7 @@ BREADCRUMB = "breadcrumb"
 AREA_TITLE = "area-title"
 MAP = "map"
 MAP_SIZE = "map-size"
+VIEW_SENT = "view-sent"  # hashes of the parts of the view the browser holds
 INDICATOR_SELECT = "indicator-select"
 PERIOD_SELECT = "period-select"
 LAYERS = "layer-toggle"

@@ -36,8 +36,8 @@ def layer_options(lang: str) -> list[dict]:
 
 
 def geojson_url(level: int, version: int, scope: str | None = None) -> str:
-    """URL of one level's simplified boundaries (within the caller's scope). The version makes a data
-    change a new URL; the scope keeps one browser from reusing another account's cached boundaries."""
+    """URL of one level's simplified boundaries (within the caller's scope). The geometry version makes a
+    boundary change a new URL (other data changes keep it, so the browser never re-fetches for them); the scope keeps one browser from reusing another account's cached boundaries."""
     return f"/geo/level-{level}.json?v={version}&s={scope or 'all'}"
 
 

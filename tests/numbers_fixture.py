@@ -63,6 +63,7 @@ A1, A2, A3 = "510182001001", "510182001002", "510182001003"
 B1, B2 = "510182002001", "510182002002"
 COMMUNITIES = (A1, A2, A3, B1, B2)
 DATA_VERSION = 7
+GEOMETRY_VERSION = 3  # differs from DATA_VERSION: boundary URLs must carry this one
 AS_OF = datetime(2026, 11, 20, 18, 0, 0)
 
 # code, name, name_en, level, parent, population, area_km2, (minx, miny, maxx, maxy)
@@ -182,6 +183,7 @@ def build_numbers_db(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(Meta.__table__.insert(), [
             {"key": "data_version", "value": str(DATA_VERSION)},
+            {"key": "geometry_version", "value": str(GEOMETRY_VERSION)},
             {"key": "demo", "value": "1"},
             {"key": "as_of", "value": AS_OF.isoformat()},
             {"key": "scale", "value": "numbers"},

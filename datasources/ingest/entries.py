@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, text
 
 from datasources import boundaries, db
 from datasources.catalog_loader import Catalog
-from datasources.ingest.derive import Touched, set_meta
+from datasources.ingest.derive import Touched, meta_value, set_meta
 from datasources.ingest.errors import IngestError, Problem
 from datasources.ingest.validate import Checker, frame
 from datasources.models import (
@@ -193,6 +193,8 @@ def write_regions(conn: Connection, records: Records, levels: Iterable[tuple[int
     if level_rows:
         db.upsert(conn, RegionLevel.__table__, level_rows, ["level"])
     build_closure(conn)
+    # Screens fetch boundaries by a URL carrying this version: only a boundary change makes them re-fetch.
+    set_meta(conn, "geometry_version", str(int(meta_value(conn, "geometry_version") or 0) + 1))
     touched.full = True
     touched.writes += len(rows)
     return repairs

@@ -1,0 +1,51 @@
+"""Only changed data travels: a refresh compares each part of a view with what the browser already has
+(by a hash kept in a small ``dcc.Store``) and sends ``no_update`` for the parts that did not change; a map
+update keeps only the operations of the traces (and the layout) that changed."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from dash import Patch, no_update
+from plotly.io.json import to_json_plotly
+
+
+def part_hash(value: Any) -> str:
+    """A short, stable digest of anything a callback returns (components, figures, lists)."""
+    return hashlib.blake2b(to_json_plotly(value).encode(), digest_size=8).hexdigest()
+
+
+def _group(location: list) -> str:
+    """Operations group by trace (``data.3``) or by the layout: the unit that is sent or skipped."""
+    return f"data.{location[1]}" if location[0] == "data" else str(location[0])
+
+
+def patch_delta(patch: Patch, old: Mapping[str, str] | None) -> tuple[Patch | Any, dict[str, str]]:
+    """The operations of ``patch`` whose group changed since ``old`` (all when ``old`` is empty), as a new
+    Patch, or ``no_update`` when none did; and the hashes of every group."""
+    groups: dict[str, list[dict]] = {}
+    for op in patch.to_plotly_json()["operations"]:
+        groups.setdefault(_group(op["location"]), []).append(op)
+    hashes = {g: part_hash(ops) for g, ops in groups.items()}
+    keep = [g for g in groups if not old or old.get(g) != hashes[g]]
+    if not keep:
+        return no_update, hashes
+    out = Patch()
+    for g in keep:
+        for op in groups[g]:
+            if op["operation"] != "Assign":  # only assignments are built by the map update
+                raise ValueError(f"unexpected patch operation {op['operation']}")
+            target = out
+            for key in op["location"][:-1]:
+                target = target[key]
+            target[op["location"][-1]] = op["params"]["value"]
+    return out, hashes
+
+
+def parts_delta(parts: Mapping[str, Any], old: Mapping[str, str] | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """``parts`` with ``no_update`` in place of each part whose hash equals ``old``'s, and the new hashes."""
+    hashes = {k: part_hash(v) for k, v in parts.items()}
+    out = {k: (no_update if old and old.get(k) == hashes[k] else v) for k, v in parts.items()}
+    return out, hashes

@@ -1,0 +1,85 @@
+"""Only changed data travels on a refresh: the cockpit's render compares every part with the hashes of
+what the browser holds and sends the rest as no_update; a new event sends only what it changes."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+
+import pytest
+from dash import no_update
+
+from app import create_app
+from callbacks.cockpit import RENDER_PARTS, cockpit_view, render_outputs
+from callbacks.delta import patch_delta
+from datasources import db
+from datasources.ingest import Writer
+from layouts.map_figure import T_OPEN, T_VALUES
+from tests.conftest import AS_OF
+
+
+@pytest.fixture
+def live(mini_sqlite, tmp_path):
+    """Services on a private copy of the mini demo (this test writes), with a clock at the demo's as-of."""
+    path = tmp_path / "live.db"
+    shutil.copy(mini_sqlite.removeprefix("sqlite:///"), path)
+    url = f"sqlite:///{path}"
+    app = create_app({"database_url": url, "cache_type": "NullCache"})
+    return app.server.config["IOC_SERVICES"], Writer(db.make_engine(url), clock=lambda: AS_OF)
+
+
+def _render(services, sent, layers=("open",)):
+    view = cockpit_view(services, "", list(layers), None, {"w": 1000, "h": 760, "vh": 1080})
+    return render_outputs(view, sent)
+
+
+def _changed(out) -> set[str]:
+    names = ("figure", *RENDER_PARTS)
+    return {n for n, v in zip(names, out[:-1], strict=True) if v is not no_update}
+
+
+def test_a_refresh_with_nothing_changed_sends_nothing(live):
+    services, _ = live
+    first = _render(services, None)
+    assert _changed(first) == {"figure", *RENDER_PARTS}  # nothing held yet: everything travels
+    again = _render(services, first[-1])
+    assert _changed(again) == set()
+    assert again[-1] == first[-1]
+
+
+def test_a_new_open_event_sends_the_open_points_and_counts_only(live):
+    services, writer = live
+    sent = _render(services, None)[-1]
+    root = services.repo.root_code()
+    child = services.repo.children(root)[0]
+    writer.events([{
+        "source": "emergency", "category": "fire", "theme": "emergency", "severity": 1, "title": "测试火情",
+        "lon": child["centroid_lon"], "lat": child["centroid_lat"], "reported_at": AS_OF - timedelta(minutes=5),
+        "status": "reported",
+    }])
+    out = _render(services, sent)
+    changed = _changed(out)
+    assert "figure" in changed and "event_stats" in changed
+    assert not changed & {"breadcrumb", "area_title", "kpi_value", "kpi_name", "kpi_card"}
+    groups = {(op["location"][0], op["location"][1]) for op in out[0].to_plotly_json()["operations"]}
+    assert ("data", T_OPEN) in groups  # the new point
+    assert ("data", T_VALUES) not in groups  # the choropleth did not change: not re-sent
+    assert not any(loc[0] == "layout" for loc in groups)  # the view (and the user's zoom) stays
+    fire = out[0].to_plotly_json()["operations"]
+    texts = next(op["params"]["value"] for op in fire if op["location"] == ["data", T_OPEN, "text"])
+    assert any("测试火情" in t for t in texts)
+
+
+def test_patch_delta_keeps_whole_traces_and_rebuilds_the_same_operations(live):
+    services, _ = live
+    patch = cockpit_view(services, "", ["open", "heat"], None, {})["figure"]
+    full, hashes = patch_delta(patch, None)
+    def key(op):
+        return repr(op["location"])
+
+    # Grouped by trace (no operation overwrites another's parent, so the order within the patch is free).
+    assert sorted(full.to_plotly_json()["operations"], key=key) == sorted(patch.to_plotly_json()["operations"], key=key)
+    changed = dict(hashes) | {f"data.{T_VALUES}": "stale"}
+    only_values, _ = patch_delta(patch, changed)
+    locs = {tuple(op["location"][:2]) for op in only_values.to_plotly_json()["operations"]}
+    assert locs == {("data", T_VALUES)}
