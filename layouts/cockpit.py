@@ -74,9 +74,11 @@ def event_panel(lang: str = "zh") -> html.Section:
 
 
 def ticker_strip(lang: str = "zh") -> html.Section:
-    """The newest events and alerts of the selected area, scrolling."""
+    """The most severe open alert pinned first, then the newest alerts and events of the area, scrolling."""
     return html.Section(className="ticker-strip", children=[
+        dcc.Store(id=ids.TICKER_SENT),
         label("ticker", lang, tag=html.Div, className="ticker-title"),
+        html.Div(id=ids.TICKER_PINNED, className="ticker-pinned"),
         html.Div(html.Div(id=ids.TICKER, className="ticker-track"), className="ticker-window"),
     ])
 

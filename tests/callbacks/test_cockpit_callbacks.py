@@ -128,7 +128,7 @@ def test_header_and_ticker_follow_the_selected_area(services):
     facts = header_facts(services, f"?area={township}&lang=en")
     assert facts["mode"] == "Daily"
     assert int(facts["alerts"].replace(",", "")) == repo.open_alert_count(township)
-    items = ticker_items(services, f"?area={township}")
+    items = ticker_items(services, f"?area={township}")["items"]
     newest = repo.recent_events(township, 1)[0]
     assert any(newest["title"] in json.dumps(i.to_plotly_json(), ensure_ascii=False, default=str) for i in items)
 

@@ -83,3 +83,36 @@ def test_patch_delta_keeps_whole_traces_and_rebuilds_the_same_operations(live):
     only_values, _ = patch_delta(patch, changed)
     locs = {tuple(op["location"][:2]) for op in only_values.to_plotly_json()["operations"]}
     assert locs == {("data", T_VALUES)}
+
+
+def test_a_new_severe_alert_takes_the_tickers_first_place(live):
+    services, writer = live
+    from callbacks.ticker import ticker_items
+
+    before = ticker_items(services, "")
+    child = services.repo.children(services.repo.root_code())[1]
+    writer.events([{
+        "source": "emergency", "category": "hazmat", "theme": "emergency", "severity": 1, "title": "危化品泄漏测试",
+        "lon": child["centroid_lon"], "lat": child["centroid_lat"], "reported_at": AS_OF - timedelta(minutes=1),
+        "status": "reported",
+    }])
+    after = ticker_items(services, "")
+    assert len(after["pinned"]) == 1
+    pinned = after["pinned"][0].to_plotly_json()
+    assert "危化品泄漏测试" in str(pinned["props"]["children"])
+    assert "sev-1" in pinned["props"]["className"] and "tick-pinned" in pinned["props"]["className"]
+    assert before["pinned"] != after["pinned"]
+
+
+def test_pinned_alert_is_the_most_severe_then_the_newest():
+    from datetime import datetime
+
+    from callbacks.ticker import pinned_alert
+
+    def a(i, sev, minute):
+        return {"id": i, "severity": sev, "started_at": datetime(2026, 11, 20, 18, minute)}
+
+    assert pinned_alert([a(1, 2, 50), a(2, 1, 10), a(3, 1, 30), a(4, 3, 59)])["id"] == 3
+    assert pinned_alert([a(1, 2, 50), a(2, 2, 55)])["id"] == 2
+    assert pinned_alert([a(1, 3, 50), a(2, 4, 55)]) is None  # III and IV are not severe: nothing pinned
+    assert pinned_alert([]) is None
