@@ -19,9 +19,12 @@ from layouts import ids
 from layouts.i18n import pick, t
 from layouts.kpi import STATUS_COLORS, change_text, format_value, sparkline_src
 from layouts.map_figure import (
+    ALERT_HALO_UID,
     FACILITY_COLORS,
     FACILITY_KINDS,
     LAYERS,
+    T_ALERT_CORE,
+    T_ALERT_HALO,
     T_CONTEXT,
     T_FACILITY,
     T_HEAT,
@@ -34,6 +37,7 @@ from layouts.map_figure import (
 
 LAYER_KEYS = frozenset(LAYERS)
 OPEN_EVENT_POINTS = 120  # the most severe and newest; the rest show in the heat layer and the panel
+ALERT_POINTS = 200  # open alerts drawn on the map, most severe first
 KPI_PARTS = ("value", "unit", "name", "change", "yoy", "spark", "fresh", "card")
 
 
@@ -126,6 +130,7 @@ def map_patch(
     )
     _heat(fig, services, area, region["area_km2"], period, period + relativedelta(months=1), "heat" in layers)
     _open_events(fig, services, area, "open" in layers, lang)
+    _alerts(fig, services, area, "alerts" in layers, lang, scale)
     for kind in FACILITY_KINDS:
         _facilities(fig, services, area, kind, kind in layers, scale)
     center, zoom = view_for_bounds(bounds, size.get("w") or 1000, size.get("h") or 760)
@@ -215,6 +220,27 @@ def _open_events(fig: Patch, services: Services, area: str, on: bool, lang: str)
     fig["data"][T_OPEN]["lat"] = [round(e["lat"], 4) for e in events]
     fig["data"][T_OPEN]["marker"]["color"] = [e["severity"] for e in events]  # colour scale maps I–IV
     fig["data"][T_OPEN]["text"] = [f"{t('severity.' + str(e['severity']), lang)} {e['title']} · {t('status.' + e['status'], lang)}" for e in events]
+
+
+def _alerts(fig: Patch, services: Services, area: str, on: bool, lang: str, scale: float = 1.0) -> None:
+    """Open alerts where they are (station, event, area centre): severity I and II also get a halo that
+    the browser pulses (fast for I, slow for II)."""
+    alerts = services.cached("open_alerts", area, ALERT_POINTS) if on else []
+    alerts = [a for a in alerts if a["lon"] is not None and a["lat"] is not None]
+    for sev in ALERT_HALO_UID:
+        halo = [a for a in alerts if a["severity"] == sev]
+        fig["data"][T_ALERT_HALO[sev]]["visible"] = on
+        fig["data"][T_ALERT_HALO[sev]]["lon"] = [round(a["lon"], 4) for a in halo]
+        fig["data"][T_ALERT_HALO[sev]]["lat"] = [round(a["lat"], 4) for a in halo]
+        fig["data"][T_ALERT_HALO[sev]]["marker"]["size"] = round(30 * scale)
+    fig["data"][T_ALERT_CORE]["visible"] = on
+    fig["data"][T_ALERT_CORE]["lon"] = [round(a["lon"], 4) for a in alerts]
+    fig["data"][T_ALERT_CORE]["lat"] = [round(a["lat"], 4) for a in alerts]
+    fig["data"][T_ALERT_CORE]["marker"]["color"] = [a["severity"] for a in alerts]
+    fig["data"][T_ALERT_CORE]["marker"]["size"] = round(13 * scale)
+    fig["data"][T_ALERT_CORE]["text"] = [
+        f"{t('alert', lang)} {t('severity.' + str(a['severity']), lang)} · {a['region_name']}<br>{a['message']}" for a in alerts
+    ]
 
 
 def _facilities(fig: Patch, services: Services, area: str, kind: str, on: bool, scale: float = 1.0) -> None:

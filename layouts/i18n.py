@@ -46,6 +46,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "layers": {"zh": "图层", "en": "Layers"},
     "layer.heat": {"zh": "事件热力", "en": "Event heat"},
     "layer.open": {"zh": "在办事件", "en": "Open events"},
+    "layer.alerts": {"zh": "未处置预警", "en": "Open alerts"},
     "layer.camera": {"zh": "视频监控", "en": "Cameras"},
     "layer.air_station": {"zh": "空气微站", "en": "Air stations"},
     "layer.water_station": {"zh": "水质站", "en": "Water stations"},

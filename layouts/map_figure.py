@@ -26,8 +26,13 @@ SEVERITY_COLORS = {1: "#ff1f3d", 2: "#ff7a00", 3: "#ffd000", 4: "#4da3ff"}
 # Trace positions (Patch addresses traces by index).
 T_CONTEXT, T_VALUES, T_HEAT, T_OPEN = 0, 1, 2, 3
 T_FACILITY = {kind: 4 + k for k, kind in enumerate(FACILITY_KINDS)}
-LAYERS = ("heat", "open", *FACILITY_KINDS)
-DEFAULT_LAYERS = ["heat", "open"]
+# Open alerts: a halo per blinking severity (I fast, II slow; assets/alert_blink.js pulses the MapLibre layer
+# named after the trace's uid) under one core trace of every alert, coloured by severity.
+T_ALERT_HALO = {1: 4 + len(FACILITY_KINDS), 2: 5 + len(FACILITY_KINDS)}
+T_ALERT_CORE = 6 + len(FACILITY_KINDS)
+ALERT_HALO_UID = {1: "alert-halo-1", 2: "alert-halo-2"}
+LAYERS = ("heat", "open", "alerts", *FACILITY_KINDS)
+DEFAULT_LAYERS = ["heat", "open", "alerts"]
 
 
 def layer_options(lang: str) -> list[dict]:
@@ -99,6 +104,15 @@ def base_figure(tile_url: str = "", bounds: tuple[float, float, float, float] | 
                           marker={"size": [], "color": FACILITY_COLORS[kind], "opacity": 0.85},
                           hovertemplate="%{text}<extra></extra>")
         )
+    for sev, uid in ALERT_HALO_UID.items():
+        traces.append(go.Scattermap(lon=[], lat=[], mode="markers", name=uid, uid=uid, visible=True, hoverinfo="skip",
+                                    marker={"size": 30, "color": SEVERITY_COLORS[sev], "opacity": 0.45}))
+    traces.append(
+        go.Scattermap(lon=[], lat=[], mode="markers", name="alerts", uid="alert-core", visible=True, text=[],
+                      hovertemplate="%{text}<extra></extra>",
+                      marker={"size": 13, "color": [], "cmin": 1, "cmax": 4, "showscale": False, "colorscale": [
+                          [k / 3, SEVERITY_COLORS[k + 1]] for k in range(4)]})
+    )
     center, zoom = view_for_bounds(bounds) if bounds else ({"lon": 0.0, "lat": 0.0}, 1.0)
     fig = go.Figure(traces)
     fig.update_layout(
