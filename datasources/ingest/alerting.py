@@ -105,7 +105,8 @@ def write_alert_rules(conn: Connection, catalog: Catalog, level_shift: int = 0) 
                      "layers": list(m.layers), "panels": list(m.panels), "description": m.description}
             for m in catalog.modes
         }
-        _set_meta(conn, "mode_profiles", json.dumps(profiles, ensure_ascii=False, sort_keys=True))
+        # Without sort_keys: the file's order is the display order of the mode switch.
+        _set_meta(conn, "mode_profiles", json.dumps(profiles, ensure_ascii=False))
     return len(rows)
 
 
