@@ -29,8 +29,11 @@ from datasources.models import to_epoch
 from datasources.operations.modes import switch_mode
 from datasources.repository import Repository
 from datasources.rules import is_surge, reading_severity, surge_baseline, surge_offsets, surge_threshold
+from tests import live_db
 from tests.conftest import AS_OF
-from tests.live_db import fresh_url, mini_template, sqlite_url  # noqa: F401
+
+# The fixtures of a database of the test's own (see tests/live_db.py).
+fresh_url, sqlite_url, mini_template = live_db.fresh_url, live_db.sqlite_url, live_db.mini_template
 
 NOW = AS_OF + timedelta(hours=1)
 DUTY = Principal("duty", "duty")
