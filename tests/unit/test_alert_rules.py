@@ -28,7 +28,14 @@ from datasources.ingest.alerting import surge_counts
 from datasources.models import to_epoch
 from datasources.operations.modes import switch_mode
 from datasources.repository import Repository
-from datasources.rules import is_surge, reading_severity, surge_baseline, surge_offsets, surge_threshold
+from datasources.rules import (
+    is_surge,
+    poisson_surge_count,
+    reading_severity,
+    surge_baseline,
+    surge_offsets,
+    surge_threshold,
+)
 from tests import live_db
 from tests.conftest import AS_OF
 
@@ -55,18 +62,27 @@ def _alerts(url: str, rule: str) -> list[dict]:
 
 
 def test_surge_threshold_by_hand():
-    # Quiet area: baseline 0.5 → max(10, 4 × 0.5 = 2, 0.5 + 3 × 0.707 = 2.62) = 10 (min_count rules).
+    # Quiet area: baseline 0.5 → P(X >= 8) = 6.2e-8 <= 1e-6 < P(X >= 7) = 1.0e-6 + …; max(10, 2, 8) = 10.
+    assert poisson_surge_count(0.5) == 8
     assert surge_threshold(0.5, 4, 10) == 10
-    # Busy area: baseline 9 → max(10, 36, 9 + 3 × 3 = 18) = 36 (factor rules).
+    # Busy area: baseline 9 → Poisson count 27; max(10, 36, 27) = 36 (the factor rules).
     assert surge_threshold(9, 4, 10) == 36
-    # Low factor: baseline 16, factor 1.5 → max(3, 24, 16 + 12 = 28) = 28 (the Poisson margin rules).
-    assert surge_threshold(16, 1.5, 3) == 28
-    assert is_surge(28, 16, 1.5, 3) and not is_surge(27, 16, 1.5, 3)
+    # Low factor: baseline 16, factor 1.5 → max(3, 24, 39) = 39 (ordinary variation reaches 38).
+    assert surge_threshold(16, 1.5, 3) == 39
+    assert is_surge(39, 16, 1.5, 3) and not is_surge(38, 16, 1.5, 3)
     # Baseline: 4 recent windows held 8 events (mean 2), the 9 year-ago windows 27 (mean 3): the larger.
     assert surge_baseline(8, 27, 4) == 3
     assert surge_baseline(12, 9, 4) == 3  # recent mean 3 > year-ago mean 1
+    assert surge_baseline(0, 0, 4) == 1 / 13  # no history: one event over the 13 windows
     offsets = surge_offsets(2)
     assert offsets == [(0, 0), (1, 7), (1, 14), (2, 350), (2, 357), (2, 364), (2, 371), (2, 378)]
+
+
+@pytest.mark.parametrize("mean", [1 / 13, 0.25, 0.5, 2, 9, 16, 100, 1000])
+def test_poisson_surge_count_agrees_with_scipy(mean):
+    stats = pytest.importorskip("scipy.stats")
+    k = poisson_surge_count(mean)
+    assert stats.poisson.sf(k - 1, mean) <= 1e-6 < stats.poisson.sf(k - 2, mean)
 
 
 @pytest.mark.parametrize(("status", "expected"), [("alarm", 2), ("warn", 3), ("ok", None), ("none", None)])
@@ -145,12 +161,14 @@ def _window_count(url: str, region: str, end: datetime, hours: int) -> int:
 def test_surge_fires_on_a_burst_and_clears_when_its_window_has_passed(fresh_url):
     """surge_sanitation: a community's sanitation reports in 24 h against its own baseline; factor 4,
     min_count 10. The crafted burst brings the window to exactly 9 (no alert), then 10 (alert)."""
-    leaf = _rows(fresh_url, "SELECT code, name, centroid_lon, centroid_lat FROM regions WHERE level = 2 ORDER BY code")[0]
-    # The baseline, counted here one window at a time (independently of the rule's single SQL pass).
-    recent = sum(_window_count(fresh_url, leaf["code"], NOW - timedelta(days=7 * k), 24) for k in range(1, 5))
-    year = sum(_window_count(fresh_url, leaf["code"], NOW - timedelta(days=364 + 7 * j), 24) for j in range(-4, 5))
-    baseline = max(recent / 4, year / 9)
-    assert baseline < 2.5  # a quiet community: the threshold is min_count
+    # The baseline, counted here one window at a time (independently of the rule's single SQL pass), of
+    # the first community quiet enough for min_count to set the threshold.
+    for leaf in _rows(fresh_url, "SELECT code, name, centroid_lon, centroid_lat FROM regions WHERE level = 2 ORDER BY code"):
+        recent = sum(_window_count(fresh_url, leaf["code"], NOW - timedelta(days=7 * k), 24) for k in range(1, 5))
+        year = sum(_window_count(fresh_url, leaf["code"], NOW - timedelta(days=364 + 7 * j), 24) for j in range(-4, 5))
+        baseline = max(recent / 4, year / 9, 1 / 13)
+        if surge_threshold(baseline, 4, 10) == 10:
+            break
     assert surge_threshold(baseline, 4, 10) == 10
     before = _window_count(fresh_url, leaf["code"], NOW, 24)
     engine = db.make_engine(fresh_url)
