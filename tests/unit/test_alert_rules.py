@@ -173,11 +173,13 @@ def test_surge_fires_on_a_burst_and_clears_when_its_window_has_passed(fresh_url)
     before = _window_count(fresh_url, leaf["code"], NOW, 24)
     engine = db.make_engine(fresh_url)
     writer = Writer(engine, clock=lambda: NOW)
-    burst = [NOW - timedelta(minutes=20 * k + 1) for k in range(10 - before)]
-    writer.events(_sanitation(leaf["code"], leaf["centroid_lon"], leaf["centroid_lat"], burst[:-1]))
+    # The window is (now - 24 h, now]: one report exactly 24 h ago is outside, one 23 h 58 min ago inside.
+    edges = [NOW - timedelta(hours=24), NOW - timedelta(hours=23, minutes=58)]
+    burst = [NOW - timedelta(minutes=20 * k + 2) for k in range(10 - before - 2)]
+    writer.events(_sanitation(leaf["code"], leaf["centroid_lon"], leaf["centroid_lat"], edges + burst))
     assert _window_count(fresh_url, leaf["code"], NOW, 24) == 9
     assert _alerts(fresh_url, "surge_sanitation") == []
-    writer.events(_sanitation(leaf["code"], leaf["centroid_lon"], leaf["centroid_lat"], burst[-1:]))
+    writer.events(_sanitation(leaf["code"], leaf["centroid_lon"], leaf["centroid_lat"], [NOW - timedelta(minutes=1)]))
     [a] = _alerts(fresh_url, "surge_sanitation")
     assert (a["region_code"], a["category"], a["value"], a["severity"]) == (leaf["code"], "sanitation", 10.0, 3)
     assert (a["lon"], a["lat"], a["started_at"]) == (leaf["centroid_lon"], leaf["centroid_lat"], to_epoch(NOW))
