@@ -29,7 +29,9 @@ from config import ROOT, Config
 from datasources import db
 from datasources.access.accounts import AccountError, Accounts
 from datasources.access.roles import ROLES, USER_ROLES, check_role_scope
+from datasources.operations.modes import parse_schedule
 from datasources.repository import Repository
+from datasources.scheduler import Scheduler
 from layouts import cockpit as cockpit_layout
 
 
@@ -62,6 +64,9 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
     for feature in (navigation, header, cockpit, ticker):
         feature.register(app, services)
     app.server.config["IOC_SERVICES"] = services
+    schedule = parse_schedule(cfg.mode_schedule)  # a bad schedule stops the start with a message naming the entry
+    if cfg.scheduler:
+        app.server.config["IOC_SCHEDULER"] = Scheduler(engine, schedule, cfg.scheduler_seconds).start()
     if demo:
         app.server.config["IOC_DEMO_ACCOUNTS"] = ensure_demo_accounts(services, cfg)
     return app

@@ -40,6 +40,11 @@ class Config:
     cookie_secure: int = field(default=0, metadata={"doc": "1 behind TLS: session cookies only over HTTPS"})
     session_hours: int = field(default=12, metadata={"doc": "a session ends after this many hours without a request"})
     max_body_kb: int = field(default=256, metadata={"doc": "largest request body accepted by the screens, in KB (413 above)"})
+    scheduler: int = field(default=1, metadata={
+        "doc": "1: run the scheduler thread (mode schedule, alert re-evaluation); one process of the deployment holds its lease"})
+    scheduler_seconds: int = field(default=15, metadata={"doc": "seconds between the scheduler's ticks (its lease lasts three ticks)"})
+    mode_schedule: str = field(default="", metadata={
+        "doc": "yearly operating-mode schedule, e.g. 'flood:06-01..09-30;holiday:10-01..10-07' (empty: modes change only by hand)"})
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:

@@ -11,6 +11,9 @@ Files (UTF-8, comma separated, a header row with exactly these columns in this o
 - ``indicators.csv``: see :data:`INDICATOR_COLUMNS`; one row per indicator.
 - ``demo_profile.csv``: ``code,base,cv,trend,season,decimals`` -- one row per indicator,
   used only by the synthetic demo generator (see :class:`DemoProfile`).
+- ``alert_rules.csv``: see :data:`ALERT_RULE_COLUMNS`; alert rules on readings, event surges and
+  indicators, each active in some operating modes (see :class:`AlertRuleDef`).
+- ``modes.csv``: see :data:`MODE_COLUMNS`; one profile per operating mode (see :class:`ModeProfile`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ PAGES_FILE = "pages.csv"
 INDICATORS_FILE = "indicators.csv"
 DEMO_PROFILE_FILE = "demo_profile.csv"
 RULES_FILE = "rules.csv"
+ALERT_RULES_FILE = "alert_rules.csv"
+MODES_FILE = "modes.csv"
 
 PAGE_COLUMNS = ("id", "kind", "name_zh", "name_en", "order", "icon")
 INDICATOR_COLUMNS = (
@@ -38,6 +43,26 @@ INDICATOR_COLUMNS = (
 )
 DEMO_PROFILE_COLUMNS = ("code", "base", "cv", "trend", "season", "decimals")
 RULE_COLUMNS = ("indicator", "measure", "sources", "categories", "facility_kind", "attribute")
+ALERT_RULE_COLUMNS = (
+    "id", "kind", "target", "name_zh", "name_en", "severity", "polarity", "warn", "alarm", "window_hours",
+    "baseline_weeks", "factor", "min_count", "level", "modes", "description",
+)
+MODE_COLUMNS = ("mode", "name_zh", "name_en", "refresh_seconds", "layers", "panels", "description")
+ALERT_RULE_KINDS = frozenset({"reading", "surge", "indicator"})
+#: The operating modes (DESIGN.md glossary: 日常 / 汛期 / 假期 / 疫情 / 应急), in display order.
+MODE_IDS = ("daily", "flood", "holiday", "epidemic", "emergency")
+#: Map layer keys a mode may put first; equal to ``layouts.map_figure.LAYERS`` (a test keeps them equal:
+#: datasources may not import layouts).
+LAYER_KEYS = (
+    "heat", "open", "camera", "air_station", "water_station", "hospital", "school", "shelter", "base_station",
+    "major_project", "pollution_camera",
+)
+#: Alert rule names the derive step uses itself (``threshold:<indicator>`` cannot clash: ids have no ':').
+RESERVED_ALERT_RULES = frozenset({"severe_event"})
+MAX_BASELINE_WEEKS = 26
+#: The slowest screen refresh an emergency may have (DESIGN.md 6: an event shows within 5 s).
+EMERGENCY_MAX_REFRESH = 5
+
 #: What a rule computes: event counts and rates from ``event_monthly``, facility counts from ``facilities``.
 EVENT_MEASURES = frozenset({"events", "closure_rate", "on_time_rate", "satisfaction"})
 MEASURES = EVENT_MEASURES | {"facilities"}
@@ -54,6 +79,9 @@ _OPTIONAL = {
     INDICATORS_FILE: {"topics", "warn", "alarm"},
     DEMO_PROFILE_FILE: set(),
     RULES_FILE: {"sources", "categories", "facility_kind", "attribute"},
+    ALERT_RULES_FILE: {"polarity", "warn", "alarm", "window_hours", "baseline_weeks", "factor", "min_count", "level",
+                       "modes", "description"},
+    MODES_FILE: {"layers", "panels", "description"},
 }
 
 
@@ -156,12 +184,58 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class AlertRuleDef:
+    """An alert rule (``alert_rules.csv``), active in ``modes`` (empty = every mode).
+
+    ``reading``: the newest reading of metric ``target`` at each live station against ``warn``/``alarm``
+    (oriented by ``polarity``; -1 = above is bad); beyond alarm the alert has ``severity``, beyond warn
+    only one grade lower (``severity + 1``, at most IV).
+    ``surge``: events of category ``target`` in each area at ``level`` (None = the leaves) over the last
+    ``window_hours`` against the area's own seasonal baseline (see ``datasources.ingest.alerting``).
+    ``indicator``: the catalog's warn/alarm of indicator ``target`` (as without a rule) but only in
+    ``modes`` and with ``severity``."""
+
+    id: str
+    kind: str
+    target: str
+    name_zh: str
+    name_en: str
+    severity: int
+    polarity: int = -1
+    warn: float | None = None
+    alarm: float | None = None
+    window_hours: int | None = None
+    baseline_weeks: int | None = None
+    factor: float | None = None
+    min_count: int | None = None
+    level: int | None = None
+    modes: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModeProfile:
+    """What an operating mode changes on the screens (``modes.csv``): how often they refresh, which
+    map layers and which panels (theme ids or indicator codes) come first."""
+
+    mode: str
+    name_zh: str
+    name_en: str
+    refresh_seconds: int
+    layers: tuple[str, ...]
+    panels: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
 class Catalog:
     """All pages, indicators and rules, in file order, with lookup helpers."""
 
     pages: tuple[Page, ...]
     indicators: tuple[Indicator, ...]
     rules: tuple[Rule, ...] = ()
+    alert_rules: tuple[AlertRuleDef, ...] = ()
+    modes: tuple[ModeProfile, ...] = ()
 
     @cached_property
     def _pages_by_id(self) -> dict[str, Page]:
@@ -220,7 +294,105 @@ def load_catalog(directory: str | Path | None = None) -> Catalog:
     pages = _load_pages(folder)
     indicators = _load_indicators(folder, pages)
     rules = _load_rules(folder, indicators) if (folder / RULES_FILE).is_file() else ()
-    return Catalog(pages=pages, indicators=indicators, rules=rules)
+    modes = _load_modes(folder, pages, indicators) if (folder / MODES_FILE).is_file() else ()
+    alert_rules = _load_alert_rules(folder, indicators) if (folder / ALERT_RULES_FILE).is_file() else ()
+    return Catalog(pages=pages, indicators=indicators, rules=rules, alert_rules=alert_rules, modes=modes)
+
+
+def _load_modes(folder: Path, pages: tuple[Page, ...], indicators: tuple[Indicator, ...]) -> tuple[ModeProfile, ...]:
+    panels_known = {p.id for p in pages} | {i.code for i in indicators}
+    out: list[ModeProfile] = []
+    lines: dict[str, int] = {}
+    for row in _read_rows(folder, MODES_FILE, MODE_COLUMNS):
+        mode = row.choice("mode", frozenset(MODE_IDS), "mode")
+        if mode in lines:
+            raise row.error("mode", f"duplicate mode {mode!r} (first on line {lines[mode]})")
+        lines[mode] = row.line
+        refresh = row.integer("refresh_seconds")
+        if not 1 <= refresh <= 3600:
+            raise row.error("refresh_seconds", f"{refresh} is outside 1..3600")
+        if mode == "emergency" and refresh > EMERGENCY_MAX_REFRESH:
+            raise row.error("refresh_seconds", f"{refresh} s is too slow for an emergency (at most {EMERGENCY_MAX_REFRESH})")
+        layers = row.names("layers")
+        for layer in layers:
+            if layer not in LAYER_KEYS:
+                raise row.error("layers", f"unknown map layer {layer!r} (expected one of: {', '.join(LAYER_KEYS)})")
+        panels = row.names("panels")
+        for panel in panels:
+            if panel not in panels_known:
+                raise row.error("panels", f"{panel!r} is neither a page id nor an indicator code")
+        for field, values in (("layers", layers), ("panels", panels)):
+            if len(set(values)) != len(values):
+                raise row.error(field, "an entry is listed twice")
+        out.append(ModeProfile(mode, row.text("name_zh"), row.text("name_en"), refresh, layers, panels, row.text("description")))
+    if "daily" not in lines:
+        raise CatalogError(MODES_FILE, None, "mode", "the 'daily' mode is required (it is the default)")
+    return tuple(out)
+
+
+def _load_alert_rules(folder: Path, indicators: tuple[Indicator, ...]) -> tuple[AlertRuleDef, ...]:
+    by_code = {i.code: i for i in indicators}
+    out: list[AlertRuleDef] = []
+    lines: dict[str, int] = {}
+    indicator_lines: dict[str, int] = {}
+    for row in _read_rows(folder, ALERT_RULES_FILE, ALERT_RULE_COLUMNS):
+        rule_id = row.identifier("id")
+        if rule_id in RESERVED_ALERT_RULES:
+            raise row.error("id", f"{rule_id!r} is the name of a built-in alert rule")
+        if rule_id in lines:
+            raise row.error("id", f"duplicate id {rule_id!r} (first on line {lines[rule_id]})")
+        lines[rule_id] = row.line
+        kind = row.choice("kind", ALERT_RULE_KINDS, "kind")
+        target = row.identifier("target")
+        severity = row.integer("severity")
+        if not 1 <= severity <= 4:
+            raise row.error("severity", f"{severity} is outside 1 (I, most severe) .. 4 (IV)")
+        polarity = row.polarity("polarity") if row.values["polarity"] else -1
+        modes = row.names("modes")
+        for mode in modes:
+            if mode not in MODE_IDS:
+                raise row.error("modes", f"unknown mode {mode!r} (expected one of: {', '.join(MODE_IDS)})")
+        surge_fields = ("window_hours", "baseline_weeks", "factor", "min_count", "level")
+        fields = {"warn": None, "alarm": None} | dict.fromkeys(surge_fields)
+        if kind == "reading":
+            if not row.values["warn"] or not row.values["alarm"]:
+                raise row.error("warn" if not row.values["warn"] else "alarm", "a reading rule needs both warn and alarm")
+            fields["warn"], fields["alarm"] = row.thresholds(polarity)
+            allowed = {"warn", "alarm"}
+        elif kind == "surge":
+            for f in ("window_hours", "baseline_weeks", "min_count"):
+                fields[f] = row.integer(f)
+                if fields[f] < 1:
+                    raise row.error(f, "must be at least 1")
+            # The baseline's year-ago windows reach baseline_weeks either side of 52 weeks back.
+            if fields["baseline_weeks"] > MAX_BASELINE_WEEKS:
+                raise row.error("baseline_weeks", f"{fields['baseline_weeks']} is above {MAX_BASELINE_WEEKS}")
+            if fields["window_hours"] > 24 * 7:
+                raise row.error("window_hours", f"{fields['window_hours']} is above a week (168)")
+            fields["factor"] = row.number("factor")
+            if fields["factor"] < 1:
+                raise row.error("factor", f"{fields['factor']:g} must be at least 1 (a surge is more than usual)")
+            if row.values["level"]:
+                fields["level"] = row.integer("level")
+            allowed = set(surge_fields)
+        else:
+            ind = by_code.get(target)
+            if ind is None:
+                raise row.error("target", f"unknown indicator {target!r}")
+            if ind.alarm is None:
+                raise row.error("target", f"indicator {target!r} has no warn/alarm thresholds in indicators.csv")
+            if target in indicator_lines:
+                raise row.error("target", f"a second rule for indicator {target!r} (first on line {indicator_lines[target]})")
+            indicator_lines[target] = row.line
+            allowed = set()
+        for f in ("warn", "alarm", *surge_fields):
+            if f not in allowed and row.values[f]:
+                raise row.error(f, f"not used by a {kind} rule (leave it empty)")
+        out.append(AlertRuleDef(
+            id=rule_id, kind=kind, target=target, name_zh=row.text("name_zh"), name_en=row.text("name_en"),
+            severity=severity, polarity=polarity, modes=modes, description=row.text("description"), **fields,
+        ))
+    return tuple(out)
 
 
 def _load_rules(folder: Path, indicators: tuple[Indicator, ...]) -> tuple[Rule, ...]:

@@ -550,13 +550,55 @@ class Repository:
         )
         return [r | {"started_at": _as_datetime(r["started_at"])} for r in rows]
 
+    def open_alerts(self, area: str, limit: int = 50, scope: str | None = None) -> list[dict]:
+        """Open (not cleared) alerts in the area's subtree, most severe first, then newest: what the wall
+        and the header list. ``kind`` is reading | surge | indicator (catalog thresholds) | event (severe
+        events); every row has the position the map draws it at (lon, lat)."""
+        self.check_scope(area, scope)
+        rows = self._rows(
+            "SELECT a.id, a.rule, CASE WHEN a.rule = 'severe_event' THEN 'event' "
+            "WHEN a.rule LIKE 'threshold:%' THEN 'indicator' ELSE ar.kind END AS kind, "
+            "a.severity, a.region_code, r.name AS region_name, a.message, a.started_at, a.acknowledged_by, "
+            "a.acknowledged_at, a.lon, a.lat, a.value, a.event_id, a.facility_id, a.indicator_code, a.category "
+            "FROM alerts a JOIN region_closure c ON c.descendant_code = a.region_code "
+            "JOIN regions r ON r.code = a.region_code LEFT JOIN alert_rules ar ON ar.id = a.rule "
+            "WHERE c.ancestor_code = :a AND a.cleared_at IS NULL "
+            "ORDER BY a.severity, a.started_at DESC, a.id DESC LIMIT :n",
+            {"a": area, "n": int(limit)},
+        )
+        return [r | {"started_at": _as_datetime(r["started_at"]), "acknowledged_at": _as_datetime(r["acknowledged_at"])}
+                for r in rows]
+
+    def mode_state(self) -> dict:
+        """The operating mode every screen shows (stored on the server): mode, since, by, source (manual |
+        schedule | default), and its profile from ``modes.csv``: refresh_seconds, layers and panels to put
+        first, name_zh, name_en. Before any switch the mode is 'daily' with source 'default'."""
+        meta = self.meta()
+        mode = meta.get("mode") or "daily"
+        profiles = json.loads(meta["mode_profiles"]) if meta.get("mode_profiles") else {}
+        profile = profiles.get(mode, {})
+        return {
+            "mode": mode,
+            "since": datetime.fromisoformat(meta["mode_since"]) if meta.get("mode_since") else None,
+            "by": meta.get("mode_by"),
+            "source": meta.get("mode_source") or "default",
+            "refresh_seconds": profile.get("refresh_seconds"),
+            "layers": profile.get("layers", []),
+            "panels": profile.get("panels", []),
+            "name_zh": profile.get("name_zh", mode),
+            "name_en": profile.get("name_en", mode),
+            "modes": [{"mode": m, "name_zh": p["name_zh"], "name_en": p["name_en"]} for m, p in profiles.items()],
+        }
+
     def data_as_of(self) -> datetime | None:
         """Time of the newest event or reading: what 'data as of' shows."""
         return _as_datetime(self._scalar("SELECT MAX(reported_at) FROM events"))
 
 
 #: Repository methods that take no area and reveal nothing about one: open to any scoped caller.
-UNSCOPED_METHODS = frozenset({"meta", "data_version", "level_names", "pages", "indicators", "latest_period", "periods", "data_as_of"})
+UNSCOPED_METHODS = frozenset({
+    "meta", "data_version", "level_names", "pages", "indicators", "latest_period", "periods", "data_as_of", "mode_state",
+})
 
 
 class ScopedRepository:

@@ -131,3 +131,65 @@ def share(part: int | float | None, whole: int | float | None) -> float | None:
     if not whole or part is None:
         return None
     return 100.0 * part / whole
+
+
+# ---------------------------------------------------------------------------------------------- surges
+
+#: Largest chance that an area's ordinary (Poisson) variation reaches the surge count: with ~300 areas
+#: checked every few minutes all year, anything larger would fire on normal days.
+SURGE_FALSE_ALARM = 1e-6
+#: Days back of the year-ago windows: 52 weeks, so they fall on the same weekday and time of day.
+YEAR_AGO_DAYS = 364
+
+
+def surge_offsets(baseline_weeks: int) -> list[tuple[int, int]]:
+    """The windows a surge is measured in, as (group, days back): group 0 is the current window, group 1
+    the same window 1..``baseline_weeks`` weeks earlier, group 2 the same weeks a year earlier (52 weeks
+    back, ``baseline_weeks`` weeks either side, so a season's rise a year ago is in the baseline)."""
+    out = [(0, 0)]
+    out += [(1, 7 * k) for k in range(1, baseline_weeks + 1)]
+    out += [(2, YEAR_AGO_DAYS + 7 * j) for j in range(-baseline_weeks, baseline_weeks + 1)]
+    return out
+
+
+def surge_baseline(n_recent: int | float, n_year: int | float, baseline_weeks: int) -> float:
+    """The events an area usually has in the window: the larger of the mean over the previous
+    ``baseline_weeks`` weeks' windows and the mean over the year-ago windows (``2 × weeks + 1`` of them).
+    The larger, so that a seasonal peak that came last year is expected this year too. At least one event
+    spread over all the baseline windows: an area without history is not certain to stay at zero."""
+    windows = 3 * baseline_weeks + 1
+    return max(n_recent / baseline_weeks, n_year / (2 * baseline_weeks + 1), 1 / windows)
+
+
+def poisson_surge_count(mean: float, p: float = SURGE_FALSE_ALARM) -> int:
+    """The smallest count k with P(X >= k) <= ``p`` for X ~ Poisson(``mean``): rarer than that is not
+    ordinary variation. Summed in log space (no overflow for large means)."""
+    if mean <= 0:
+        return 1
+    cdf, k = 0.0, 0
+    while True:
+        cdf += math.exp(k * math.log(mean) - mean - math.lgamma(k + 1))
+        k += 1
+        if 1.0 - cdf <= p:
+            return k
+
+
+def surge_threshold(baseline: float, factor: float, min_count: int) -> float:
+    """The count at or above which a window is a surge: at least ``min_count``, ``factor`` times the
+    baseline, and a count the baseline reaches by chance at most ``SURGE_FALSE_ALARM`` of the time."""
+    return float(max(min_count, factor * baseline, poisson_surge_count(baseline)))
+
+
+def is_surge(count: int, baseline: float, factor: float, min_count: int) -> bool:
+    """True when ``count`` events in the window are a surge against ``baseline`` (see ``surge_threshold``)."""
+    return count >= surge_threshold(baseline, factor, min_count)
+
+
+def reading_severity(status: Status, severity: int) -> int | None:
+    """Severity of a reading alert: the rule's own beyond alarm, one grade lower (at most IV) beyond warn,
+    None when the reading is within limits (or missing)."""
+    if status == "alarm":
+        return severity
+    if status == "warn":
+        return min(4, severity + 1)
+    return None

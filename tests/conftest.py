@@ -23,6 +23,8 @@ AS_OF = datetime(2026, 11, 20, 18, 0, 0)
 PG_URL = os.environ.get("IOC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("IOC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Apps built by tests run no scheduler thread unless a test asks for one (tests/unit/test_scheduler.py).
+os.environ["IOC_SCHEDULER"] = "0"
 
 
 def login(client, username: str = "leader", password: str = "demo"):  # noqa: ANN001, ANN201

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 from datasources.models import AuditLog
 
 ACTIONS = (
-    "login", "login_failed", "logout", "lockout", "mode_switch", "dispatch", "export", "import",
+    "login", "login_failed", "logout", "lockout", "mode_switch", "alert_ack", "alert_clear", "dispatch", "export", "import",
     "user_create", "user_update", "token_create", "token_revoke", "access_denied",
 )
 _T = AuditLog.__table__

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, text
 
 from datasources import db
 from datasources.catalog_loader import Catalog
-from datasources.ingest import entries
+from datasources.ingest import alerting, entries
 from datasources.ingest.derive import Touched, bump_data_version, derive, meta_value, set_meta
 from datasources.ingest.entries import CatalogReport, Records
 from datasources.ingest.errors import IngestError, Problem
@@ -98,6 +98,28 @@ class Batch:
         """Derive everything again (after a migration, or to check the incremental path)."""
         self.touched.full = True
 
+    def alert_steps(self, records: Records) -> int:
+        """Acknowledge or clear alerts by hand: id, step ('acknowledge' | 'clear'), by, [at]."""
+        n = alerting.write_alert_steps(self.conn, records, self.now)
+        self.touched.writes += n
+        return self._count("alert_steps", n)
+
+    def mode(self, mode: str, by: str, source: str = "manual") -> str | None:
+        """Switch the operating mode (who, and whether by hand or by the schedule); the alerts of the rules
+        it activates open and those of the rules it deactivates clear in this transaction's derive.
+        Returns the previous mode, or None when ``mode`` already is the current one."""
+        old = alerting.write_mode(self.conn, mode, by, source, self.now)
+        if old is not None:
+            self.touched.mode_changed = True
+            self.touched.writes += 1
+            self._count("mode", 1)
+        return old
+
+    def reevaluate(self) -> None:
+        """Re-evaluate every active alert rule at 'now' (surge windows pass with time). When nothing
+        changes, the data version is not bumped: screens need not redraw."""
+        self.touched.reevaluate = True
+
     def set_meta(self, facts: dict[str, str]) -> None:
         """Facts about the loaded data (demo flag, scale, seed, as-of…); data_version is the writer's."""
         for k, v in facts.items():
@@ -131,7 +153,10 @@ class Writer:
             for name in sorted(b.touched.deferred_indexes):
                 db.create_indexes(conn, Base.metadata.tables[name])
             report.derived = derive(conn, b.touched, b.now)
-            report.data_version = bump_data_version(conn)
+            if b.touched.reevaluate and not b.touched.writes and not any(report.derived.values()):
+                report.data_version = int(meta_value(conn, "data_version") or 0)  # nothing changed
+            else:
+                report.data_version = bump_data_version(conn)
         report.seconds = time.perf_counter() - t0
         self.last_report = report
 
@@ -163,6 +188,15 @@ class Writer:
 
     def rebuild(self) -> WriteReport:
         return self._one("rebuild")
+
+    def alert_steps(self, records: Records) -> WriteReport:
+        return self._one("alert_steps", records)
+
+    def mode(self, mode: str, by: str, source: str = "manual") -> WriteReport:
+        return self._one("mode", mode, by, source)
+
+    def reevaluate(self) -> WriteReport:
+        return self._one("reevaluate")
 
 
 __all__ = ["Batch", "CatalogReport", "IngestError", "Problem", "WriteReport", "Writer"]

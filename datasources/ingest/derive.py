@@ -5,7 +5,11 @@
   ``event_monthly``, facility counts from ``facilities``; whole months only for events;
 - roll-ups of loaded indicator values to every parent level, for the touched indicators, regions, periods;
 - threshold alerts (the catalog's warn/alarm, by the one rule in :mod:`datasources.rules`) raised and
-  cleared, and an alert for every open severe (I–II) event.
+  cleared, and an alert for every open severe (I–II) event;
+- the alert rules of ``alert_rules`` active in the current mode (:mod:`datasources.ingest.alerting`):
+  reading rules for the stations whose readings changed, surge rules for the areas whose events changed
+  (and every area with an open surge alert, whose window may have passed); every rule after a mode switch,
+  a catalog load or a scheduled re-evaluation.
 
 A full rebuild is the same code with no filters (``Touched(full=True)``).
 """
@@ -19,6 +23,7 @@ from datetime import date, datetime
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Connection, text
 
+from datasources.ingest import alerting
 from datasources.models import to_epoch
 from datasources.rollup import (
     _exec,
@@ -58,6 +63,9 @@ class Touched:
     new_events: list[tuple[int, int]] = field(default_factory=list)  # id ranges of inserted events
     facility_regions: set[str] = field(default_factory=set)
     facility_since: date | None = None  # earliest month whose facility counts changed
+    reading_facilities: set[int] = field(default_factory=set)  # stations with new readings
+    mode_changed: bool = False  # the operating mode changed: every rule's alerts are re-evaluated
+    reevaluate: bool = False  # re-evaluate the alert rules (the scheduler: surge windows pass with time)
     writes: int = 0  # rows written by the entries of the transaction
     deferred_indexes: set[str] = field(default_factory=set)  # tables loaded in bulk without their indexes
 
@@ -131,6 +139,20 @@ def derive(conn: Connection, touched: Touched, now: datetime) -> dict[str, int]:
             counts["threshold_alerts"] = refresh_threshold_alerts(conn, now, inds, regs)
         if touched.event_regions:
             counts["event_alerts"] = refresh_event_alerts(conn, touched.event_regions)
+        if touched.mode_changed:
+            # Only indicators with a rule depend on the mode.
+            targets = {r["target"] for r in alerting.rules(conn, "indicator")}
+            if targets:
+                counts["threshold_alerts"] = counts.get("threshold_alerts", 0) + refresh_threshold_alerts(conn, now, targets, None)
+    if full or touched.mode_changed or touched.reevaluate:
+        counts["retired_alerts"] = alerting.retire_alerts(conn, now)
+        counts["reading_alerts"] = alerting.refresh_reading_alerts(conn, now)
+        counts["surge_alerts"] = alerting.refresh_surge_alerts(conn, now)
+    else:
+        if touched.reading_facilities:
+            counts["reading_alerts"] = alerting.refresh_reading_alerts(conn, now, touched.reading_facilities)
+        if touched.event_regions:
+            counts["surge_alerts"] = alerting.refresh_surge_alerts(conn, now, touched.event_regions)
     set_meta(conn, "derived_month", current.isoformat())
     return counts
 
@@ -229,14 +251,20 @@ def refresh_threshold_alerts(
 ) -> int:
     """Open an alert for every (indicator, region) whose newest value is in alarm, clear the open ones whose
     newest value no longer is; only the pairs of ``indicators`` × ``regions`` are looked at (None = all).
-    Returns the number of alerts opened plus cleared."""
+    An indicator with a rule in ``alert_rules`` (kind 'indicator') raises alerts only in the rule's modes
+    (its open ones are cleared by 'mode' otherwise) and with the rule's severity; others with ``SEVERE``.
+    Alerts sit at the region's centroid and carry the value. Returns the number of alerts opened plus cleared."""
     lists = {"inds": indicators, "regs": regions}
+    mode = alerting.current_mode(conn)
+    ind_rules = {r["target"]: r for r in alerting.rules(conn, "indicator")}
+    silenced = {code for code, r in ind_rules.items() if not alerting.is_active(r, mode)}
     filt = _in("v.indicator_code", "inds", indicators) + _in("v.region_code", "regs", regions)
     rows = _exec(
         conn,
         # The newest value per pair by a window, not a self-join on MAX(period): inside the demo's one
         # transaction PostgreSQL has no statistics yet and planned the join as a nested loop (minutes).
-        "SELECT x.indicator_code, x.region_code, x.value, x.name_zh, x.polarity, x.warn, x.alarm, r.name FROM ("
+        "SELECT x.indicator_code, x.region_code, x.value, x.name_zh, x.polarity, x.warn, x.alarm, r.name, "
+        "r.centroid_lon, r.centroid_lat FROM ("
         "  SELECT v.indicator_code, v.region_code, v.value, i.name_zh, i.polarity, i.warn, i.alarm, "
         "  ROW_NUMBER() OVER (PARTITION BY v.indicator_code, v.region_code ORDER BY v.period DESC) AS rn "
         f"  FROM indicator_values v JOIN indicators i ON i.code = v.indicator_code WHERE i.alarm IS NOT NULL{filt}"
@@ -247,7 +275,7 @@ def refresh_threshold_alerts(
     alarm = {
         (r.indicator_code, r.region_code): r
         for r in rows
-        if threshold_status(r.value, r.polarity, r.warn, r.alarm) == "alarm"
+        if threshold_status(r.value, r.polarity, r.warn, r.alarm) == "alarm" and r.indicator_code not in silenced
     }
     open_rows = _exec(
         conn,
@@ -257,18 +285,23 @@ def refresh_threshold_alerts(
         lists,
     ).all()
     open_keys = {(r.indicator_code, r.region_code): r.id for r in open_rows}
-    to_clear = [aid for key, aid in open_keys.items() if key not in alarm]
+    to_clear = [aid for key, aid in open_keys.items() if key not in alarm and key[0] not in silenced]
+    by_mode = [aid for key, aid in open_keys.items() if key not in alarm and key[0] in silenced]
     new = [
-        {"rule": f"threshold:{r.indicator_code}", "severity": SEVERE, "region_code": r.region_code,
-         "indicator_code": r.indicator_code, "event_id": None, "started_at": to_epoch(now),
+        {"rule": f"threshold:{r.indicator_code}", "severity": ind_rules[r.indicator_code]["severity"]
+         if r.indicator_code in ind_rules else SEVERE, "region_code": r.region_code,
+         "indicator_code": r.indicator_code, "event_id": None, "started_at": to_epoch(now), "value": r.value,
+         "lon": r.centroid_lon, "lat": r.centroid_lat,
          "message": f"{r.name} {r.name_zh} {r.value:g} {'低于' if r.polarity > 0 else '高于'}报警阈值 {r.alarm:g}"}
         for key, r in sorted(alarm.items())
         if key not in open_keys
     ]
-    if to_clear:
-        _exec(conn, "UPDATE alerts SET cleared_at = :now WHERE id IN :ids", {"now": to_epoch(now)}, {"ids": to_clear})
-    _insert_alerts(conn, new)
-    return len(new) + len(to_clear)
+    for ids, by in ((to_clear, alerting.SYSTEM), (by_mode, alerting.BY_MODE)):
+        if ids:
+            _exec(conn, "UPDATE alerts SET cleared_at = :now, cleared_by = :by WHERE id IN :ids",
+                  {"now": to_epoch(now), "by": by}, {"ids": ids})
+    alerting.insert_alerts(conn, new)
+    return len(new) + len(to_clear) + len(by_mode)
 
 
 def refresh_event_alerts(conn: Connection, regions: Collection[str] | None) -> int:
@@ -278,8 +311,9 @@ def refresh_event_alerts(conn: Connection, regions: Collection[str] | None) -> i
     lists = {"regs": regions}
     severe = _exec(
         conn,
-        f"SELECT e.id, e.severity, e.region_code, e.title, e.reported_at FROM events e WHERE e.severity <= {SEVERE} "
-        f"AND e.status IN {_OPEN}{_in('e.region_code', 'regs', regions)}",
+        "SELECT e.id, e.severity, e.region_code, e.title, e.reported_at, COALESCE(e.lon, r.centroid_lon) AS lon, "
+        "COALESCE(e.lat, r.centroid_lat) AS lat FROM events e JOIN regions r ON r.code = e.region_code "
+        f"WHERE e.severity <= {SEVERE} AND e.status IN {_OPEN}{_in('e.region_code', 'regs', regions)}",
         {},
         lists,
     ).all()
@@ -295,27 +329,17 @@ def refresh_event_alerts(conn: Connection, regions: Collection[str] | None) -> i
     n = 0
     for r in have:
         if r.status not in OPEN_STATUSES or r.severity is None or r.severity > SEVERE:
-            conn.execute(text("UPDATE alerts SET cleared_at = :t WHERE id = :id"), {"t": r.done_at, "id": r.id})
+            conn.execute(text("UPDATE alerts SET cleared_at = :t, cleared_by = :by WHERE id = :id"),
+                         {"t": r.done_at, "by": alerting.SYSTEM, "id": r.id})
             n += 1
     new = [
         {"rule": "severe_event", "severity": e.severity, "region_code": e.region_code, "indicator_code": None,
-         "event_id": e.id, "message": e.title, "started_at": e.reported_at}
+         "event_id": e.id, "message": e.title, "started_at": e.reported_at, "lon": e.lon, "lat": e.lat}
         for e in severe
         if e.id not in have_ids
     ]
-    _insert_alerts(conn, new)
+    alerting.insert_alerts(conn, new)
     return n + len(new)
-
-
-def _insert_alerts(conn: Connection, rows: list[dict]) -> None:
-    if rows:
-        conn.execute(
-            text(
-                "INSERT INTO alerts (rule, severity, region_code, indicator_code, event_id, message, started_at) "
-                "VALUES (:rule, :severity, :region_code, :indicator_code, :event_id, :message, :started_at)"
-            ),
-            rows,
-        )
 
 
 # ---------------------------------------------------------------------------------------------- meta

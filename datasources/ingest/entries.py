@@ -18,6 +18,7 @@ from sqlalchemy import Connection, bindparam, text
 
 from datasources import boundaries, db
 from datasources.catalog_loader import Catalog
+from datasources.ingest import alerting
 from datasources.ingest.derive import Touched, meta_value, set_meta
 from datasources.ingest.errors import IngestError, Problem
 from datasources.ingest.validate import Checker, frame
@@ -58,10 +59,11 @@ class CatalogReport:
     removed: list[str] = field(default_factory=list)
     pruned: bool = False
     rules: int = 0
+    alert_rules: int = 0
 
 
 def write_catalog(conn: Connection, catalog: Catalog, touched: Touched, level_shift: int = 0, prune: bool = False) -> CatalogReport:
-    """Upsert pages, indicators and rules. Indicators no longer in the catalog are reported and kept
+    """Upsert pages, indicators, rules, alert rules and mode profiles. Indicators no longer in the catalog are reported and kept
     (with their values) unless ``prune``. ``level_shift`` maps the catalog's levels onto a deeper tree."""
     existing = {r["code"]: dict(r) for r in conn.execute(text("SELECT * FROM indicators")).mappings()}
     rows = [
@@ -106,6 +108,7 @@ def write_catalog(conn: Connection, catalog: Catalog, touched: Touched, level_sh
             {"f": False, "c": [r.indicator for r in catalog.rules]},
         )
     report.rules = len(catalog.rules)
+    report.alert_rules = alerting.write_alert_rules(conn, catalog, level_shift)
     set_meta(conn, "catalog_level_shift", str(level_shift))
     touched.full = True
     touched.writes += len(rows)
@@ -507,6 +510,7 @@ def write_readings(conn: Connection, records: Records, touched: Touched) -> int:
         for f, m, t, v in zip(fid, df["metric"], ts, value, strict=True)
     ]
     db.upsert(conn, Reading.__table__, rows, ["facility_id", "metric", "ts"])
+    touched.reading_facilities |= {r["facility_id"] for r in rows}
     touched.writes += len(rows)
     return len(rows)
 
