@@ -35,7 +35,7 @@ def ticker_items(services: Services, search: str | None, limit: int = 12) -> dic
     lang = state.lang
     area = state.area or services.repo.root_code()
     try:
-        alerts = services.cached("recent_alerts", area, ALERTS_SHOWN)
+        alerts = services.cached("open_alerts", area, ALERTS_SHOWN)  # most severe first, then newest
         events = services.cached("recent_events", area, limit)
     except ScopeError:
         return {"pinned": [], "items": [html.Span(t("unknown_area", lang), className="tick tick-error")]}

@@ -54,7 +54,7 @@ MODE_IDS = ("daily", "flood", "holiday", "epidemic", "emergency")
 #: Map layer keys a mode may put first; equal to ``layouts.map_figure.LAYERS`` (a test keeps them equal:
 #: datasources may not import layouts).
 LAYER_KEYS = (
-    "heat", "open", "camera", "air_station", "water_station", "hospital", "school", "shelter", "base_station",
+    "heat", "open", "alerts", "camera", "air_station", "water_station", "hospital", "school", "shelter", "base_station",
     "major_project", "pollution_camera",
 )
 #: Alert rule names the derive step uses itself (``threshold:<indicator>`` cannot clash: ids have no ':').

@@ -256,11 +256,12 @@ def test_kpi_card_skeleton_names_the_indicator_in_the_chosen_language():
 
 
 def test_layer_switches_and_geometry_urls():
-    assert layer_options("en")[:3] == [
-        {"label": "Event heat", "value": "heat"}, {"label": "Open events", "value": "open"}, {"label": "Cameras", "value": "camera"},
+    assert layer_options("en")[:4] == [
+        {"label": "Event heat", "value": "heat"}, {"label": "Open events", "value": "open"},
+        {"label": "Open alerts", "value": "alerts"}, {"label": "Cameras", "value": "camera"},
     ]
     assert [o["value"] for o in layer_options("zh")][-1] == "pollution_camera"
     assert layer_options("zh")[0] == {"label": "事件热力", "value": "heat"}
-    assert len(layer_options("zh")) == 11
+    assert len(layer_options("zh")) == 12
     assert geojson_url(2, 7) == "/geo/level-2.json?v=7&s=all"
     assert geojson_url(2, 7, "T1") == "/geo/level-2.json?v=7&s=T1"

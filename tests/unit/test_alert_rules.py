@@ -384,5 +384,5 @@ def test_catalog_load_replaces_rules_and_clears_the_alerts_of_a_removed_rule(sql
 def test_modes_profile_order_is_the_file_order(sqlite_url):
     state = Repository(db.make_engine(sqlite_url)).mode_state()
     assert [m["mode"] for m in state["modes"]] == list(MODE_IDS)
-    assert (state["mode"], state["source"], state["refresh_seconds"], state["layers"]) == ("daily", "default", 30, ["heat", "open"])
+    assert (state["mode"], state["source"], state["refresh_seconds"], state["layers"]) == ("daily", "default", 5, ["heat", "open", "alerts"])
     assert state["panels"] == ["economy", "governance", "emergency", "public_service", "environment"]

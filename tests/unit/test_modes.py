@@ -41,9 +41,9 @@ def test_a_mode_switch_is_stored_for_every_screen_bumps_the_version_and_is_audit
     assert out == {"mode": "flood", "previous": "daily", "changed": True}
     state = repo.mode_state()
     assert {k: state[k] for k in ("mode", "since", "by", "source", "refresh_seconds", "name_zh", "name_en")} == {
-        "mode": "flood", "since": T1, "by": "leader", "source": "manual", "refresh_seconds": 10, "name_zh": "汛期",
+        "mode": "flood", "since": T1, "by": "leader", "source": "manual", "refresh_seconds": 3, "name_zh": "汛期",
         "name_en": "Flood season"}
-    assert state["layers"][:2] == ["water_station", "shelter"]
+    assert state["layers"][:3] == ["alerts", "water_station", "shelter"]
     assert repo.data_version() == v0 + 1
     [row] = _audit(engine, "mode_switch")
     assert (row["username"], row["ts"], row["target"], row["ip"], row["detail"]) == ("leader", T1, "flood", "10.0.0.7", "daily -> flood (manual)")
@@ -51,7 +51,7 @@ def test_a_mode_switch_is_stored_for_every_screen_bumps_the_version_and_is_audit
     assert switch_mode(engine, DUTY, "flood", clock=lambda: T2)["changed"] is False
     assert len(_audit(engine, "mode_switch")) == 1 and repo.mode_state()["by"] == "leader"
     switch_mode(engine, DUTY, "emergency", clock=lambda: T3)
-    assert repo.mode_state()["refresh_seconds"] == 5
+    assert repo.mode_state()["refresh_seconds"] == 2
     assert [(r["username"], r["target"]) for r in _audit(engine, "mode_switch")] == [("duty", "emergency"), ("leader", "flood")]
     engine.dispose()
 
