@@ -7,6 +7,7 @@ from datetime import date
 
 import dash
 from dash import ALL, Input, Output, Patch, State, dcc, html
+from dash.exceptions import PreventUpdate
 from dateutil.relativedelta import relativedelta
 
 from callbacks import access, inputs
@@ -15,7 +16,9 @@ from callbacks.services import Services
 from callbacks.state import ViewState, parse_search, to_search
 from datasources.access.roles import VIEW
 from datasources.repository import ScopeError
+from layouts import cockpit as cockpit_layout
 from layouts import ids
+from layouts.cockpit import mode_layers, panel_order
 from layouts.i18n import pick, t
 from layouts.kpi import STATUS_COLORS, change_text, format_value, sparkline_src
 from layouts.map_figure import (
@@ -376,6 +379,21 @@ def register(app: dash.Dash, services: Services) -> None:
         Input(ids.MAP_SIZE, "data"),
         State(ids.VIEW_SENT, "data"),
     )(render)
+
+    def follow_mode(mode):  # noqa: ANN001, ANN202
+        """A mode switch (here or on another screen) turns on the mode's layers and puts its panels first."""
+        profile = services.cached("mode_state")
+        if mode != profile["mode"]:  # a switch that has not (or not yet) happened
+            raise PreventUpdate
+        themes = [o["id"]["theme"] for o in dash.callback_context.outputs_list[1]]
+        order = panel_order(list(cockpit_layout.THEMES), profile.get("panels") or [])
+        return mode_layers(profile), [{"order": order.get(t, 0)} for t in themes]
+
+    access.callback(
+        app, VIEW,
+        Output(ids.LAYERS, "value"), Output(ids.theme_panel(ALL), "style"),
+        Input(ids.MODE_SELECT, "value"), prevent_initial_call=True,
+    )(follow_mode)
 
     # The map's real pixel size (and the window height) measured in the browser at load and on every
     # resize: the server fits the view to it exactly and scales plotly's px-sized text like the CSS.

@@ -104,6 +104,7 @@ class Services:
             "root": self.cached("region", self.repo.root_code()),
             "root_bounds": self.cached("bounds", self.repo.root_code()),
             "data_version": self.data_version(),
+            "mode": self.cached("mode_state"),
             "user": self._caller(),
         }
 
@@ -115,4 +116,4 @@ class Services:
 
         p = self.principal()
         return {"name": p.name, "role": p.role, "scope": p.scope, "csrf": generate_csrf(), "can_export": p.can("export"),
-                "can_admin": p.can("administer")}
+                "can_admin": p.can("administer"), "can_switch_mode": p.can("switch_mode")}

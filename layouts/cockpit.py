@@ -7,7 +7,7 @@ from dash import dcc, html
 
 from layouts import ids, kpi
 from layouts.i18n import pick
-from layouts.map_figure import DEFAULT_LAYERS, base_figure, layer_options
+from layouts.map_figure import DEFAULT_LAYERS, LAYERS, base_figure, layer_options
 from layouts.shell import label
 
 THEMES = ("economy", "governance", "emergency", "public_service", "environment")
@@ -21,9 +21,23 @@ def export_link(user: dict | None, lang: str = "zh") -> list:
     return [html.A(label("export_kpis", lang), id=ids.EXPORT_KPIS, href="/export/kpis.csv", className="export-link", download="")]
 
 
-def theme_panel(theme: dict, headlines: list[dict], lang: str = "zh") -> html.Section:
+def panel_order(themes: list[str], first: list[str]) -> dict[str, int]:
+    """CSS order of the theme panels: those the mode names first (in its order), then the rest as laid out."""
+    ranked = [t for t in first if t in themes]
+    return {t: ranked.index(t) if t in ranked else len(ranked) + k for k, t in enumerate(themes)}
+
+
+def mode_layers(mode: dict | None) -> list[str]:
+    """The map layers switched on in a mode (its profile), else the defaults."""
+    layers = [k for k in (mode or {}).get("layers") or [] if k in LAYERS]
+    return layers or list(DEFAULT_LAYERS)
+
+
+def theme_panel(theme: dict, headlines: list[dict], lang: str = "zh", order: int = 0) -> html.Section:
     """One theme's panel with its headline KPI cards."""
     return html.Section(
+        id=ids.theme_panel(theme["id"]),
+        style={"order": order},
         className=f"panel theme-panel theme-{theme['id']}",
         children=[
             html.H2(pick(lang, theme["name_zh"], theme["name_en"]), id=ids.label(f"page.{theme['id']}"), className="panel-title"),
@@ -32,7 +46,7 @@ def theme_panel(theme: dict, headlines: list[dict], lang: str = "zh") -> html.Se
     )
 
 
-def map_panel(ctx: dict, lang: str = "zh") -> html.Section:
+def map_panel(ctx: dict, lang: str = "zh", layers: list[str] | None = None) -> html.Section:
     """Breadcrumb, map controls and the map."""
     return html.Section(
         className="panel map-panel",
@@ -56,7 +70,7 @@ def map_panel(ctx: dict, lang: str = "zh") -> html.Section:
                 ),
                 html.Div(className="layer-box", children=[
                     label("layers", lang, className="control-label"),
-                    dcc.Checklist(id=ids.LAYERS, options=layer_options(lang), value=DEFAULT_LAYERS, className="layer-list",
+                    dcc.Checklist(id=ids.LAYERS, options=layer_options(lang), value=layers or list(DEFAULT_LAYERS), className="layer-list",
                                   inputClassName="layer-input", labelClassName="layer-label"),
                 ]),
                 html.Div(id=ids.AREA_TITLE, className="area-title"),
@@ -91,13 +105,14 @@ def page(ctx: dict, lang: str | None = None) -> list:
     by_theme: dict[str, list[dict]] = {}
     for ind in ctx["headlines"]:
         by_theme.setdefault(ind["theme"], []).append(ind)
-    panels = {tid: theme_panel(themes[tid], by_theme.get(tid, []), lang) for tid in THEMES if tid in themes}
+    order = panel_order(list(THEMES), (ctx.get("mode") or {}).get("panels") or [])
+    panels = {tid: theme_panel(themes[tid], by_theme.get(tid, []), lang, order[tid]) for tid in THEMES if tid in themes}
     return [
         dcc.Store(id=ids.MAP_SIZE),
         dcc.Store(id=ids.VIEW_SENT),
         html.Main(className="ioc-main", children=[
             html.Div(className="side side-left", children=[panels[k] for k in LEFT if k in panels]),
-            map_panel(ctx, lang),
+            map_panel(ctx, lang, mode_layers(ctx.get("mode"))),
             html.Div(className="side side-right", children=[panels[k] for k in RIGHT if k in panels] + [event_panel(lang)]),
         ]),
         ticker_strip(lang),

@@ -7,6 +7,8 @@ DEMO_BADGE = "demo-badge"
 CLOCK = "header-clock"
 CLOCK_TICK = "clock-tick"
 MODE = "header-mode"
+MODE_SELECT = "mode-select"
+HEADER = "ioc-header"
 AS_OF = "header-as-of"
 ALERT_COUNT = "header-alert-count"
 LANG_TOGGLE = "lang-toggle"
@@ -39,6 +41,11 @@ def kpi(part: str, code: str) -> dict:
 def nav(page: str) -> str:
     """Id of the header link to a page."""
     return f"nav-{page}"
+
+
+def theme_panel(theme: str) -> dict:
+    """Pattern-matching id of a theme's KPI panel on the cockpit (the mode orders them)."""
+    return {"type": "theme-panel", "theme": theme}
 
 
 def label(key: str) -> dict:

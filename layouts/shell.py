@@ -32,12 +32,13 @@ def header(ctx: dict, lang: str = "zh") -> html.Header:
     title = screen_title(ctx["config"].title, ctx["root"], lang)
     demo = meta.get("demo") == "1"
     return html.Header(
-        className="ioc-header",
+        id=ids.HEADER,
+        className=f"ioc-header mode-{(ctx.get('mode') or {}).get('mode', 'daily')}",
         children=[
             html.Div(className="header-left", children=[
                 html.Span("", id=ids.CLOCK, className="clock"),
                 html.Nav(nav_links(ctx.get("page", "cockpit"), lang), id=ids.NAV, className="page-nav"),
-                html.Span(className="header-fact", children=[label("mode", lang), html.B(t("mode.daily", lang), id=ids.MODE)]),
+                mode_fact(ctx.get("mode") or {}, bool((ctx.get("user") or {}).get("can_switch_mode")), lang),
             ]),
             html.H1(title, id=ids.TITLE, className="ioc-title"),
             html.Div(className="header-right", children=[
@@ -52,6 +53,25 @@ def header(ctx: dict, lang: str = "zh") -> html.Header:
             ]),
         ],
     )
+
+
+def mode_options(mode_state: dict, lang: str = "zh") -> list[dict]:
+    """The operating modes to choose from, named in ``lang``."""
+    modes = mode_state.get("modes") or [{"mode": m, "name_zh": t(f"mode.{m}", "zh"), "name_en": t(f"mode.{m}", "en")}
+                                        for m in ("daily", "flood", "holiday", "epidemic", "emergency")]
+    return [{"label": m["name_en"] if lang == "en" else m["name_zh"], "value": m["mode"]} for m in modes]
+
+
+def mode_fact(mode_state: dict, can_switch: bool, lang: str = "zh") -> html.Span:
+    """The operating mode every screen shows: a selector for callers who may switch it, text for the rest
+    (both stay in the page so that one callback keeps them current)."""
+    mode = mode_state.get("mode", "daily")
+    return html.Span(className="header-fact mode-fact", children=[
+        label("mode", lang),
+        html.B(t(f"mode.{mode}", lang), id=ids.MODE, style={"display": "none"} if can_switch else {}),
+        dcc.Dropdown(id=ids.MODE_SELECT, options=mode_options(mode_state, lang), value=mode, clearable=False,
+                     searchable=False, className="mode-select", style={} if can_switch else {"display": "none"}),
+    ])
 
 
 def user_menu(user: dict | None, lang: str = "zh") -> list:
@@ -73,6 +93,12 @@ def user_menu(user: dict | None, lang: str = "zh") -> list:
 
 
 
+def refresh_ms(ctx: dict) -> int:
+    """How often the screens poll the data version: the mode's interval, else the configured one."""
+    seconds = (ctx.get("mode") or {}).get("refresh_seconds") or ctx["config"].refresh_seconds
+    return int(seconds * 1000)
+
+
 def page(ctx: dict, page_key: str, body: list, lang: str | None = None) -> html.Div:
     """The whole screen: shell parts, header and the body of the page ``page_key``."""
     lang = lang or "zh"
@@ -83,7 +109,7 @@ def page(ctx: dict, page_key: str, body: list, lang: str | None = None) -> html.
         children=[
             dcc.Location(id=ids.URL, refresh=False),
             dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
-            dcc.Interval(id=ids.REFRESH, interval=ctx["config"].refresh_seconds * 1000),
+            dcc.Interval(id=ids.REFRESH, interval=refresh_ms(ctx)),
             dcc.Store(id=ids.DATA_VERSION, data=ctx["data_version"]),
             dcc.Store(id=ids.PAGE_KEY, data=page_key),
             header(ctx | {"page": page_key}, lang),

@@ -13,6 +13,8 @@ POST_HEADERS = {"Content-Type": "application/json"}
 
 def _key(app: dash.Dash, fragment: str) -> str:
     keys = [k for k in app.callback_map if fragment in k and "callback" in app.callback_map[k]]
+    if fragment in keys:  # an exact key wins over a duplicate output of another callback ('…@<hash>')
+        keys = [fragment]
     assert len(keys) == 1, f"{fragment!r} matches {keys}"
     return keys[0]
 
