@@ -40,6 +40,11 @@ class Config:
     cookie_secure: int = field(default=0, metadata={"doc": "1 behind TLS: session cookies only over HTTPS"})
     session_hours: int = field(default=12, metadata={"doc": "a session ends after this many hours without a request"})
     max_body_kb: int = field(default=256, metadata={"doc": "largest request body accepted by the screens, in KB (413 above)"})
+    api_max_body_kb: int = field(default=4096, metadata={"doc": "largest request body accepted by /api/v1, in KB (413 above)"})
+    api_max_items: int = field(default=5000, metadata={"doc": "most items in one ingest batch (413 above)"})
+    api_rate_per_minute: int = field(default=120, metadata={
+        "doc": "ingest requests a minute per API token (token bucket, per worker process; 0 = no limit; 429 above)"})
+    api_rate_burst: int = field(default=30, metadata={"doc": "ingest requests a token may send at once before the rate applies"})
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:
