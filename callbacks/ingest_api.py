@@ -134,6 +134,8 @@ def parse_items(raw: bytes) -> list:
         raise ApiProblem(400, {"error": "the body is not UTF-8 text"}) from None
     except json.JSONDecodeError as exc:
         raise ApiProblem(400, {"error": f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"}) from None
+    except RecursionError:
+        raise ApiProblem(400, {"error": "malformed JSON: nested too deeply"}) from None
     if isinstance(body, dict):
         if set(body) != {"items"}:
             raise ApiProblem(400, {"error": "an object body must be {\"items\": [...]} and nothing else"})
@@ -182,6 +184,8 @@ def item_records(kind: str, items: list) -> tuple[list[dict], list[dict]]:
 def _type_problem(f: Field, value: Any) -> str | None:
     """Why ``value`` is not of the field's JSON type (None when it is)."""
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(value, str) and not _encodable(value):
+        return "must be valid Unicode text (no lone surrogates)"
     if f.type == "client-id":
         if isinstance(value, bool) or not isinstance(value, str | int):
             return f"must be a string or an integer, not {_json_type(value)}"
@@ -205,6 +209,15 @@ def _type_problem(f: Field, value: Any) -> str | None:
             # Timestamps are the city's wall-clock time; converting an offset would need the city's zone.
             return "give the city's local time without a UTC offset"
     return None
+
+
+def _encodable(text: str) -> bool:
+    # JSON escapes can carry lone surrogates, which no database driver can encode (a 500, not a 422).
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_type(value: Any) -> str:

@@ -161,6 +161,7 @@ INVALID = {
                                                "closed_at", "required for a closed event", None),
     "lifecycle: steps out of order": (lambda i: i.update(status="dispatched", dispatched_at="2020-01-01T00:00:00"),
                                       "dispatched_at", "earlier than reported_at", "2020-01-01T00:00:00"),
+    "lone surrogate in text": (lambda i: i.update(title="bad \ud800 text"), "title", "valid Unicode", None),
     "item not an object": (lambda i: i.clear(), None, None, None),  # replaced below by a list
 }
 
@@ -270,6 +271,7 @@ def test_tokens_and_permission(city):
     (b'"a string"', "must be a JSON array"),
     (b'{"events": []}', "{\"items\": [...]}"),
     (b"[]", "empty"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
 ])
 def test_malformed_bodies_get_400_naming_the_problem(city, raw, words):
     before = city.state()
