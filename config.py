@@ -45,6 +45,11 @@ class Config:
     scheduler_seconds: int = field(default=15, metadata={"doc": "seconds between the scheduler's ticks (its lease lasts three ticks)"})
     mode_schedule: str = field(default="", metadata={
         "doc": "yearly operating-mode schedule, e.g. 'flood:06-01..09-30;holiday:10-01..10-07' (empty: modes change only by hand)"})
+    api_max_body_kb: int = field(default=4096, metadata={"doc": "largest request body accepted by /api/v1, in KB (413 above)"})
+    api_max_items: int = field(default=5000, metadata={"doc": "most items in one ingest batch (413 above)"})
+    api_rate_per_minute: int = field(default=120, metadata={
+        "doc": "ingest requests a minute per API token (token bucket, per worker process; 0 = no limit; 429 above)"})
+    api_rate_burst: int = field(default=30, metadata={"doc": "ingest requests a token may send at once before the rate applies"})
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:

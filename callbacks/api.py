@@ -1,8 +1,8 @@
 """The JSON API under ``/api/v1`` for machine clients: bearer tokens (hashed at rest, scoped, revocable),
 every answer limited to the token's scope, errors as ``{"error": …, "parameter": …}``.
 
-Read endpoints (permission ``view``): regions, KPI values, recent events, open alerts. The ingest
-endpoints of the live-operations issue build on the same authentication.
+Read endpoints (permission ``view``): regions, KPI values, recent events, open alerts. Ingest endpoints
+(permission ``ingest``: POST events, readings, values) live in ``callbacks.ingest_api`` on the same blueprint.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import dash
 import flask
 from flask import Blueprint, g, request
 
-from callbacks import params
+from callbacks import ingest_api, params
 from callbacks.services import Services
 from datasources.access import audit
 from datasources.access.roles import VIEW
@@ -89,6 +89,7 @@ def register(app: dash.Dash, services: Services) -> None:
         rows = services.repo.recent_alerts(area, limit)
         return {"area": area, "alerts": [r | {"started_at": r["started_at"].isoformat()} for r in rows]}
 
+    ingest_api.register_routes(bp, services)
     app.server.extensions["csrf"].exempt(bp)  # bearer tokens, not cookies: no cross-site forgery
     app.server.register_blueprint(bp)
 
@@ -125,10 +126,11 @@ def openapi_spec() -> dict:
     def op(summary: str, parameters: list) -> dict:
         return {"get": {"summary": summary, "parameters": parameters, "responses": {"200": {"description": "OK"}, **errors}}}
 
-    return {
+    ingest_paths, ingest_schemas = ingest_api.openapi_paths(API_PREFIX)
+    spec = {
         "openapi": "3.1.0",
         "info": {"title": "IOC dashboard API", "version": "1"},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": ingest_schemas},
         "security": [{"bearer": []}],
         "paths": {
             f"{API_PREFIX}/regions": op("the token's top area and its children", []),
@@ -140,3 +142,6 @@ def openapi_spec() -> dict:
             f"{API_PREFIX}/alerts": op("newest open alerts of an area's subtree", [area, limit]),
         },
     }
+    for path, ops in ingest_paths.items():  # /events has both GET (read) and POST (ingest)
+        spec["paths"].setdefault(path, {}).update(ops)
+    return spec

@@ -74,13 +74,17 @@ class Batch:
         self._count("regions", self.touched.writes)
         return repairs
 
-    def values(self, records: Records) -> int:
-        """Indicator values (indicator, region, period, value[, reported_at])."""
-        return self._count("indicator_values", entries.write_values(self.conn, records, self.touched, self.now))
+    def values(self, records: Records, *, scope: str | None = None, counts: dict[str, int] | None = None) -> int:
+        """Indicator values (indicator, region, period, value[, reported_at]); ``scope`` limits the regions,
+        ``counts["updated"]`` tells how many replaced existing values (see :func:`entries.write_values`)."""
+        return self._count("indicator_values", entries.write_values(self.conn, records, self.touched, self.now,
+                                                                    scope=scope, counts=counts))
 
-    def events(self, records: Records) -> int:
-        """New events."""
-        return self._count("events", entries.write_events(self.conn, records, self.touched, self.now))
+    def events(self, records: Records, *, scope: str | None = None, results: list[tuple[int, bool]] | None = None) -> int:
+        """New events; a known (source, external_id) is skipped. ``scope`` limits the regions, ``results``
+        gets (event id, created) per record (see :func:`entries.write_events`)."""
+        return self._count("events", entries.write_events(self.conn, records, self.touched, self.now,
+                                                          scope=scope, results=results))
 
     def event_updates(self, records: Records) -> int:
         """Lifecycle steps of existing events."""
@@ -90,9 +94,11 @@ class Batch:
         """New or updated facilities."""
         return self._count("facilities", entries.write_facilities(self.conn, records, self.touched))
 
-    def readings(self, records: Records) -> int:
-        """Readings of live facilities."""
-        return self._count("readings", entries.write_readings(self.conn, records, self.touched))
+    def readings(self, records: Records, *, scope: str | None = None, counts: dict[str, int] | None = None) -> int:
+        """Readings of live facilities; ``scope`` limits the facilities' regions, ``counts["updated"]`` tells
+        how many replaced existing readings."""
+        return self._count("readings", entries.write_readings(self.conn, records, self.touched, scope=scope,
+                                                              counts=counts))
 
     def rebuild(self) -> None:
         """Derive everything again (after a migration, or to check the incremental path)."""

@@ -42,7 +42,7 @@ BULK_ROWS = 100_000  # a batch at least this big is loaded with the table's inde
 THEMES = ("economy", "governance", "emergency", "public_service", "environment")
 EVENT_FIELDS = (
     "source", "category", "theme", "severity", "title", "description", "lon", "lat", "region_code", "reported_at",
-    "status", "department", "dispatched_at", "resolved_at", "closed_at", "satisfaction", "due_at",
+    "status", "department", "dispatched_at", "resolved_at", "closed_at", "satisfaction", "due_at", "external_id",
 )
 EVENT_TIMES = ("reported_at", "dispatched_at", "resolved_at", "closed_at", "due_at")
 
@@ -224,9 +224,12 @@ def _geometry(value: Any) -> tuple[shapely.Geometry | None, str]:
 # ---------------------------------------------------------------------------------------------- values
 
 
-def write_values(conn: Connection, records: Records, touched: Touched, now: datetime) -> int:
+def write_values(conn: Connection, records: Records, touched: Touched, now: datetime, *, scope: str | None = None,
+                 counts: dict[str, int] | None = None) -> int:
     """Upsert indicator values: indicator, region, period (YYYY-MM), value, [reported_at] (default now).
-    Values of indicators computed by rules, and values below an indicator's lowest level, are refused."""
+    Values of indicators computed by rules, and values below an indicator's lowest level, are refused.
+    ``scope``: a region code; values of regions outside its subtree are refused (an API token's scope).
+    ``counts``: when given, ``counts["updated"]`` is set to how many values replaced existing ones."""
     df = frame(records, "indicator values")
     if df.empty:
         return 0
@@ -245,8 +248,11 @@ def write_values(conn: Connection, records: Records, touched: Touched, now: date
     chk.flag(ind_col.isin(list(rules)).to_numpy(), "indicator", "is computed by a rule from events or facilities; write those instead")
     too_deep = np.array([regions.get(r, -1) > inds.get(i, 99) for i, r in zip(ind_col, reg_col, strict=True)])
     chk.flag(too_deep, "region", "is below the indicator's lowest level")
+    _check_scope(conn, chk, reg_col.to_numpy(dtype=object), scope, "region")
     chk.raise_if_any()
 
+    if counts is not None:
+        counts["updated"] = _existing_values(conn, ind_col.tolist(), reg_col.tolist(), period.tolist())
     stamps = _epochs(reported)
     stamps[pd.isna(stamps)] = to_epoch(now)
     columns = ["indicator_code", "region_code", "period", "value", "reported_at", "derived"]
@@ -263,9 +269,16 @@ def write_values(conn: Connection, records: Records, touched: Touched, now: date
 # ---------------------------------------------------------------------------------------------- events
 
 
-def write_events(conn: Connection, records: Records, touched: Touched, now: datetime) -> int:
+def write_events(conn: Connection, records: Records, touched: Touched, now: datetime, *, scope: str | None = None,
+                 results: list[tuple[int, bool]] | None = None) -> int:
     """Insert new events (see ``EVENT_FIELDS``). ``region_code`` may be left out when ``lon``/``lat`` are
-    given: the region is the leaf region containing the point. Lifecycle timestamps must fit the status."""
+    given: the region is the leaf region containing the point. Lifecycle timestamps must fit the status.
+
+    ``external_id`` is the sending system's own id of the case: a record whose (source, external_id) is
+    already stored is skipped, not duplicated (the writer's lock makes this hold under concurrency too);
+    two records with the same pair in one batch are an error. ``scope``: a region code; events placed
+    outside its subtree are refused. ``results``: when given, gets one (event id, created) per record.
+    Returns the number of events inserted."""
     df = frame(records, "events")
     if df.empty:
         return 0
@@ -278,6 +291,8 @@ def write_events(conn: Connection, records: Records, touched: Touched, now: date
     chk.text("title", 200)
     chk.text("description", 2000, required=False)
     chk.text("department", 64, required=False)
+    chk.text("external_id", 64, required=False)
+    chk.unique(["external_id", "source"], "client id of this source")
     chk.one_of("status", LIFECYCLE)
     chk.number("satisfaction", 1, 5, integer=True, required=False)
     lon = chk.number("lon", -180, 180, required=False)
@@ -286,8 +301,13 @@ def write_events(conn: Connection, records: Records, touched: Touched, now: date
     times = {c: chk.timestamp(c, required=(c == "reported_at")) for c in EVENT_TIMES}
     _check_lifecycle(chk, df, times, now)
     region = _event_regions(conn, chk, df, lon, lat)
+    _check_scope(conn, chk, region, scope, "region_code")
     chk.raise_if_any()
 
+    # Already stored (source, external_id): skipped. Read inside the writer's lock, so a concurrent
+    # batch with the same ids either committed before (seen here) or waits for this one.
+    known = _known_external_ids(conn, df)
+    keep = np.array([k is None for k in known], dtype=bool)
     status = df["status"].astype(str).to_numpy()
     epochs = {c: _epochs(times[c]) for c in EVENT_TIMES}
     cols = {
@@ -296,19 +316,73 @@ def write_events(conn: Connection, records: Records, touched: Touched, now: date
         "title": df["title"].astype(str).to_numpy(),
         "description": _text_or_empty(df, "description"), "lon": _float_or_none(lon), "lat": _float_or_none(lat),
         "region_code": region, "status": status, "department": _text_or_none(df, "department"),
-        "satisfaction": _int_or_none(df, "satisfaction"), **epochs,
+        "satisfaction": _int_or_none(df, "satisfaction"), "external_id": _external_ids(df), **epochs,
     }
-    if len(df) >= BULK_ROWS and "events" not in touched.deferred_indexes:
+    if keep.sum() >= BULK_ROWS and "events" not in touched.deferred_indexes:
         db.drop_indexes(conn, Event.__table__)
         touched.deferred_indexes.add("events")
-    first_id = (conn.execute(text("SELECT MAX(id) FROM events")).scalar() or 0) + 1
-    n = db.bulk_insert(conn, Event.__table__, list(EVENT_FIELDS), zip(*(cols[c].tolist() for c in EVENT_FIELDS), strict=True))
-    months = times["reported_at"].dt.to_period("M").dt.start_time.dt.date
-    touched.event_regions |= set(region.tolist())
-    touched.event_months |= set(months)
-    touched.new_events.append((first_id, first_id + n - 1))
+    # The new ids are read back rather than assumed to be MAX(id)+1…: a PostgreSQL sequence skips the ids
+    # of rolled-back inserts. Every id above the old maximum is this batch's (the writer's lock).
+    before = conn.execute(text("SELECT MAX(id) FROM events")).scalar() or 0
+    n = db.bulk_insert(conn, Event.__table__, list(EVENT_FIELDS),
+                       zip(*(cols[c][keep].tolist() for c in EVENT_FIELDS), strict=True))
+    if n:
+        lo, hi = conn.execute(text("SELECT MIN(id), MAX(id) FROM events WHERE id > :b"), {"b": before}).one()
+        touched.new_events.append((lo, hi))
+        months = times["reported_at"][keep].dt.to_period("M").dt.start_time.dt.date
+        touched.event_regions |= set(region[keep].tolist())
+        touched.event_months |= set(months)
+    if results is not None:
+        # Both databases number a bulk insert's rows in insertion order.
+        new_ids = iter(conn.execute(text("SELECT id FROM events WHERE id > :b ORDER BY id"), {"b": before}).scalars().all()
+                       if n else [])
+        results.extend((next(new_ids), True) if keep[k] else (known[k], False) for k in range(len(df)))
     touched.writes += n
     return n
+
+
+def _known_external_ids(conn: Connection, df: pd.DataFrame) -> list[int | None]:
+    """Per record, the id of the stored event with the same (source, external_id), or None."""
+    out: list[int | None] = [None] * len(df)
+    if "external_id" not in df.columns:
+        return out
+    ext = _external_ids(df)
+    source = df["source"].astype(str).to_numpy()
+    by_source: dict[str, list[str]] = {}
+    for s, e in zip(source, ext, strict=True):
+        if e is not None:
+            by_source.setdefault(s, []).append(e)
+    found: dict[tuple[str, str], int] = {}
+    stmt = text("SELECT id, external_id FROM events WHERE source = :s AND external_id IN :e").bindparams(
+        bindparam("e", expanding=True))
+    for s, ids in by_source.items():
+        for k in range(0, len(ids), 500):  # one lookup per source and chunk: the (source, external_id) index
+            found |= {(s, r.external_id): r.id for r in conn.execute(stmt, {"s": s, "e": ids[k:k + 500]})}
+    return [found.get((s, e)) if e is not None else None for s, e in zip(source, ext, strict=True)]
+
+
+def _check_scope(conn: Connection, chk: Checker, region: np.ndarray, scope: str | None, field: str) -> None:
+    """Flag every record whose region lies outside the subtree of ``scope`` (None = no limit)."""
+    if scope is None:
+        return
+    allowed = set(conn.execute(text("SELECT descendant_code FROM region_closure WHERE ancestor_code = :s"),
+                               {"s": scope}).scalars())
+    flagged = {p.record for p in chk.problems if p.field == field}  # unknown regions are already named
+    for k, code in enumerate(region):
+        if code is not None and code not in allowed and k not in flagged:
+            chk.add(k, field, code, f"outside the token's scope (region {scope} and below)")
+
+
+def _existing_values(conn: Connection, indicators: list[str], regions: list[str], periods: list[date]) -> int:
+    """How many of these (indicator, region, period) keys already hold a value."""
+    if not indicators:
+        return 0
+    stmt = text("SELECT indicator_code, region_code, period FROM indicator_values "
+                "WHERE indicator_code IN :i AND region_code IN :r AND period IN :p").bindparams(
+        bindparam("i", expanding=True), bindparam("r", expanding=True), bindparam("p", expanding=True))
+    rows = conn.execute(stmt, {"i": sorted(set(indicators)), "r": sorted(set(regions)), "p": sorted(set(periods))})
+    have = {(i, r, str(p)[:10]) for i, r, p in rows}
+    return sum((i, r, str(p)[:10]) in have for i, r, p in zip(indicators, regions, periods, strict=True))
 
 
 def _check_lifecycle(chk: Checker, df: pd.DataFrame, times: dict[str, pd.Series], now: datetime) -> None:
@@ -490,8 +564,11 @@ def write_facilities(conn: Connection, records: Records, touched: Touched) -> in
     return len(rows)
 
 
-def write_readings(conn: Connection, records: Records, touched: Touched) -> int:
-    """Upsert readings of live facilities: facility_id, metric, ts, value."""
+def write_readings(conn: Connection, records: Records, touched: Touched, *, scope: str | None = None,
+                   counts: dict[str, int] | None = None) -> int:
+    """Upsert readings of live facilities: facility_id, metric, ts, value. ``scope``: a region code;
+    readings of facilities outside its subtree are refused. ``counts``: when given, ``counts["updated"]``
+    is set to how many readings replaced existing ones."""
     df = frame(records, "readings")
     if df.empty:
         return 0
@@ -504,11 +581,26 @@ def write_readings(conn: Connection, records: Records, touched: Touched) -> int:
     chk.unique(["facility_id", "metric", "ts"], "facility, metric and time")
     live = set(conn.execute(text("SELECT id FROM facilities WHERE live = :t"), {"t": True}).scalars())
     chk.flag(fid.notna().to_numpy() & ~fid.isin(list(live)).to_numpy(), "facility_id", "unknown or not a live facility")
+    if scope is not None and not chk.problems:
+        ids = sorted({int(f) for f in fid})
+        where = dict(conn.execute(text("SELECT id, region_code FROM facilities WHERE id IN :ids")
+                                  .bindparams(bindparam("ids", expanding=True)), {"ids": ids}).all())
+        allowed = set(conn.execute(text("SELECT descendant_code FROM region_closure WHERE ancestor_code = :s"),
+                                   {"s": scope}).scalars())
+        for k, f in enumerate(fid):
+            if where[int(f)] not in allowed:
+                chk.add(k, "facility_id", int(f), f"the facility is outside the token's scope (region {scope} and below)")
     chk.raise_if_any()
     rows = [
         {"facility_id": int(f), "metric": str(m), "ts": to_epoch(t.to_pydatetime()), "value": float(v)}
         for f, m, t, v in zip(fid, df["metric"], ts, value, strict=True)
     ]
+    if counts is not None:
+        stmt = text("SELECT facility_id, metric, ts FROM readings WHERE facility_id IN :f AND ts BETWEEN :lo AND :hi"
+                    ).bindparams(bindparam("f", expanding=True))
+        have = set(map(tuple, conn.execute(stmt, {"f": sorted({r["facility_id"] for r in rows}),
+                                                  "lo": min(r["ts"] for r in rows), "hi": max(r["ts"] for r in rows)}).all()))
+        counts["updated"] = sum((r["facility_id"], r["metric"], r["ts"]) in have for r in rows)
     db.upsert(conn, Reading.__table__, rows, ["facility_id", "metric", "ts"])
     touched.reading_facilities |= {r["facility_id"] for r in rows}
     touched.writes += len(rows)
@@ -547,6 +639,13 @@ def _text_or_none(df: pd.DataFrame, col: str) -> np.ndarray:
     if col not in df.columns:
         return np.full(len(df), None, dtype=object)
     return df[col].where(df[col].notna(), None).to_numpy(dtype=object)
+
+
+def _external_ids(df: pd.DataFrame) -> np.ndarray:
+    """The client ids, None where missing or blank (a blank id must not collide in the unique index)."""
+    if "external_id" not in df.columns:
+        return np.full(len(df), None, dtype=object)
+    return np.array([v if isinstance(v, str) and v.strip() else None for v in df["external_id"]], dtype=object)
 
 
 def _text_or_empty(df: pd.DataFrame, col: str) -> np.ndarray:
