@@ -130,6 +130,7 @@ class Batch:
         """Facts about the loaded data (demo flag, scale, seed, as-of…); data_version is the writer's."""
         for k, v in facts.items():
             set_meta(self.conn, k, str(v))
+        self.touched.writes += len(facts)
 
 
 def _take_write_lock(conn: Connection) -> None:
@@ -159,8 +160,9 @@ class Writer:
             for name in sorted(b.touched.deferred_indexes):
                 db.create_indexes(conn, Base.metadata.tables[name])
             report.derived = derive(conn, b.touched, b.now)
-            if b.touched.reevaluate and not b.touched.writes and not any(report.derived.values()):
-                report.data_version = int(meta_value(conn, "data_version") or 0)  # nothing changed
+            if not b.touched.writes and not b.touched.full and not any(report.derived.values()):
+                # Nothing changed (a replayed batch, a quiet re-evaluation): screens need not redraw.
+                report.data_version = int(meta_value(conn, "data_version") or 0)
             else:
                 report.data_version = bump_data_version(conn)
         report.seconds = time.perf_counter() - t0

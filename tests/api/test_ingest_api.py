@@ -98,6 +98,7 @@ def test_a_replayed_batch_is_never_duplicated(city):
     assert [i["result"] for i in again["items"]] == ["duplicate"] * 3
     assert [i["event_id"] for i in again["items"]] == [i["event_id"] for i in first["items"]]
     assert city.state()["events"] == n
+    assert again["data_version"] == first["data_version"]  # nothing changed: the screens do not redraw
     # Known and new in one batch: only the new one is written.
     status, mixed = _post(city, EVENTS, [batch[1], event(f"{u}-new", region=_leaf_of(city, city.towns[0]))], token)
     assert status == 201 and (mixed["created"], mixed["duplicate"]) == (1, 1)
