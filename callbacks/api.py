@@ -11,7 +11,7 @@ import dash
 import flask
 from flask import Blueprint, g, request
 
-from callbacks import params
+from callbacks import api_steps, params
 from callbacks.services import Services
 from datasources.access import audit
 from datasources.access.roles import VIEW
@@ -90,6 +90,7 @@ def register(app: dash.Dash, services: Services) -> None:
         return {"area": area, "alerts": [r | {"started_at": r["started_at"].isoformat()} for r in rows]}
 
     app.server.extensions["csrf"].exempt(bp)  # bearer tokens, not cookies: no cross-site forgery
+    api_steps.add_step_routes(bp, services)
     app.server.register_blueprint(bp)
 
 
@@ -125,7 +126,7 @@ def openapi_spec() -> dict:
     def op(summary: str, parameters: list) -> dict:
         return {"get": {"summary": summary, "parameters": parameters, "responses": {"200": {"description": "OK"}, **errors}}}
 
-    return {
+    spec = {
         "openapi": "3.1.0",
         "info": {"title": "IOC dashboard API", "version": "1"},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
@@ -140,3 +141,6 @@ def openapi_spec() -> dict:
             f"{API_PREFIX}/alerts": op("newest open alerts of an area's subtree", [area, limit]),
         },
     }
+    # Event lifecycle steps (callbacks/api_steps.py).
+    spec["paths"] |= api_steps.openapi_paths(API_PREFIX, errors)
+    return spec
