@@ -145,12 +145,14 @@ def event_history(ev: dict) -> list[dict]:
         if ev.get(col) is not None and status not in recorded:
             dept = ev["department"] if status == "dispatched" else None
             out.append({"step": status, "at": ev[col], "actor": None, "department": dept, "note": "", "implied": True})
-    for s in ev["steps"]:
+    order = {s: k for k, s in enumerate(LIFECYCLE)}
+    for h in out:
+        h["seq"] = order[h["step"]]
+    for k, s in enumerate(ev["steps"]):  # recorded steps keep their recorded order (several may share a second)
         step = "reopened" if (s["from_status"], s["to_status"]) == ("resolved", "processing") else s["to_status"]
         out.append({"step": step, "at": s["at"], "actor": s["actor"], "department": s["department"], "note": s["note"],
-                    "implied": False})
-    order = {s: k for k, s in enumerate(LIFECYCLE)} | {"reopened": 2}
-    return sorted(out, key=lambda h: (h["at"], order[h["step"]]))
+                    "implied": False, "seq": len(LIFECYCLE) + k})
+    return sorted(out, key=lambda h: (h["at"], h["seq"]))
 
 
 def console_detail(
