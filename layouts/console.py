@@ -80,10 +80,10 @@ def event_row(item: dict, now: datetime, lang: str, selected: bool = False) -> h
             html.Span(t(f"severity.{item['severity']}", lang), className="item-sev"),
             html.Span(className="item-main", children=[
                 html.Span(item["title"], className="item-title"),
-                html.Span(className="item-meta", children=[
+                html.Span(className="item-meta", children=[  # the status first: the rest may be cut on a laptop
+                    html.Span(t(f"status.{item['status']}", lang), className=f"item-status st-{item['status']}"),
                     html.Span(pick(lang, item["region_name"], item.get("region_name_en") or "")),
                     html.Span(t(f"source.{item['source']}", lang)),
-                    html.Span(t(f"status.{item['status']}", lang), className=f"item-status st-{item['status']}"),
                 ]),
             ]),
             countdown(item["due_at"], now, lang, is_open, "item-due due"),
@@ -188,10 +188,10 @@ def actions(ev: dict, ctx: dict, lang: str) -> html.Div:
                  className="department-wrap", hidden=not reported),
     ]
     if reported:
-        children.append(html.Button(t("console.dispatch", lang), id=ids.console_step("dispatched", ev["id"]), n_clicks=0,
+        children.append(html.Button(t("console.dispatch", lang), id=ids.console_step("dispatched", ev["id"], not can), n_clicks=0,
                                     disabled=not can, className="console-btn primary", **reason))
     for status, key in LATER_ACTIONS.get(ev["status"], ()):
-        children.append(html.Button(t(key, lang), id=ids.console_step(status, ev["id"]), n_clicks=0, disabled=not can,
+        children.append(html.Button(t(key, lang), id=ids.console_step(status, ev["id"], not can), n_clicks=0, disabled=not can,
                                     className="console-btn" + (" warn" if key == "console.do.reopen" else ""), **reason))
     if ev["status"] == "closed":
         children.append(html.Span(t("console.no_actions", lang), className="console-muted"))

@@ -68,6 +68,8 @@ def console_item(event_id: int) -> dict:
     return {"type": "console-item", "id": event_id}
 
 
-def console_step(status: str, event_id: int) -> dict:
-    """Pattern-matching id of a lifecycle button (dispatched, processing, …) for one event."""
-    return {"type": "console-step", "status": status, "event": event_id}
+def console_step(status: str, event_id: int, locked: bool = False) -> dict:
+    """Pattern-matching id of a lifecycle button (dispatched, processing, …) for one event. A caller who may
+    not dispatch gets ``locked`` buttons: another type, so the step callback (which needs the permission)
+    is never triggered by them."""
+    return {"type": "console-step-locked" if locked else "console-step", "status": status, "event": event_id}

@@ -6,7 +6,6 @@ steps run through the same functions the callbacks call."""
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import timedelta
 
 import flask
@@ -143,7 +142,8 @@ def test_detail_shows_history_sop_and_buttons(city):
     moves = {tuple(op["location"]): op["params"]["value"] for op in fig.to_plotly_json()["operations"]}
     assert moves[("layout", "map", "zoom")] == 12.5 and moves[("data", 13, "lon")] == [moves[("layout", "map", "center")]["lon"]]
     _children, _ = console.console_detail(city[1], e3, "", can_dispatch=False, at=NOW)
-    ro = [c for c in _walk(_children) if isinstance(getattr(c, "id", None), dict) and c.id.get("type") == "console-step"]
+    ro = [c for c in _walk(_children) if isinstance(getattr(c, "id", None), dict) and c.id.get("type", "").startswith("console-step")]
+    assert [b.id["type"] for b in ro] == ["console-step-locked"]  # never triggers the step callback
     assert all(b.disabled for b in ro) and ro[0].title == "只读：当前账户没有调度权限"
     gone, _ = console.console_detail(city[1], 99_999_999, "", can_dispatch=True, at=NOW)
     assert texts(gone) == ["该事件不存在或不在本账户范围内"]
