@@ -23,7 +23,7 @@ from tests.conftest import need
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
-CONSOLE_MAP = "(() => { const gd = document.querySelector('#console-map .js-plotly-plot'); " \
+CONSOLE_MAP = "(() => { const gd = document.querySelector('#console-geo .js-plotly-plot'); " \
               "const s = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot; return s && s.map; })()"
 
 
@@ -120,7 +120,7 @@ def test_filter_select_and_dispatch_in_one_click(console_page, console_server):
         """([lon, lat]) => { const m = MAP; if (!m || m.isMoving()) return false;
             const c = m.getCenter(); return Math.abs(c.lng - lon) < 1e-3 && Math.abs(c.lat - lat) < 1e-3 && m.getZoom() > 12; }"""
         .replace("MAP", CONSOLE_MAP), arg=[ev["lon"], ev["lat"]])
-    ring = page.evaluate("() => { const gd = document.querySelector('#console-map .js-plotly-plot'); return [gd.data[13].lon, gd.data[13].lat]; }")
+    ring = page.evaluate("() => { const gd = document.querySelector('#console-geo .js-plotly-plot'); return [gd.data[13].lon, gd.data[13].lat]; }")
     assert ring == [[ev["lon"]], [ev["lat"]]]
     assert "selected" in first.get_attribute("class")
     # History (the report) and the category's standard operating steps.
