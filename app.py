@@ -23,7 +23,7 @@ from datetime import datetime
 import dash
 import flask
 
-from callbacks import admin, api, auth, cockpit, export, header, navigation, router, security, ticker
+from callbacks import admin, api, auth, cockpit, console, export, header, navigation, router, security, ticker
 from callbacks.services import Services
 from config import ROOT, Config
 from datasources import db
@@ -52,7 +52,7 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
     )
     services.cache.init_app(app.server)
     auth.configure(app.server, cfg, demo)
-    pages = {p.key: p for p in (router.PageSpec("cockpit", "/", cockpit_layout.page),)}
+    pages = {p.key: p for p in (router.PageSpec("cockpit", "/", cockpit_layout.page), router.PageSpec("console", "/console", console.page))}
     app.layout = lambda: router.initial_layout(services, pages) if flask.g.get("ioc_principal") else dash.html.Div()
     auth.register(app, services)  # the guard first: every later route and callback has a caller
     security.register(app, services)
@@ -61,7 +61,7 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
     export.register(app, services)
     admin.register(app, services)
     router.register(app, services, pages)
-    for feature in (navigation, header, cockpit, ticker):
+    for feature in (navigation, header, cockpit, ticker, console):
         feature.register(app, services)
     app.server.config["IOC_SERVICES"] = services
     schedule = parse_schedule(cfg.mode_schedule)  # a bad schedule stops the start with a message naming the entry

@@ -11,7 +11,7 @@ import dash
 import flask
 from flask import Blueprint, g, request
 
-from callbacks import ingest_api, params
+from callbacks import api_steps, ingest_api, params
 from callbacks.services import Services
 from datasources.access import audit
 from datasources.access.roles import VIEW
@@ -91,6 +91,7 @@ def register(app: dash.Dash, services: Services) -> None:
 
     ingest_api.register_routes(bp, services)
     app.server.extensions["csrf"].exempt(bp)  # bearer tokens, not cookies: no cross-site forgery
+    api_steps.add_step_routes(bp, services)
     app.server.register_blueprint(bp)
 
 
@@ -144,4 +145,6 @@ def openapi_spec() -> dict:
     }
     for path, ops in ingest_paths.items():  # /events has both GET (read) and POST (ingest)
         spec["paths"].setdefault(path, {}).update(ops)
+    # Event lifecycle steps (callbacks/api_steps.py).
+    spec["paths"] |= api_steps.openapi_paths(API_PREFIX, errors)
     return spec

@@ -123,8 +123,11 @@ def register(app: dash.Dash, services: Services) -> None:
         keys = inputs.output_keys(dash.callback_context.outputs_list[0], "key", known)
         root = services.cached("region", services.repo.root_code())
         title = screen_title(services.config.title, root, lang)
-        return (label_texts(services, keys, lang), t("lang_switch", lang), title, "zh-CN" if lang == "zh" else "en",
-                layer_options(lang), indicator_options(services, lang), period_options(services))
+        return label_texts(services, keys, lang), t("lang_switch", lang), title, "zh-CN" if lang == "zh" else "en"
+
+    def cockpit_options(search):  # noqa: ANN001, ANN202
+        lang = parse_search(search).lang
+        return layer_options(lang), indicator_options(services, lang), period_options(services)
 
     def export_href(search):  # noqa: ANN001, ANN202
         return kpis_href(parse_search(search))
@@ -135,10 +138,17 @@ def register(app: dash.Dash, services: Services) -> None:
         Output(ids.LANG_TOGGLE, "children"),
         Output(ids.TITLE, "children"),
         Output(ids.ROOT, "lang"),
+        Input(ids.URL, "search"),
+    )(labels)
+
+    # Apart from the shell's labels: other pages have no cockpit controls, and a callback naming an
+    # output that is missing from the page is an error in the browser.
+    access.callback(
+        app, VIEW,
         Output(ids.LAYERS, "options"),
         Output(ids.INDICATOR_SELECT, "options"),
         Output(ids.PERIOD_SELECT, "options"),
         Input(ids.URL, "search"),
-    )(labels)
+    )(cockpit_options)
 
     access.callback(app, VIEW, Output(ids.EXPORT_KPIS, "href"), Input(ids.URL, "search"))(export_href)

@@ -14,11 +14,14 @@ Files (UTF-8, comma separated, a header row with exactly these columns in this o
 - ``alert_rules.csv``: see :data:`ALERT_RULE_COLUMNS`; alert rules on readings, event surges and
   indicators, each active in some operating modes (see :class:`AlertRuleDef`).
 - ``modes.csv``: see :data:`MODE_COLUMNS`; one profile per operating mode (see :class:`ModeProfile`).
+- ``event_categories.csv``: see :data:`CATEGORY_COLUMNS`; one row per event category: its source,
+  names, theme, suggested department, SLA hours and standard operating steps (see :class:`EventCategory`).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -35,6 +38,7 @@ DEMO_PROFILE_FILE = "demo_profile.csv"
 RULES_FILE = "rules.csv"
 ALERT_RULES_FILE = "alert_rules.csv"
 MODES_FILE = "modes.csv"
+CATEGORIES_FILE = "event_categories.csv"
 
 PAGE_COLUMNS = ("id", "kind", "name_zh", "name_en", "order", "icon")
 INDICATOR_COLUMNS = (
@@ -42,6 +46,9 @@ INDICATOR_COLUMNS = (
     "polarity", "warn", "alarm", "department", "frequency", "level", "headline", "description",
 )
 DEMO_PROFILE_COLUMNS = ("code", "base", "cv", "trend", "season", "decimals")
+CATEGORY_COLUMNS = ("category", "source", "name_zh", "name_en", "theme", "department", "sla_hours", "sop_zh", "sop_en")
+#: The longest SLA a category may have (a year): a typo such as 7200 for 72 must not pass silently.
+MAX_SLA_HOURS = 8760
 RULE_COLUMNS = ("indicator", "measure", "sources", "categories", "facility_kind", "attribute")
 ALERT_RULE_COLUMNS = (
     "id", "kind", "target", "name_zh", "name_en", "severity", "polarity", "warn", "alarm", "window_hours",
@@ -82,6 +89,7 @@ _OPTIONAL = {
     ALERT_RULES_FILE: {"polarity", "warn", "alarm", "window_hours", "baseline_weeks", "factor", "min_count", "level",
                        "modes", "description"},
     MODES_FILE: {"layers", "panels", "description"},
+    CATEGORIES_FILE: set(),
 }
 
 
@@ -228,14 +236,31 @@ class ModeProfile:
 
 
 @dataclass(frozen=True)
+class EventCategory:
+    """One event category (``event_categories.csv``): the department a case is suggested to go to, its
+    SLA (hours from report to due) and the standard operating steps (SOP) shown as a checklist."""
+
+    category: str
+    source: str
+    name_zh: str
+    name_en: str
+    theme: str
+    department: str
+    sla_hours: float
+    sop_zh: tuple[str, ...]
+    sop_en: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Catalog:
-    """All pages, indicators and rules, in file order, with lookup helpers."""
+    """All pages, indicators, rules and event categories, in file order, with lookup helpers."""
 
     pages: tuple[Page, ...]
     indicators: tuple[Indicator, ...]
     rules: tuple[Rule, ...] = ()
     alert_rules: tuple[AlertRuleDef, ...] = ()
     modes: tuple[ModeProfile, ...] = ()
+    categories: tuple[EventCategory, ...] = ()
 
     @cached_property
     def _pages_by_id(self) -> dict[str, Page]:
@@ -296,7 +321,10 @@ def load_catalog(directory: str | Path | None = None) -> Catalog:
     rules = _load_rules(folder, indicators) if (folder / RULES_FILE).is_file() else ()
     modes = _load_modes(folder, pages, indicators) if (folder / MODES_FILE).is_file() else ()
     alert_rules = _load_alert_rules(folder, indicators) if (folder / ALERT_RULES_FILE).is_file() else ()
-    return Catalog(pages=pages, indicators=indicators, rules=rules, alert_rules=alert_rules, modes=modes)
+    themes = frozenset(p.id for p in pages if p.kind == "theme")
+    categories = _load_categories(folder, themes) if (folder / CATEGORIES_FILE).is_file() else ()
+    return Catalog(pages=pages, indicators=indicators, rules=rules, alert_rules=alert_rules, modes=modes,
+                   categories=categories)
 
 
 def _load_modes(folder: Path, pages: tuple[Page, ...], indicators: tuple[Indicator, ...]) -> tuple[ModeProfile, ...]:
@@ -391,6 +419,45 @@ def _load_alert_rules(folder: Path, indicators: tuple[Indicator, ...]) -> tuple[
         out.append(AlertRuleDef(
             id=rule_id, kind=kind, target=target, name_zh=row.text("name_zh"), name_en=row.text("name_en"),
             severity=severity, polarity=polarity, modes=modes, description=row.text("description"), **fields,
+        ))
+    return tuple(out)
+
+
+def load_event_categories(directory: str | Path | None = None) -> dict[str, EventCategory]:
+    """The validated ``event_categories.csv`` of ``directory`` (default: the shipped catalog), keyed by
+    category id. Raises :class:`CatalogError` naming file, line and field."""
+    folder = Path(directory) if directory is not None else CATALOG_DIR
+    themes = frozenset(p.id for p in _load_pages(folder) if p.kind == "theme")
+    return {c.category: c for c in _load_categories(folder, themes)}
+
+
+@functools.lru_cache(maxsize=4)
+def event_categories(directory: str | None = None) -> dict[str, EventCategory]:
+    """:func:`load_event_categories`, read once per process: the write path (SLA due times), the use
+    cases (suggested department) and the console (names, SOP) all read the same shipped file. It is
+    reference data that ships with the code, like the message catalog, so it is read at run time rather
+    than copied into a table (an edit takes effect on restart)."""
+    return load_event_categories(directory)
+
+
+def _load_categories(folder: Path, themes: frozenset[str]) -> tuple[EventCategory, ...]:
+    out: list[EventCategory] = []
+    lines: dict[str, int] = {}
+    for row in _read_rows(folder, CATEGORIES_FILE, CATEGORY_COLUMNS):
+        cid = row.identifier("category")
+        if cid in lines:
+            raise row.error("category", f"duplicate category {cid!r} (first on line {lines[cid]})")
+        lines[cid] = row.line
+        sla = row.number("sla_hours")
+        if not 0 < sla <= MAX_SLA_HOURS:
+            raise row.error("sla_hours", f"{sla:g} is outside (0, {MAX_SLA_HOURS}] hours")
+        sop_zh, sop_en = row.steps("sop_zh"), row.steps("sop_en")
+        if len(sop_zh) != len(sop_en):
+            raise row.error("sop_en", f"{len(sop_en)} steps, but sop_zh has {len(sop_zh)}: each step needs both languages")
+        out.append(EventCategory(
+            category=cid, source=row.identifier("source"), name_zh=row.text("name_zh"), name_en=row.text("name_en"),
+            theme=row.choice("theme", themes, "theme"), department=row.text("department"), sla_hours=sla,
+            sop_zh=sop_zh, sop_en=sop_en,
         ))
     return tuple(out)
 
@@ -587,6 +654,15 @@ class _Row:
         for part in parts:
             if not _ID_PATTERN.fullmatch(part):
                 raise self.error(field, f"{part!r} in {value!r} must be lowercase letters, digits and '_'")
+        return parts
+
+    def steps(self, field: str) -> tuple[str, ...]:
+        """A '|'-separated checklist of non-empty steps."""
+        value = self.text(field)
+        parts = tuple(p.strip() for p in value.split("|"))
+        for k, part in enumerate(parts, start=1):
+            if not part:
+                raise self.error(field, f"step {k} of {value!r} is empty")
         return parts
 
     def topic_list(self, field: str, known: frozenset[str]) -> tuple[str, ...]:

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from datasources.catalog_loader import EventCategory, event_categories
+
 
 # Published 2020 figures (seed 001, 彭州市): yearly volume, share closed/handled, satisfaction.
 @dataclass(frozen=True)
@@ -25,73 +27,73 @@ class Source:
     done_states: tuple[str, ...]  # states that count as "done" for the published rate
     satisfaction: float | None  # share of rated events scored >= 4
     rated_share: float  # share of done events that got a rating
-    sla_hours: float
     resolve_hours: float  # median time from dispatch to resolution
-    categories: tuple[tuple[str, str, str, str, float], ...]  # (id, zh, theme, department, weight)
+    # (category id, weight); name, theme, department and SLA come from catalog/event_categories.csv
+    categories: tuple[tuple[str, float], ...]
     severity_p: tuple[float, float, float, float]  # P(I), P(II), P(III), P(IV)
 
 
 SOURCES: tuple[Source, ...] = (
     Source(
-        "hotline", 59_707, 1.0, ("closed",), 0.9372, 0.85, 120, 30,
+        "hotline", 59_707, 1.0, ("closed",), 0.9372, 0.85, 30,
         (
-            ("consult", "政策咨询", "public_service", "市网络理政办", 0.22),
-            ("complaint_env", "环境投诉", "environment", "市生态环境局", 0.14),
-            ("complaint_noise", "噪声扰民", "environment", "市生态环境局", 0.08),
-            ("social_security", "社保医保", "public_service", "市人社局", 0.12),
-            ("traffic", "交通出行", "public_service", "市交通运输局", 0.09),
-            ("housing", "住房物业", "governance", "市住建局", 0.13),
-            ("labour", "劳资纠纷", "governance", "市人社局", 0.08),
-            ("market", "市场监管", "economy", "市市场监管局", 0.09),
-            ("water_power", "水电气", "public_service", "市经信局", 0.05),
+            ("consult", 0.22),
+            ("complaint_env", 0.14),
+            ("complaint_noise", 0.08),
+            ("social_security", 0.12),
+            ("traffic", 0.09),
+            ("housing", 0.13),
+            ("labour", 0.08),
+            ("market", 0.09),
+            ("water_power", 0.05),
         ),
         (0.0, 0.0, 0.04, 0.96),
     ),
     Source(
-        "city_management", 73_086, 0.9917, ("resolved", "closed"), None, 0.0, 48, 10,
+        "city_management", 73_086, 0.9917, ("resolved", "closed"), None, 0.0, 10,
         (
-            ("road_occupation", "占道经营", "governance", "市城管局", 0.24),
-            ("garbage", "暴露垃圾", "environment", "市城管局", 0.22),
-            ("facility_damage", "市政设施损坏", "public_service", "市住建局", 0.16),
-            ("illegal_ad", "违规广告", "governance", "市城管局", 0.12),
-            ("parking", "乱停乱放", "governance", "市公安局", 0.14),
-            ("greenery", "绿化损坏", "environment", "市公园城市局", 0.07),
-            ("manhole", "井盖缺失", "emergency", "市住建局", 0.05),
+            ("road_occupation", 0.24),
+            ("garbage", 0.22),
+            ("facility_damage", 0.16),
+            ("illegal_ad", 0.12),
+            ("parking", 0.14),
+            ("greenery", 0.07),
+            ("manhole", 0.05),
         ),
         (0.0, 0.0, 0.03, 0.97),
     ),
     Source(
-        "grid", 524_462, 0.9846, ("closed",), None, 0.0, 72, 20,
+        "grid", 524_462, 0.9846, ("closed",), None, 0.0, 20,
         (
-            ("safety_hazard", "安全隐患", "emergency", "市应急局", 0.14),
-            ("dispute", "矛盾纠纷", "governance", "市司法局", 0.12),
-            ("sanitation", "环境卫生", "environment", "市城管局", 0.22),
-            ("public_order", "治安防范", "governance", "市公安局", 0.10),
-            ("elderly_care", "民生服务", "public_service", "市民政局", 0.16),
-            ("fire_risk", "消防隐患", "emergency", "市消防救援大队", 0.08),
-            ("epidemic_check", "防疫巡查", "public_service", "市卫健局", 0.08),
-            ("illegal_building", "违章建筑", "governance", "市住建局", 0.10),
+            ("safety_hazard", 0.14),
+            ("dispute", 0.12),
+            ("sanitation", 0.22),
+            ("public_order", 0.10),
+            ("elderly_care", 0.16),
+            ("fire_risk", 0.08),
+            ("epidemic_check", 0.08),
+            ("illegal_building", 0.10),
         ),
         (0.0, 0.001, 0.02, 0.979),
     ),
     Source(
-        "emergency", 420, 0.99, ("resolved", "closed"), None, 0.0, 24, 6,
+        "emergency", 420, 0.99, ("resolved", "closed"), None, 0.0, 6,
         (
-            ("flood", "山洪内涝", "emergency", "市应急局", 0.30),
-            ("landslide", "地质灾害", "emergency", "市自然资源局", 0.18),
-            ("fire", "火灾", "emergency", "市消防救援大队", 0.22),
-            ("traffic_accident", "交通事故", "emergency", "市公安局", 0.22),
-            ("hazmat", "危化品泄漏", "emergency", "市应急局", 0.08),
+            ("flood", 0.30),
+            ("landslide", 0.18),
+            ("fire", 0.22),
+            ("traffic_accident", 0.22),
+            ("hazmat", 0.08),
         ),
         (0.01, 0.05, 0.25, 0.69),
     ),
     Source(
-        "sensor", 5_200, 0.995, ("resolved", "closed"), None, 0.0, 12, 3,
+        "sensor", 5_200, 0.995, ("resolved", "closed"), None, 0.0, 3,
         (
-            ("air_exceed", "空气质量超标", "environment", "市生态环境局", 0.45),
-            ("water_exceed", "水质异常", "environment", "市生态环境局", 0.15),
-            ("water_level", "水位超警", "emergency", "市水务局", 0.25),
-            ("smoke", "烟感报警", "emergency", "市消防救援大队", 0.15),
+            ("air_exceed", 0.45),
+            ("water_exceed", 0.15),
+            ("water_level", 0.25),
+            ("smoke", 0.15),
         ),
         (0.0, 0.0, 0.3, 0.7),
     ),
@@ -118,6 +120,16 @@ FACILITY_ZH = {
 FIVE_G_BASE_STATIONS = 420  # "建成5G基站400多个"
 LIVE_KINDS = {"air_station": ("aqi", "pm25"), "water_station": ("water_level", "dissolved_oxygen")}
 
+def demo_categories() -> dict[str, EventCategory]:
+    """The catalog's categories of the demo's sources; fails when the two disagree on a category's source."""
+    catalog = event_categories()
+    for src in SOURCES:
+        for cid, _w in src.categories:
+            if cid not in catalog or catalog[cid].source != src.id:
+                raise KeyError(f"demo category {cid!r} of source {src.id!r} is not in catalog/event_categories.csv under that source")
+    return catalog
+
+
 def _rng(seed: int, stage: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, stage]))
 
@@ -143,6 +155,7 @@ def generate_events(
     write layer's ``events`` fields; timestamps as datetime64, NaT where a step has not happened).
 
     ``leaves`` are dicts with code, name, population, geometry and hotspot (a factor >= 1)."""
+    catalog = demo_categories()
     rng = _rng(seed, 10)
     start = (as_of - timedelta(days=365 * years)).replace(hour=0, minute=0, second=0, microsecond=0)
     days = np.arange(np.datetime64(start.date()), np.datetime64(as_of.date()) + 1)
@@ -174,7 +187,7 @@ def generate_events(
         weights = pop * hot ** (1.6 if src.id != "hotline" else 1.0)
         leaf = rng.choice(len(leaves), n, p=weights / weights.sum())
         pt = pools[leaf, rng.integers(0, pools.shape[1], n)]
-        cat_w = np.array([c[4] for c in src.categories])
+        cat_w = np.array([c[1] for c in src.categories])
         cat = rng.choice(len(src.categories), n, p=cat_w / cat_w.sum())
         sev = rng.choice(4, n, p=np.array(src.severity_p) / sum(src.severity_p)) + 1
         # Lifecycle: dispatch after minutes, resolve after hours to days, close a day later.
@@ -209,14 +222,15 @@ def generate_events(
         rated = (status == "closed") & (rng.random(n) < src.rated_share) if src.satisfaction else np.zeros(n, bool)
         happy = rng.random(n) < (src.satisfaction or 0)
         score = np.where(happy, rng.choice([4, 5], n, p=[0.3, 0.7]), rng.choice([1, 2, 3], n, p=[0.3, 0.3, 0.4]))
-        due = reported + np.timedelta64(int(src.sla_hours * 3600), "s")
-        cat_zh = np.array([c[1] for c in src.categories], dtype=object)[cat]
+        cats = [catalog[c[0]] for c in src.categories]
+        sla_s = np.array([int(c.sla_hours * 3600) for c in cats])[cat]
+        due = reported + sla_s.astype("timedelta64[s]")
+        cat_zh = np.array([c.name_zh for c in cats], dtype=object)[cat]
         titles = cat_zh + "·" + names[leaf]
-        cats = src.categories
         yield pd.DataFrame({
             "source": np.full(n, src.id, dtype=object),
-            "category": np.array([c[0] for c in cats], dtype=object)[cat],
-            "theme": np.array([c[2] for c in cats], dtype=object)[cat],
+            "category": np.array([c.category for c in cats], dtype=object)[cat],
+            "theme": np.array([c.theme for c in cats], dtype=object)[cat],
             "severity": sev,
             "title": titles,
             "lon": np.round(pt[:, 0], 6),
@@ -224,7 +238,7 @@ def generate_events(
             "region_code": codes[leaf],
             "reported_at": reported,
             "status": status,
-            "department": np.array([c[3] for c in cats], dtype=object)[cat],
+            "department": np.array([c.department for c in cats], dtype=object)[cat],
             "dispatched_at": disp,
             "resolved_at": res,
             "closed_at": clo,

@@ -23,6 +23,7 @@ from datasources.models import OPEN_EVENTS_SQL, from_epoch, to_epoch
 from datasources.rollup import CELL_DEG
 from datasources.rules import (
     DONE_STATUSES,
+    LIFECYCLE,
     OPEN_STATUSES,
     SATISFIED_SCORE,
     is_stale,
@@ -589,6 +590,68 @@ class Repository:
             "name_en": profile.get("name_en", mode),
             "modes": [{"mode": m, "name_zh": p["name_zh"], "name_en": p["name_en"]} for m, p in profiles.items()],
         }
+
+    # ------------------------------------------------------------------ duty console
+    def console_events(
+        self, area: str, now: datetime, statuses: Sequence[str] = OPEN_STATUSES, severity: int | None = None,
+        category: str | None = None, source: str | None = None, overdue_only: bool = False, since: datetime | None = None,
+        limit: int = 200, scope: str | None = None,
+    ) -> tuple[list[dict], dict[str, int]]:
+        """Events of the area's subtree for the duty console, most urgent first: overdue ones (still open
+        after their due time), then by severity, then by time left to the due time. Returns (at most
+        ``limit`` rows, {"total", "overdue"} over every matching event), counted in SQL."""
+        self.check_scope(area, scope)
+        statuses = [s for s in statuses if s in LIFECYCLE]
+        if not statuses:
+            return [], {"total": 0, "overdue": 0}
+        # Statuses are checked constants inlined as literals: the open set then matches the partial index.
+        late = f"(e.status IN {_OPEN} AND e.due_at IS NOT NULL AND e.due_at < :now)"
+        where = ["c.ancestor_code = :a", f"e.status IN {sql_list(tuple(statuses))}"]
+        params: dict[str, Any] = {"a": area, "now": to_epoch(now), "n": int(limit)}
+        for col, value in (("severity", severity), ("category", category), ("source", source)):
+            if value is not None:
+                where.append(f"e.{col} = :{col}")
+                params[col] = value
+        if overdue_only:
+            where.append(late)
+        if since is not None:
+            where.append("e.reported_at >= :since")
+            params["since"] = to_epoch(since)
+        base = "FROM events e JOIN region_closure c ON c.descendant_code = e.region_code WHERE " + " AND ".join(where)
+        with self.engine.connect() as conn:
+            total, overdue = conn.execute(text(f"SELECT COUNT(*), SUM(CASE WHEN {late} THEN 1 ELSE 0 END) {base}"), params).one()
+            rows = conn.execute(text(
+                "SELECT e.id, e.source, e.category, e.severity, e.title, e.status, e.department, e.region_code, "
+                "r.name AS region_name, r.name_en AS region_name_en, e.lon, e.lat, e.reported_at, e.due_at, "
+                f"CASE WHEN {late} THEN 1 ELSE 0 END AS overdue "
+                f"{base.replace('WHERE', 'JOIN regions r ON r.code = e.region_code WHERE', 1)} "
+                f"ORDER BY CASE WHEN {late} THEN 0 ELSE 1 END, e.severity, CASE WHEN e.due_at IS NULL THEN 1 ELSE 0 END, "
+                "e.due_at, e.id LIMIT :n"
+            ), params).mappings().all()
+        out = [dict(r) | {"reported_at": _as_datetime(r["reported_at"]), "due_at": _as_datetime(r["due_at"]),
+                          "overdue": bool(r["overdue"])} for r in rows]
+        return out, {"total": int(total or 0), "overdue": int(overdue or 0)}
+
+    def event_detail(self, event_id: int, scope: str | None = None) -> dict | None:
+        """One event with its area's names and its recorded steps (oldest first); None when the event is
+        unknown or lies outside ``scope``."""
+        cond = "" if scope is None else " AND e.region_code IN (SELECT descendant_code FROM region_closure WHERE ancestor_code = :s)"
+        with self.engine.connect() as conn:
+            row = conn.execute(text(
+                "SELECT e.id, e.source, e.category, e.theme, e.severity, e.title, e.description, e.lon, e.lat, e.region_code, "
+                "r.name AS region_name, r.name_en AS region_name_en, e.reported_at, e.status, e.department, e.dispatched_at, "
+                "e.resolved_at, e.closed_at, e.satisfaction, e.due_at, e.external_id "
+                f"FROM events e JOIN regions r ON r.code = e.region_code WHERE e.id = :i{cond}"
+            ), {"i": int(event_id), "s": scope}).mappings().first()
+            if row is None:
+                return None
+            steps = conn.execute(text(
+                "SELECT at, from_status, to_status, actor, department, note FROM event_steps WHERE event_id = :i ORDER BY at, id"
+            ), {"i": int(event_id)}).mappings().all()
+        times = ("reported_at", "dispatched_at", "resolved_at", "closed_at", "due_at")
+        out = {k: (_as_datetime(v) if k in times else v) for k, v in row.items()}
+        out["steps"] = [dict(s) | {"at": _as_datetime(s["at"])} for s in steps]
+        return out
 
     def data_as_of(self) -> datetime | None:
         """Time of the newest event or reading: what 'data as of' shows."""

@@ -51,3 +51,35 @@ def theme_panel(theme: str) -> dict:
 def label(key: str) -> dict:
     """Pattern-matching id of a static text that follows the language switch."""
     return {"type": "label", "key": key}
+
+
+# Duty console (/console)
+CONSOLE_STATUS = "console-status"
+CONSOLE_SEVERITY = "console-severity"
+CONSOLE_CATEGORY = "console-category"
+CONSOLE_SOURCE = "console-source"
+CONSOLE_OVERDUE = "console-overdue"
+CONSOLE_COUNT = "console-count"
+CONSOLE_LIST = "console-list"
+CONSOLE_ALERTS = "console-alerts"
+CONSOLE_MAP = "console-geo"  # not "…map": tests find the cockpit map callback by "map.figure"
+CONSOLE_ITEMS = "console-items"  # {now: server time in ms, points: {id: [lon, lat]}}
+CONSOLE_SELECTED = "console-selected"  # the selected event id
+CONSOLE_DETAIL = "console-detail"
+CONSOLE_DEPARTMENT = "console-department"
+CONSOLE_NOTE = "console-note"
+CONSOLE_FEEDBACK = "console-feedback"
+CONSOLE_TICK = "console-tick"  # output of the client-side countdown (nothing reads it)
+CONSOLE_FLY = "console-fly"  # output of the client-side fly-to (nothing reads it)
+
+
+def console_item(event_id: int) -> dict:
+    """Pattern-matching id of one event row of the duty console's list."""
+    return {"type": "console-item", "id": event_id}
+
+
+def console_step(status: str, event_id: int, locked: bool = False) -> dict:
+    """Pattern-matching id of a lifecycle button (dispatched, processing, …) for one event. A caller who may
+    not dispatch gets ``locked`` buttons: another type, so the step callback (which needs the permission)
+    is never triggered by them."""
+    return {"type": "console-step-locked" if locked else "console-step", "status": status, "event": event_id}

@@ -1,4 +1,5 @@
-"""The audit log: one row per login, failed login, mode switch, dispatch, export, import or admin change."""
+"""The audit log: one row per login, failed login, mode switch, dispatch or later event step, export, import
+or admin change."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from sqlalchemy.engine import Connection, Engine
 from datasources.models import AuditLog
 
 ACTIONS = (
-    "login", "login_failed", "logout", "lockout", "mode_switch", "alert_ack", "alert_clear", "dispatch", "export", "import",
+    "login", "login_failed", "logout", "lockout", "mode_switch", "alert_ack", "alert_clear", "dispatch", "event_step",
+    "export", "import",
     "user_create", "user_update", "token_create", "token_revoke", "access_denied",
 )
 _T = AuditLog.__table__

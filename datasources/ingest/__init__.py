@@ -45,6 +45,7 @@ class WriteReport:
     seconds: float = 0.0
     catalog: CatalogReport | None = None
     repairs: list[str] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)  # replayed event steps: {record, id, external_id}
 
 
 class Batch:
@@ -86,9 +87,11 @@ class Batch:
         return self._count("events", entries.write_events(self.conn, records, self.touched, self.now,
                                                           scope=scope, results=results))
 
-    def event_updates(self, records: Records) -> int:
-        """Lifecycle steps of existing events."""
-        return self._count("event_updates", entries.write_event_updates(self.conn, records, self.touched, self.now))
+    def event_updates(self, records: Records, actor: str = "system") -> int:
+        """Lifecycle steps of existing events, recorded in ``event_steps`` as done by ``actor``; replayed
+        steps (a known external_id) are skipped and listed in the report's ``skipped``."""
+        n = entries.write_event_updates(self.conn, records, self.touched, self.now, actor, self.report.skipped)
+        return self._count("event_updates", n)
 
     def facilities(self, records: Records) -> int:
         """New or updated facilities."""
@@ -185,8 +188,8 @@ class Writer:
     def events(self, records: Records) -> WriteReport:
         return self._one("events", records)
 
-    def event_updates(self, records: Records) -> WriteReport:
-        return self._one("event_updates", records)
+    def event_updates(self, records: Records, actor: str = "system") -> WriteReport:
+        return self._one("event_updates", records, actor)
 
     def facilities(self, records: Records) -> WriteReport:
         return self._one("facilities", records)

@@ -17,13 +17,14 @@ import shapely
 from sqlalchemy import Connection, bindparam, text
 
 from datasources import boundaries, db
-from datasources.catalog_loader import Catalog
+from datasources.catalog_loader import Catalog, event_categories
 from datasources.ingest import alerting
 from datasources.ingest.derive import Touched, meta_value, set_meta
 from datasources.ingest.errors import IngestError, Problem
 from datasources.ingest.validate import Checker, frame
 from datasources.models import (
     Event,
+    EventStep,
     Facility,
     Indicator,
     IndicatorRule,
@@ -303,6 +304,7 @@ def write_events(conn: Connection, records: Records, touched: Touched, now: date
     region = _event_regions(conn, chk, df, lon, lat)
     _check_scope(conn, chk, region, scope, "region_code")
     chk.raise_if_any()
+    times["due_at"] = due_by_sla(df, times)
 
     # Already stored (source, external_id): skipped. Read inside the writer's lock, so a concurrent
     # batch with the same ids either committed before (seen here) or waits for this one.
@@ -385,6 +387,18 @@ def _existing_values(conn: Connection, indicators: list[str], regions: list[str]
     return sum((i, r, str(p)[:10]) in have for i, r, p in zip(indicators, regions, periods, strict=True))
 
 
+def due_by_sla(df: pd.DataFrame, times: dict[str, pd.Series]) -> pd.Series:
+    """``due_at`` as the sender gave it, else reported_at + the category's SLA (catalog/event_categories.csv;
+    none for a category the catalog does not know)."""
+    due = times["due_at"]
+    missing = due.isna()
+    if not missing.any():
+        return due
+    sla_hours = df["category"].astype(str).map({c: v.sla_hours for c, v in event_categories().items()})
+    by_sla = times["reported_at"] + pd.to_timedelta(pd.to_numeric(sla_hours) * 3600, unit="s")
+    return due.where(~missing, by_sla).astype("datetime64[us]")
+
+
 def _check_lifecycle(chk: Checker, df: pd.DataFrame, times: dict[str, pd.Series], now: datetime) -> None:
     """Each status has the timestamps it implies, steps are in order, nothing is reported in the future."""
     if "status" not in df.columns:
@@ -440,35 +454,63 @@ def locate_leaves(conn: Connection, lon: np.ndarray, lat: np.ndarray) -> list[st
     return out
 
 
-def write_event_updates(conn: Connection, records: Records, touched: Touched, now: datetime) -> int:
-    """Move events along their lifecycle: id, status, [at] (default now), [department], [satisfaction].
-    Each step must be allowed from the event's current status (see ``rules.TRANSITIONS``)."""
+def write_event_updates(
+    conn: Connection, records: Records, touched: Touched, now: datetime, actor: str = "system", skipped: list[dict] | None = None
+) -> int:
+    """Move events along their lifecycle: id, status, [at] (default now), [department], [satisfaction],
+    [note], [external_id] (the sender's id of the step). Each step must be allowed from the event's
+    current status (see ``rules.TRANSITIONS``) and is recorded in ``event_steps`` with ``actor``.
+
+    A step whose ``external_id`` is already recorded for the same event is a replay: it is skipped (and
+    appended to ``skipped`` as {record, id, external_id}), neither refused nor written twice. Returns the
+    number of steps written."""
     df = frame(records, "event updates")
     if df.empty:
         return 0
     chk = Checker(df, "event updates")
-    chk.columns({"id", "status"}, {"id", "status", "at", "department", "satisfaction"})
+    chk.columns({"id", "status"}, {"id", "status", "at", "department", "satisfaction", "note", "external_id"})
     ids = chk.number("id", 1, integer=True)
     chk.one_of("status", LIFECYCLE)
     at = chk.timestamp("at", required=False)
     chk.text("department", 64, required=False)
+    chk.text("note", 2000, required=False)
+    chk.text("external_id", 64, required=False)
     chk.number("satisfaction", 1, 5, integer=True, required=False)
     chk.unique(["id"], "event id (one step per event per batch)")
+    chk.unique(["external_id"], "step external_id")
+    if not isinstance(actor, str) or not actor or len(actor) > 64:
+        chk.add("*", "actor", actor, "must be a name of 1 to 64 characters")
     good_ids = [int(i) for i in ids.dropna()]
     current = {}
     if good_ids:
         rows = conn.execute(
-            text("SELECT id, status, region_code, reported_at, dispatched_at, resolved_at FROM events WHERE id IN :ids")
+            text("SELECT id, status, region_code, reported_at, dispatched_at, resolved_at, department FROM events WHERE id IN :ids")
             .bindparams(bindparam("ids", expanding=True)), {"ids": good_ids}
         ).mappings().all()
         current = {r["id"]: r for r in rows}
+    step_ids = _text_or_none(df, "external_id")
+    known_steps = {}
+    wanted = [str(x) for x in step_ids if isinstance(x, str) and x]
+    if wanted:
+        known_steps = dict(conn.execute(
+            text("SELECT external_id, event_id FROM event_steps WHERE external_id IN :x").bindparams(bindparam("x", expanding=True)),
+            {"x": wanted},
+        ).all())
     when = [now if pd.isna(t) else t.to_pydatetime() for t in at]
+    replay = np.zeros(len(df), dtype=bool)
     for k in range(len(df)):
         if np.isnan(ids.iat[k]):
             continue
         ev = current.get(int(ids.iat[k]))
         if ev is None:
             chk.add(k, "id", int(ids.iat[k]), "unknown event")
+            continue
+        sid = step_ids[k]
+        if isinstance(sid, str) and sid in known_steps:
+            if known_steps[sid] == ev["id"]:
+                replay[k] = True  # the sender re-sent a step we already hold: nothing to check or write
+            else:
+                chk.add(k, "external_id", sid, f"already used by a step of event {known_steps[sid]}")
             continue
         new = str(df["status"].iat[k])
         if new in LIFECYCLE and not can_transition(ev["status"], new):
@@ -479,8 +521,15 @@ def write_event_updates(conn: Connection, records: Records, touched: Touched, no
             chk.add(k, "at", str(when[k]), "is in the future")
     chk.raise_if_any()
 
+    notes = _text_or_empty(df, "note")
+    steps = []
     for k in range(len(df)):
-        ev, new = current[int(ids.iat[k])], str(df["status"].iat[k])
+        ev = current[int(ids.iat[k])]
+        if replay[k]:
+            if skipped is not None:
+                skipped.append({"record": k, "id": ev["id"], "external_id": step_ids[k]})
+            continue
+        new = str(df["status"].iat[k])
         sets = {"status": new}
         if new in STATUS_TIME:
             sets[STATUS_TIME[new]] = to_epoch(when[k])
@@ -491,13 +540,20 @@ def write_event_updates(conn: Connection, records: Records, touched: Touched, no
         if "satisfaction" in df.columns and not pd.isna(df["satisfaction"].iat[k]):
             sets["satisfaction"] = int(df["satisfaction"].iat[k])
         conn.execute(text(f"UPDATE events SET {', '.join(f'{c} = :{c}' for c in sets)} WHERE id = :id"), sets | {"id": ev["id"]})
+        steps.append({
+            "event_id": ev["id"], "at": to_epoch(when[k]), "from_status": ev["status"], "to_status": new, "actor": actor,
+            "department": sets.get("department", ev["department"]), "note": notes[k],
+            "external_id": step_ids[k] if isinstance(step_ids[k], str) and step_ids[k] else None,
+        })
         reported = month_floor(datetime(1970, 1, 1) + pd.Timedelta(seconds=ev["reported_at"]))
         touched.event_regions.add(ev["region_code"])
         touched.event_months.add(reported)
         touched.recount_regions.add(ev["region_code"])
         touched.recount_months.add(reported)
-    touched.writes += len(df)
-    return len(df)
+    if steps:
+        conn.execute(EventStep.__table__.insert(), steps)
+    touched.writes += len(steps)
+    return len(steps)
 
 
 # ---------------------------------------------------------------------------------------------- facilities
