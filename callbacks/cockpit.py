@@ -326,6 +326,9 @@ RENDER_PARTS = (
 )
 
 
+KPI_OUTPUTS = frozenset(p for p in RENDER_PARTS if p.startswith("kpi_"))  # ALL outputs, one entry per card
+
+
 def render_outputs(view: dict, sent: dict | None) -> tuple:
     """The render callback's outputs for ``view``: only what differs from what the browser has (``sent``:
     the hashes it holds, from the last render), ``no_update`` for the rest, then the new hashes."""
@@ -339,7 +342,7 @@ def render_outputs(view: dict, sent: dict | None) -> tuple:
     ), strict=True))
     sent = sent or {}
     figure, map_hashes = patch_delta(view["figure"], sent.get("map"))
-    changed, part_hashes = parts_delta(parts, sent.get("parts"))
+    changed, part_hashes = parts_delta(parts, sent.get("parts"), KPI_OUTPUTS)
     return (figure, *changed.values(), {"map": map_hashes, "parts": part_hashes})
 
 

@@ -103,7 +103,7 @@ def console_list(
     store = {"now": layout.epoch_ms(at), "points": points, "tpl": layout.countdown_templates(lang), "area": area}
     return {
         "rows": items, "count": count, "store": store,
-        "alerts": layout.alert_rows(services.cached("recent_alerts", area, ALERT_LIMIT), lang),
+        "alerts": layout.alert_rows(services.cached("open_alerts", area, ALERT_LIMIT), lang),
         "figure": map_patch(services, area, region, rows, lang, fit=area != shown_area),
         "ids": [r["id"] for r in rows], "counts": counts,
     }
@@ -117,7 +117,7 @@ def map_patch(services: Services, area: str, region: dict, rows: list[dict], lan
     level = region["level"] + 1 if has_children else region["level"]
     codes = [c["code"] for c in services.cached("children", area)] if has_children else [area]
     fig = Patch()
-    fig["data"][T_CONTEXT]["geojson"] = geojson_url(level, services.data_version(), services.scope)
+    fig["data"][T_CONTEXT]["geojson"] = geojson_url(level, services.geometry_version(), services.scope)
     fig["data"][T_CONTEXT]["locations"] = codes
     fig["data"][T_CONTEXT]["z"] = [0] * len(codes)
     pts = [r for r in rows if r["lon"] is not None]

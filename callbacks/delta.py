@@ -44,8 +44,16 @@ def patch_delta(patch: Patch, old: Mapping[str, str] | None) -> tuple[Patch | An
     return out, hashes
 
 
-def parts_delta(parts: Mapping[str, Any], old: Mapping[str, str] | None) -> tuple[dict[str, Any], dict[str, str]]:
-    """``parts`` with ``no_update`` in place of each part whose hash equals ``old``'s, and the new hashes."""
+def parts_delta(
+    parts: Mapping[str, Any], old: Mapping[str, str] | None, wildcard: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """``parts`` with ``no_update`` in place of each part whose hash equals ``old``'s, and the new hashes.
+    Parts named in ``wildcard`` feed an ALL output: Dash wants one ``no_update`` per matched component."""
     hashes = {k: part_hash(v) for k, v in parts.items()}
-    out = {k: (no_update if old and old.get(k) == hashes[k] else v) for k, v in parts.items()}
+    out = {}
+    for k, v in parts.items():
+        if old and old.get(k) == hashes[k]:
+            out[k] = [no_update] * len(v) if k in wildcard else no_update
+        else:
+            out[k] = v
     return out, hashes

@@ -26,6 +26,7 @@ from datasources.rules import (
     LIFECYCLE,
     OPEN_STATUSES,
     SATISFIED_SCORE,
+    SEVERE,
     is_stale,
     month_floor,
     relative_change,
@@ -597,8 +598,9 @@ class Repository:
         category: str | None = None, source: str | None = None, overdue_only: bool = False, since: datetime | None = None,
         limit: int = 200, scope: str | None = None,
     ) -> tuple[list[dict], dict[str, int]]:
-        """Events of the area's subtree for the duty console, most urgent first: overdue ones (still open
-        after their due time), then by severity, then by time left to the due time. Returns (at most
+        """Events of the area's subtree for the duty console, most urgent first: severe ones (I–II) before
+        the rest; within each, overdue ones (still open after their due time), then by severity, then by
+        time left to the due time. Returns (at most
         ``limit`` rows, {"total", "overdue"} over every matching event), counted in SQL."""
         self.check_scope(area, scope)
         statuses = [s for s in statuses if s in LIFECYCLE]
@@ -625,7 +627,8 @@ class Repository:
                 "r.name AS region_name, r.name_en AS region_name_en, e.lon, e.lat, e.reported_at, e.due_at, "
                 f"CASE WHEN {late} THEN 1 ELSE 0 END AS overdue "
                 f"{base.replace('WHERE', 'JOIN regions r ON r.code = e.region_code WHERE', 1)} "
-                f"ORDER BY CASE WHEN {late} THEN 0 ELSE 1 END, e.severity, CASE WHEN e.due_at IS NULL THEN 1 ELSE 0 END, "
+                f"ORDER BY CASE WHEN e.severity <= {SEVERE} THEN 0 ELSE 1 END, CASE WHEN {late} THEN 0 ELSE 1 END, e.severity, "
+                "CASE WHEN e.due_at IS NULL THEN 1 ELSE 0 END, "
                 "e.due_at, e.id LIMIT :n"
             ), params).mappings().all()
         out = [dict(r) | {"reported_at": _as_datetime(r["reported_at"]), "due_at": _as_datetime(r["due_at"]),

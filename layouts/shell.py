@@ -19,9 +19,10 @@ def label(key: str, lang: str = "zh", tag=html.Span, **props) -> html.Component:
 
 
 def nav_links(current: str, lang: str = "zh") -> list:
-    """Links between the screens; the router keeps their query (area, language) in step with the URL."""
+    """Links between the screens (their query, area and language, follows the URL). Plain links, so a page
+    switch loads the other page whole: no callback of the page left behind can fire on a half-gone layout."""
     return [
-        dcc.Link(label(key, lang), href=path, id=ids.nav(page), className="nav-link" + (" current" if page == current else ""))
+        html.A(label(key, lang), href=path, id=ids.nav(page), className="nav-link" + (" current" if page == current else ""))
         for page, path, key, _perm in NAV
     ]
 
@@ -70,7 +71,7 @@ def mode_fact(mode_state: dict, can_switch: bool, lang: str = "zh") -> html.Span
         label("mode", lang),
         html.B(t(f"mode.{mode}", lang), id=ids.MODE, style={"display": "none"} if can_switch else {}),
         dcc.Dropdown(id=ids.MODE_SELECT, options=mode_options(mode_state, lang), value=mode, clearable=False,
-                     searchable=False, className="mode-select", style={} if can_switch else {"display": "none"}),
+                     searchable=False, className="control mode-select", style={} if can_switch else {"display": "none"}),
     ])
 
 

@@ -120,7 +120,7 @@ def test_filter_select_and_dispatch_in_one_click(console_page, console_server):
         """([lon, lat]) => { const m = MAP; if (!m || m.isMoving()) return false;
             const c = m.getCenter(); return Math.abs(c.lng - lon) < 1e-3 && Math.abs(c.lat - lat) < 1e-3 && m.getZoom() > 12; }"""
         .replace("MAP", CONSOLE_MAP), arg=[ev["lon"], ev["lat"]])
-    ring = page.evaluate("() => { const gd = document.querySelector('#console-geo .js-plotly-plot'); return [gd.data[13].lon, gd.data[13].lat]; }")
+    ring = page.evaluate("() => { const gd = document.querySelector('#console-geo .js-plotly-plot'); const r = gd.data.find(t => t.name === 'selected'); return [r.lon, r.lat]; }")
     assert ring == [[ev["lon"]], [ev["lat"]]]
     assert "selected" in first.get_attribute("class")
     # History (the report) and the category's standard operating steps.

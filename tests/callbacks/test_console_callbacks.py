@@ -18,6 +18,7 @@ from datasources.access.roles import Principal
 from datasources.catalog_loader import event_categories
 from datasources.demo import build_demo
 from datasources.ingest import Writer
+from layouts import console as console_layout
 from layouts.console import due_text, duration_text
 from tests.conftest import AS_OF
 
@@ -85,17 +86,18 @@ def texts(component) -> list[str]:  # noqa: ANN001
 def test_count_and_order_by_urgency(city):
     view = console.console_list(city[1], f"?area={city[2]}", OPEN, at=NOW)
     assert view["counts"] == {"total": 5, "overdue": 2}  # E5 is closed; E4 and E1 are past due
-    # overdue first (E4 severity II before E1 severity IV), then severity, then time left (E6 has no due time)
-    assert titles(view, city) == ["E4", "E1", "E3", "E6", "E2"]
+    # severe (I–II) first: of those overdue first (E4), then severity (E3, E6: I), then time left (E6 has no
+    # due time; E2 is II); then the rest (E1, severity IV, although overdue)
+    assert titles(view, city) == ["E4", "E3", "E6", "E2", "E1"]
     assert view["count"] == "共 5 件 · 超时 2 件 · 显示 5 件"
 
 
 def test_countdown_texts_on_screen(city):
     view = console.console_list(city[1], f"?area={city[2]}&lang=en", OPEN, at=NOW)
     dues = [next(s for s in texts(row) if s.startswith(("overdue", "no due")) or s.endswith("left")) for row in view["rows"]]
-    assert dues == ["overdue by 2 d 3 h", "overdue by 1 h 00 min", "5 h 00 min left", "no due time", "30 min 00 s left"]
+    assert dues == ["overdue by 2 d 3 h", "5 h 00 min left", "no due time", "30 min 00 s left", "overdue by 1 h 00 min"]
     classes = [row.className for row in view["rows"]]
-    assert ["overdue" in c for c in classes] == [True, True, False, False, False]
+    assert ["overdue" in c for c in classes] == [True, False, False, False, True]
     assert view["count"] == "5 events · 2 overdue · showing 5"
 
 
@@ -140,7 +142,7 @@ def test_detail_shows_history_sop_and_buttons(city):
     buttons = [c for c in _walk(children) if isinstance(getattr(c, "id", None), dict) and c.id.get("type") == "console-step"]
     assert [(b.id["status"], b.disabled) for b in buttons] == [("processing", False)]
     moves = {tuple(op["location"]): op["params"]["value"] for op in fig.to_plotly_json()["operations"]}
-    assert moves[("layout", "map", "zoom")] == 12.5 and moves[("data", 13, "lon")] == [moves[("layout", "map", "center")]["lon"]]
+    assert moves[("layout", "map", "zoom")] == 12.5 and moves[("data", console_layout.T_SELECTED, "lon")] == [moves[("layout", "map", "center")]["lon"]]
     _children, _ = console.console_detail(city[1], e3, "", can_dispatch=False, at=NOW)
     ro = [c for c in _walk(_children) if isinstance(getattr(c, "id", None), dict) and c.id.get("type", "").startswith("console-step")]
     assert [b.id["type"] for b in ro] == ["console-step-locked"]  # never triggers the step callback

@@ -35,7 +35,15 @@ def _render(services, sent, layers=("open",)):
 
 def _changed(out) -> set[str]:
     names = ("figure", *RENDER_PARTS)
-    return {n for n, v in zip(names, out[:-1], strict=True) if v is not no_update}
+    changed = set()
+    for n, v in zip(names, out[:-1], strict=True):
+        if n.startswith("kpi_"):  # ALL outputs: a list with one entry (or no_update) per card, never bare no_update
+            assert isinstance(v, list), n
+            if any(x is not no_update for x in v):
+                changed.add(n)
+        elif v is not no_update:
+            changed.add(n)
+    return changed
 
 
 def test_a_refresh_with_nothing_changed_sends_nothing(live):

@@ -1,0 +1,176 @@
+"""Live operations end to end in a real browser, on a private copy of the mini demo (these tests write):
+an event posted to the ingest API shows on the cockpit's ticker and map without a reload; the duty officer
+dispatches it from the console; the database holds each step with who and when; a mode switch on one
+screen reaches a second browser context."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+import urllib.request
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+from callbacks.security import QuietRequestHandler
+from datasources.access.accounts import Accounts
+from layouts.map_figure import T_ALERT_CORE, T_OPEN
+from tests.browser.conftest import GD, _leaves_origin, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def live(mini_sqlite, tmp_path_factory):
+    """(base URL, engine, feed token, app config) of an app on a private copy of the mini demo."""
+    from app import create_app
+
+    copy = tmp_path_factory.mktemp("live") / "live.db"
+    shutil.copy(mini_sqlite.removeprefix("sqlite:///"), copy)
+    app = create_app({"database_url": f"sqlite:///{copy}"})
+    services = app.server.config["IOC_SERVICES"]
+    engine = services.base_repo.engine
+    token, _ = Accounts(engine).create_token("live-test-feed", "feed", None, actor="test")
+    server = make_server("127.0.0.1", 0, app.server, threaded=True, request_handler=QuietRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, name="ioc-live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", engine, token, services
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+
+
+@pytest.fixture
+def screen(chromium_browser: Browser, live):
+    """``screen(user, path, width, height)``: a signed-in page in its own browser context; after the test,
+    no console error and no request off the server's origin."""
+    base = live[0]
+    password = live[3].config.demo_password
+    opened = []
+
+    def open_page(user: str, path: str = "/", width: int = 1920, height: int = 1080):  # noqa: ANN202
+        context = chromium_browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1,
+                                               locale="zh-CN", timezone_id="Asia/Shanghai")
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        log = {"errors": [], "requests": []}
+        context.on("console", lambda m: log["errors"].append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: log["errors"].append(f"uncaught: {exc}"))
+        context.on("request", lambda r: log["requests"].append(r.url))
+        opened.append((context, log))
+        sign_in(page, base, user, password, next_path=path)
+        return page
+
+    yield open_page
+    problems = []
+    for context, log in opened:
+        context.close()
+        problems += [f"console error: {e}" for e in log["errors"]]
+        problems += [f"request left the origin: {u}" for u in log["requests"] if _leaves_origin(u, base)]
+    assert not problems, "\n".join(problems)
+
+
+def post(base: str, token: str, path: str, body) -> tuple[int, dict]:  # noqa: ANN001
+    req = urllib.request.Request(f"{base}{path}", data=json.dumps(body).encode(), method="POST", headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.status, json.loads(resp.read())
+
+
+def wait_cockpit_drawn(page) -> None:  # noqa: ANN001
+    page.wait_for_function(f"() => {{ const gd = {GD}; return !!(gd && gd._fullData && gd._fullData[1].locations.length); }}")
+
+
+def test_an_api_event_reaches_the_wall_and_is_dispatched_from_the_console(screen, live):
+    base, engine, token, services = live
+    SCREENSHOTS.mkdir(exist_ok=True)
+    wall = screen("leader")
+    wait_cockpit_drawn(wall)
+    repo = services.base_repo
+    town = repo.children(repo.root_code())[0]
+    community = repo.children(town["code"])[0]
+    title = f"实时测试火情 {int(time.time())}"
+    sent_at = time.monotonic()
+    status, answer = post(base, token, "/api/v1/events", [{
+        "id": f"live-{int(time.time() * 1000)}", "source": "emergency", "category": "fire", "theme": "emergency",
+        "severity": 1, "title": title, "lon": community["centroid_lon"], "lat": community["centroid_lat"],
+        "reported_at": (datetime.now() - timedelta(minutes=1)).replace(microsecond=0).isoformat(), "status": "reported",
+    }])
+    assert status == 201 and answer["created"] == 1
+    event_id = answer["items"][0]["event_id"]
+
+    # Ticker: the new severe event's alert takes the pinned first place; map: the open event and the alert.
+    wall.wait_for_function("(t) => (document.querySelector('#ticker-pinned')?.textContent || '').includes(t)", arg=title,
+                           timeout=20_000)
+    seen_after = time.monotonic() - sent_at
+    wall.wait_for_function(
+        """([t, openIdx, alertIdx, lon, lat]) => { const gd = GD; if (!gd || !gd._fullData) return false;
+            const open = gd._fullData[openIdx], alert = gd._fullData[alertIdx];
+            const near = (tr) => tr && (tr.lon || []).some((x, k) => Math.abs(x - lon) < 1e-3 && Math.abs(tr.lat[k] - lat) < 1e-3);
+            return (open.text || []).some(s => s.includes(t)) && near(open) && near(alert); }""".replace("GD", GD),
+        arg=[title, T_OPEN, T_ALERT_CORE, community["centroid_lon"], community["centroid_lat"]], timeout=20_000)
+    assert {"tick-pinned", "sev-1"} <= set(wall.locator("#ticker-pinned .tick").get_attribute("class").split())
+    wall.screenshot(path=str(SCREENSHOTS / "live-wall-new-alert.png"))
+    print(f"\npost-to-visible on the wall (ticker, headless chromium): {seen_after:.1f} s")
+
+    # The duty officer finds it in the console (reached through the header's link: no reload) and dispatches it.
+    desk = screen("duty")
+    wait_cockpit_drawn(desk)
+    desk.click("#nav-console")
+    desk.wait_for_selector(f".console-item[data-event='{event_id}']")
+    assert desk.evaluate("() => location.pathname") == "/console"
+    desk.click(f".console-item[data-event='{event_id}']")
+    desk.wait_for_function("(id) => document.querySelector('#console-detail-title')?.dataset.event === String(id)",
+                           arg=event_id)
+    desk.click("[id*='\"type\":\"console-step\"'][id*='\"status\":\"dispatched\"']")
+    desk.wait_for_selector(".history-step[data-step='dispatched'] .history-who")
+    desk.click("[id*='\"type\":\"console-step\"'][id*='\"status\":\"processing\"']")
+    desk.wait_for_selector(".history-step[data-step='processing'] .history-who")
+    with engine.connect() as conn:
+        steps = conn.execute(text("SELECT from_status, to_status, actor, at FROM event_steps WHERE event_id = :i ORDER BY id"),
+                             {"i": event_id}).mappings().all()
+        audit = conn.execute(text("SELECT action, username FROM audit_log WHERE target LIKE :t ORDER BY id"),
+                             {"t": f"%{event_id}%"}).all()
+        ev = conn.execute(text("SELECT status, department, dispatched_at FROM events WHERE id = :i"), {"i": event_id}).one()
+    assert [(s["from_status"], s["to_status"], s["actor"]) for s in steps] == [
+        ("reported", "dispatched", "duty"), ("dispatched", "processing", "duty")]
+    assert all(s["at"] for s in steps) and ev.status == "processing" and ev.department and ev.dispatched_at
+    assert [a.username for a in audit] == ["duty", "duty"]
+    desk.screenshot(path=str(SCREENSHOTS / "live-console-dispatched.png"))
+
+    # The wall follows without a reload: the event is no longer 'reported' on the map's hover text.
+    wall.wait_for_function(
+        "([t, openIdx]) => ((GD)._fullData[openIdx].text || []).some(s => s.includes(t) && s.includes('处置中'))"
+        .replace("GD", GD), arg=[title, T_OPEN], timeout=20_000)
+
+
+def test_a_mode_switch_on_one_screen_reaches_another(screen, live):
+    _base, engine, _token, _services = live
+    desk = screen("duty")
+    wall = screen("leader", width=1366, height=768)
+    for page in (desk, wall):
+        wait_cockpit_drawn(page)
+    assert "日常" in wall.locator("#mode-select").inner_text()
+    desk.click("#mode-select")
+    desk.get_by_role("option", name="汛期", exact=True).click()
+    # The other browser context learns it at its next poll: the mode, its layers and its poll interval.
+    wall.wait_for_function("() => document.querySelector('#mode-select').textContent.includes('汛期')", timeout=20_000)
+    wall.wait_for_function("() => document.querySelector('#ioc-header').className.includes('mode-flood')")
+    wall.wait_for_function(
+        "() => [...document.querySelectorAll('.layer-list input:checked')].map(e => e.value).includes('water_station')")
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT username, ts, target, detail FROM audit_log WHERE action = 'mode_switch' "
+                                "ORDER BY id DESC")).first()
+    assert row.username == "duty" and row.target == "flood" and row.ts
+    wall.screenshot(path=str(SCREENSHOTS / "live-wall-flood-1366x768.png"))
+    # Back to daily from the wall (a leader may switch too): the desk follows.
+    wall.click("#mode-select")
+    wall.get_by_role("option", name="日常", exact=True).click()
+    desk.wait_for_function("() => document.querySelector('#mode-select').textContent.includes('日常')", timeout=20_000)
