@@ -16,6 +16,7 @@ from callbacks.services import Services
 from callbacks.state import parse_search
 from datasources.access.roles import DISPATCH, VIEW
 from datasources.catalog_loader import EventCategory, event_categories
+from datasources.operations import alerts as alert_ops
 from datasources.operations import events as ops
 from datasources.repository import ScopeError
 from datasources.rules import DONE_STATUSES, LIFECYCLE, OPEN_STATUSES
@@ -103,7 +104,7 @@ def console_list(
     store = {"now": layout.epoch_ms(at), "points": points, "tpl": layout.countdown_templates(lang), "area": area}
     return {
         "rows": items, "count": count, "store": store,
-        "alerts": layout.alert_rows(services.cached("open_alerts", area, ALERT_LIMIT), lang),
+        "alerts": layout.alert_rows(services.cached("open_alerts", area, ALERT_LIMIT), lang, _can_dispatch(services)),
         "figure": map_patch(services, area, region, rows, lang, fit=area != shown_area),
         "ids": [r["id"] for r in rows], "counts": counts,
     }
@@ -177,6 +178,28 @@ def console_detail(
     cat: EventCategory | None = event_categories().get(ev["category"])
     ctx = {"now": at, "category": cat, "history": event_history(ev), "departments": departments(), "can_dispatch": can_dispatch}
     return layout.detail(ev, ctx, lang), fig
+
+
+def _can_dispatch(services: Services) -> bool:
+    """Whether the caller may act (outside requests, e.g. in tests calling the views: yes)."""
+    return not flask.has_request_context() or services.principal().can(DISPATCH)
+
+
+def do_alert_step(services: Services, trigger: dict, search: str | None) -> str:
+    """Acknowledge or clear the alert a button names (as the caller) and say what was recorded, or why not."""
+    lang = parse_search(search).lang
+    step, alert_id = trigger.get("step"), trigger.get("alert")
+    if step not in ("acknowledge", "clear") or not isinstance(alert_id, int):
+        return ""
+    ip = flask.request.remote_addr or "" if flask.has_request_context() else ""
+    use_case = alert_ops.acknowledge_alert if step == "acknowledge" else alert_ops.clear_alert
+    try:
+        alert = use_case(services.base_repo.engine, services.principal(), alert_id, ip=ip)
+    except (alert_ops.AlertStepError, ScopeError) as exc:
+        return t("console.refused", lang, reason=str(exc))
+    who, at = (alert["acknowledged_by"], alert["acknowledged_at"]) if step == "acknowledge" else (
+        alert["cleared_by"], alert["cleared_at"])
+    return t("console.recorded", lang, step=t(f"console.alert.{step}", lang), who=who, at=layout.fmt_time(at))
 
 
 def do_step(services: Services, trigger: dict, note: str | None, department: str | None, search: str | None) -> str:
@@ -263,6 +286,20 @@ def register(app: dash.Dash, services: Services) -> None:
         State(ids.CONSOLE_NOTE, "value"), State(ids.CONSOLE_DEPARTMENT, "value"), State(ids.URL, "search"),
         prevent_initial_call=True,
     )(step)
+
+    def alert_step(_clicks, search):  # noqa: ANN001, ANN202
+        trig = dash.callback_context.triggered_id
+        value = dash.callback_context.triggered[0]["value"] if dash.callback_context.triggered else None
+        if not isinstance(trig, dict) or not value:  # buttons appearing with a refreshed list fire with 0 clicks
+            return no_update, no_update
+        return do_alert_step(services, trig, search), services.base_repo.data_version()
+
+    access.callback(
+        app, DISPATCH,
+        Output(ids.CONSOLE_FEEDBACK, "children", allow_duplicate=True), Output(ids.DATA_VERSION, "data", allow_duplicate=True),
+        Input(ids.console_alert_step(ALL, ALL), "n_clicks"), State(ids.URL, "search"),
+        prevent_initial_call=True,
+    )(alert_step)
 
     # Selection: a click on a list row or on a map point selects the event (no server round trip).
     app.clientside_callback(

@@ -97,18 +97,30 @@ def count_text(counts: dict, shown: int, lang: str, recent_days: int | None = No
     return text + (t("console.recent", lang, days=recent_days) if recent_days else "")
 
 
-def alert_rows(alerts: list[dict], lang: str) -> list:
-    """Open alerts of the area, newest first."""
+def alert_rows(alerts: list[dict], lang: str, can_act: bool = False) -> list:
+    """Open alerts of the area, most severe first, each with its acknowledgement (who, when) and the next
+    step: acknowledge (确认), then clear (解除). Callers without the permission see locked buttons."""
     if not alerts:
         return [html.Div(t("console.no_alerts", lang), className="console-empty")]
-    return [
-        html.Div(className=f"console-alert sev-{a['severity']}", children=[
+    rows = []
+    for a in alerts:
+        step = "clear" if a.get("acknowledged_by") else "acknowledge"
+        ack = (t("console.alert.acked", lang, who=a["acknowledged_by"], at=fmt_time(a["acknowledged_at"]))
+               if a.get("acknowledged_by") else "")
+        button = html.Button(
+            t(f"console.alert.{step}", lang), id=ids.console_alert_step(step, a["id"], locked=not can_act),
+            className=f"alert-step alert-{step}", disabled=not can_act, n_clicks=0,
+            title="" if can_act else t("console.readonly", lang),
+        )
+        rows.append(html.Div(className=f"console-alert sev-{a['severity']}" + (" acked" if ack else ""), **{"data-alert": str(a["id"])},
+                             children=[
             html.Span(f"{a['started_at']:%m-%d %H:%M}", className="alert-time"),
             html.Span(a["region_name"], className="alert-area"),
-            html.Span(a["message"], className="alert-msg"),
-        ])
-        for a in alerts
-    ]
+            html.Span(a["message"], className="alert-msg", title=a["message"]),
+            html.Span(ack, className="alert-ack"),
+            button,
+        ]))
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------- detail

@@ -78,6 +78,12 @@ def console_item(event_id: int) -> dict:
     return {"type": "console-item", "id": event_id}
 
 
+def console_alert_step(step: str, alert_id: int, locked: bool = False) -> dict:
+    """Pattern-matching id of an alert's acknowledge / clear button on the duty console (``locked`` for
+    callers who may not act: another type, so the permission-checked callback never fires for them)."""
+    return {"type": "console-alert-step-locked" if locked else "console-alert-step", "step": step, "alert": alert_id}
+
+
 def console_step(status: str, event_id: int, locked: bool = False) -> dict:
     """Pattern-matching id of a lifecycle button (dispatched, processing, …) for one event. A caller who may
     not dispatch gets ``locked`` buttons: another type, so the step callback (which needs the permission)

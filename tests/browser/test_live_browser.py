@@ -143,6 +143,16 @@ def test_an_api_event_reaches_the_wall_and_is_dispatched_from_the_console(screen
         ("reported", "dispatched", "duty"), ("dispatched", "processing", "duty")]
     assert all(s["at"] for s in steps) and ev.status == "processing" and ev.department and ev.dispatched_at
     assert [a.username for a in audit] == ["duty", "duty"]
+    # Its alert (a severe event's) leads the console's alert list; the duty officer acknowledges it.
+    with engine.connect() as conn:
+        alert_id = conn.execute(text("SELECT id FROM alerts WHERE event_id = :i AND cleared_at IS NULL"), {"i": event_id}).scalar_one()
+    desk.wait_for_function("(id) => document.querySelector('.console-alert')?.dataset.alert === String(id)", arg=alert_id)
+    desk.click(f".console-alert[data-alert='{alert_id}'] .alert-acknowledge")
+    desk.wait_for_function("(id) => (document.querySelector(`.console-alert[data-alert='${id}'] .alert-ack`)?.textContent || '').includes('duty')",
+                           arg=alert_id)
+    with engine.connect() as conn:
+        acked = conn.execute(text("SELECT acknowledged_by, acknowledged_at FROM alerts WHERE id = :i"), {"i": alert_id}).one()
+    assert acked.acknowledged_by == "duty" and acked.acknowledged_at
     desk.screenshot(path=str(SCREENSHOTS / "live-console-dispatched.png"))
 
     # The wall follows without a reload: the event is no longer 'reported' on the map's hover text.

@@ -177,3 +177,45 @@ def test_one_click_dispatch_then_the_later_steps_are_recorded_in_the_history(cit
     assert history[1]["actor"] == "duty" and history[1]["note"] == "请速处理"
     assert history[1]["department"] == event_categories()["sanitation"].department
     assert not any(h["implied"] for h in history)
+
+
+def test_alerts_are_acknowledged_then_cleared_from_the_console_with_who_and_when(city):
+    app, services, leaf, _by_title = city
+    area = services.repo.root_code()
+    alerts = services.repo.open_alerts(area, 50)
+    target = alerts[0]  # the most severe, newest: what the console lists first
+    with app.server.test_request_context():
+        flask.g.ioc_principal = Principal("duty", "duty")
+        view = console.console_list(services, f"?area={area}", OPEN, at=NOW)
+        first = view["alerts"][0]
+        assert first.to_plotly_json()["props"]["data-alert"] == str(target["id"])
+        button = first.children[-1]
+        assert button.id == {"type": "console-alert-step", "step": "acknowledge", "alert": target["id"]} and not button.disabled
+        ack = console.do_alert_step(services, button.id, "")
+        assert ack.startswith("已记录：确认 · duty · ")
+        again = console.do_alert_step(services, button.id, "?lang=en")
+        assert again.startswith("Not done:") and "acknowledged" in again
+        after = next(a for a in console.console_list(services, f"?area={area}", OPEN, at=NOW)["alerts"]
+                     if a.to_plotly_json()["props"]["data-alert"] == str(target["id"]))
+        assert "duty" in after.children[3].children and after.children[-1].id["step"] == "clear"
+        cleared = console.do_alert_step(services, after.children[-1].id, "")
+        assert cleared.startswith("已记录：解除 · duty · ")
+    with services.base_repo.engine.connect() as conn:
+        row = conn.execute(text("SELECT acknowledged_by, acknowledged_at, cleared_by, cleared_at FROM alerts WHERE id = :i"),
+                           {"i": target["id"]}).one()
+        audit = [r for r, in conn.execute(text("SELECT action FROM audit_log WHERE target = :t ORDER BY id"),
+                                           {"t": f"alert {target['id']}"})]
+    assert row.acknowledged_by == "duty" and row.cleared_by == "duty" and row.acknowledged_at and row.cleared_at
+    assert audit == ["alert_ack", "alert_clear"]
+    assert target["id"] not in {a["id"] for a in services.repo.open_alerts(area, 500)}
+
+
+def test_callers_without_dispatch_see_locked_alert_buttons(city):
+    app, services, _leaf, _ = city
+    area = services.repo.root_code()
+    with app.server.test_request_context():
+        flask.g.ioc_principal = Principal("leader", "leader")
+        view = console.console_list(services, f"?area={area}&lang=en", OPEN, at=NOW)
+    button = view["alerts"][0].children[-1]
+    assert button.disabled and button.id["type"] == "console-alert-step-locked"
+    assert button.title == "Read only: this account may not dispatch"
