@@ -1,21 +1,22 @@
-/* Pulse the halos of open severity I and II alerts on every plotly map of the page: severity I every
-   0.4 s, severity II every 0.8 s. Only the MapLibre layer's paint changes (plotly is not redrawn). */
+/* Pulse the halos of open severity I alerts on every plotly map of the page (severity II halos glow
+   steadily). Only the MapLibre layer's paint changes (plotly is not redrawn), only when such an alert
+   is drawn, and never while the map is still busy with the previous frame: on a wall PC with software
+   WebGL a repaint of a big canvas is expensive. */
 (function () {
   if (window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches) { return; }
-  const HALOS = [['alert-halo-1', 1], ['alert-halo-2', 2]];
-  let tick = 0;
+  const UID = 'alert-halo-1';
+  const LAYER = 'plotly-trace-layer-' + UID + '-circle';
+  let on = true;
   setInterval(function () {
-    tick += 1;
+    if (document.hidden) { return; }
+    on = !on;
     document.querySelectorAll('.js-plotly-plot').forEach(function (gd) {
       const sub = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
       const map = sub && sub.map;
-      if (!map || !map.getLayer) { return; }
-      HALOS.forEach(function ([uid, every]) {
-        const id = 'plotly-trace-layer-' + uid + '-circle';
-        if (!map.getLayer(id) || tick % every) { return; }
-        const on = Math.floor(tick / every) % 2 === 0;
-        map.setPaintProperty(id, 'circle-opacity', on ? 0.6 : 0.08);
-      });
+      const trace = (gd._fullData || []).find(function (t) { return t.uid === UID; });
+      if (!map || !map.getLayer || !map.getLayer(LAYER) || !trace || !(trace.lon || []).length) { return; }
+      if (!map.loaded() || map.isMoving()) { return; }
+      map.setPaintProperty(LAYER, 'circle-opacity', on ? 0.65 : 0.1);
     });
-  }, 400);
+  }, 600);
 })();

@@ -80,9 +80,9 @@ def openapi_paths(prefix: str, errors: dict) -> dict:
     }}]}
     refused = {"422": {"description": "refused, nothing written: {problems: [{index, field, value, reason}]}"}}
     return {
-        f"{prefix}/events/{{id}}/steps": {"post": {
+        f"{prefix}/events/{{event_id}}/steps": {"post": {
             "summary": "one lifecycle step of an event (dispatch, processing, resolved, closed, reopen)",
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "parameters": [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": step}}},
             "responses": {"200": {"description": "the event's new state (replayed: true when the step id was known)"},
                           **errors, **refused},

@@ -226,8 +226,8 @@ def _open_events(fig: Patch, services: Services, area: str, on: bool, lang: str)
 
 
 def _alerts(fig: Patch, services: Services, area: str, on: bool, lang: str, scale: float = 1.0) -> None:
-    """Open alerts where they are (station, event, area centre): severity I and II also get a halo that
-    the browser pulses (fast for I, slow for II)."""
+    """Open alerts where they are (station, event, area centre): severity I and II also get a halo (the
+    browser pulses severity I's)."""
     alerts = services.cached("open_alerts", area, ALERT_POINTS) if on else []
     alerts = [a for a in alerts if a["lon"] is not None and a["lat"] is not None]
     for sev in ALERT_HALO_UID:

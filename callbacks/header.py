@@ -47,7 +47,8 @@ def register(app: dash.Dash, services: Services) -> None:
         function(n) {
             const d = new Date();
             const p = (x) => String(x).padStart(2, '0');
-            return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+            // Date above the time (two lines; the first is styled small): the header's left side stays narrow.
+            return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}\n${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
         }
         """,
         Output(ids.CLOCK, "children"),

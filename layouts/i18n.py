@@ -18,7 +18,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "alerts": {"zh": "未处置预警", "en": "Open alerts"},
     "lang_switch": {"zh": "EN", "en": "中文"},
     "nav.cockpit": {"zh": "驾驶舱", "en": "Cockpit"},
-    "nav.console": {"zh": "值班台", "en": "Duty console"},
+    "nav.console": {"zh": "值班台", "en": "Console"},
     "page.not_found": {"zh": "页面不存在：{path}", "en": "No such page: {path}"},
     "page.denied": {"zh": "当前账户无权查看此页面", "en": "This account may not open this page"},
     "page.home": {"zh": "返回驾驶舱", "en": "Back to the cockpit"},

@@ -26,8 +26,8 @@ SEVERITY_COLORS = {1: "#ff1f3d", 2: "#ff7a00", 3: "#ffd000", 4: "#4da3ff"}
 # Trace positions (Patch addresses traces by index).
 T_CONTEXT, T_VALUES, T_HEAT, T_OPEN = 0, 1, 2, 3
 T_FACILITY = {kind: 4 + k for k, kind in enumerate(FACILITY_KINDS)}
-# Open alerts: a halo per blinking severity (I fast, II slow; assets/alert_blink.js pulses the MapLibre layer
-# named after the trace's uid) under one core trace of every alert, coloured by severity.
+# Open alerts: a halo per severe grade (I pulses: assets/alert_blink.js changes the MapLibre layer named after
+# the trace's uid; II glows steadily) under one core trace of every alert, coloured by severity.
 T_ALERT_HALO = {1: 4 + len(FACILITY_KINDS), 2: 5 + len(FACILITY_KINDS)}
 T_ALERT_CORE = 6 + len(FACILITY_KINDS)
 ALERT_HALO_UID = {1: "alert-halo-1", 2: "alert-halo-2"}

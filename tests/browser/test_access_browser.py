@@ -48,8 +48,12 @@ def locations(cp, trace: int) -> list[str]:
 
 
 def expected_ticks(repo, area: str) -> list[str]:
-    """What identifies each ticker entry of ``area`` (callbacks.ticker: 4 alerts, 12 events): time and text."""
-    alerts = [f"{a['started_at']:%m-%d %H:%M} {a['region_name']} · {a['message']}" for a in repo.recent_alerts(area, 4, scope=area)]
+    """What identifies each ticker entry of ``area`` (callbacks.ticker: the most severe open alerts, then the
+    newest events): time and text."""
+    from callbacks.ticker import ALERTS_SHOWN
+
+    alerts = [f"{a['started_at']:%m-%d %H:%M} {a['region_name']} · {a['message']}"
+              for a in repo.open_alerts(area, ALERTS_SHOWN, scope=area)]
     events = [f"{e['reported_at']:%m-%d %H:%M} {e['title']}" for e in repo.recent_events(area, 12, scope=area)]
     return alerts + events
 
@@ -76,7 +80,7 @@ def assert_only_township_data(cp, repo, period, scope: str) -> list[str]:
 
     cp.page.wait_for_selector("#ticker .tick", state="attached")
     ticks = cp.page.evaluate(
-        "() => [...document.querySelectorAll('#ticker .tick:not(.tick-error)')].map(e => e.textContent)"
+        "() => [...document.querySelectorAll('#ticker-pinned .tick, #ticker .tick:not(.tick-error)')].map(e => e.textContent)"
     )
     allowed = expected_ticks(repo, scope)
     foreign = [text for text in ticks if not any(a in text for a in allowed)]

@@ -93,4 +93,4 @@ def test_permission_and_scope(api):
 def test_openapi_lists_the_step_routes(api):
     client = api[0]
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
-    assert "post" in paths["/api/v1/events/{id}/steps"] and "post" in paths["/api/v1/events/steps"]
+    assert "post" in paths["/api/v1/events/{event_id}/steps"] and "post" in paths["/api/v1/events/steps"]

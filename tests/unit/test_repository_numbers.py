@@ -14,7 +14,7 @@ from sqlalchemy import event
 
 from datasources import db
 from datasources.repository import Repository, ScopeError, sql_list
-from tests.numbers_fixture import A1, A2, A3, B1, B2, CITY, DATA_VERSION, TA, TB
+from tests.numbers_fixture import A1, A2, A3, B1, B2, CITY, DATA_VERSION, GEOMETRY_VERSION, TA, TB
 
 OCT, NOV, SEP = date(2026, 10, 1), date(2026, 11, 1), date(2026, 9, 1)
 _ENGINES: dict[str, object] = {}
@@ -548,7 +548,8 @@ def test_sql_list_quotes_identifiers():
 
 
 def test_catalog_levels_pages_and_meta(repo):
-    assert repo.meta() == {"data_version": str(DATA_VERSION), "demo": "1", "as_of": "2026-11-20T18:00:00", "scale": "numbers"}
+    assert repo.meta() == {"data_version": str(DATA_VERSION), "geometry_version": str(GEOMETRY_VERSION), "demo": "1",
+                           "as_of": "2026-11-20T18:00:00", "scale": "numbers"}
     assert repo.level_names() == [
         {"level": 0, "name_zh": "市", "name_en": "city"}, {"level": 1, "name_zh": "镇街", "name_en": "township"},
         {"level": 2, "name_zh": "村社区", "name_en": "community"},
