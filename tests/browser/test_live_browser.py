@@ -184,3 +184,18 @@ def test_a_mode_switch_on_one_screen_reaches_another(screen, live):
     wall.click("#mode-select")
     wall.get_by_role("option", name="日常", exact=True).click()
     desk.wait_for_function("() => document.querySelector('#mode-select').textContent.includes('日常')", timeout=20_000)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_header_with_the_mode_selector_fits_a_laptop(screen, lang):
+    from tests.browser.test_access_browser import HEADER_JS
+
+    page = screen("duty", "/" if lang == "zh" else "/?lang=en", width=1366, height=768)
+    wait_cockpit_drawn(page)
+    if lang == "en":
+        page.wait_for_function("() => document.getElementById('header-title').textContent.includes('City Operations Center')")
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    assert page.locator("#mode-select").is_visible()
+    problems = page.evaluate(HEADER_JS)
+    page.screenshot(path=str(SCREENSHOTS / f"live-header-duty-{lang}-1366x768.png"))
+    assert not problems, problems
