@@ -1,29 +1,21 @@
 """A database of its own per test for the live-operation tests (alert rules, modes, the scheduler): the
-mini demo in a fresh SQLite file (copied from one built per session) or a fresh PostgreSQL schema, so that
+mini demo in a fresh SQLite file (copied from one built per session) or a fresh PostgreSQL database copied from one built per session, so that
 the session databases other tests read stay untouched. Import the fixtures into a test module:
 ``from tests.live_db import fresh_url, mini_template  # noqa: F401``."""
 
 from __future__ import annotations
 
 import shutil
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from datasources import db
-from datasources.demo import build_demo
-from tests.conftest import AS_OF, PG_URL, _pg_available, need
+from tests.conftest import pg_copy
 
 
 @pytest.fixture(scope="session")
-def mini_template(tmp_path_factory) -> str:
-    """Path of a mini demo SQLite file to copy (never opened for writing by a test)."""
-    path = tmp_path_factory.mktemp("ops") / "template.db"
-    engine = db.make_engine(f"sqlite:///{path}")
-    build_demo(engine, "mini", seed=1, as_of=AS_OF)
-    engine.dispose()  # the last connection checkpoints the WAL into the file
-    return str(path)
+def mini_template(mini_sqlite) -> str:
+    """Path of the session's mini demo SQLite file, to copy (never opened for writing by a test)."""
+    return mini_sqlite.removeprefix("sqlite:///")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -34,22 +26,8 @@ def fresh_url(request, tmp_path, mini_template) -> str:
         shutil.copy(mini_template, target)
         yield f"sqlite:///{target}"
         return
-    problem = _pg_available()
-    if problem:
-        need(problem)
-    schema = f"ioc_live_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    engine = db.make_engine(url)
-    build_demo(engine, "mini", seed=1, as_of=AS_OF)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with pg_copy(request.getfixturevalue("mini_pg_template")) as url:
+        yield url
 
 
 @pytest.fixture

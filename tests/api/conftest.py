@@ -14,41 +14,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from werkzeug.serving import make_server
 
 from app import create_app
 from callbacks.security import QuietRequestHandler
 from datasources import db
 from datasources.access.accounts import Accounts
-from datasources.demo import build_demo
-from tests.conftest import AS_OF, PG_URL, _pg_available, need
+from tests.conftest import pg_copy, sqlite_copy
 
 
-def fresh_database(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Yield the URL of a new 'mini' demo database (SQLite file or PostgreSQL schema), dropped afterwards."""
+def fresh_database(kind: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Yield the URL of a new 'mini' demo database (SQLite file, or a PostgreSQL copy of the session's
+    template), dropped afterwards."""
     if kind == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('ingest') / 'mini.db'}"
-        engine = db.make_engine(url)
-        build_demo(engine, "mini", seed=1, as_of=AS_OF)
-        engine.dispose()
-        yield url
+        yield sqlite_copy(request.getfixturevalue("mini_sqlite"), tmp_path_factory.mktemp("ingest") / "mini.db")
         return
-    problem = _pg_available()
-    if problem:
-        need(problem)
-    schema = f"ioc_ingest_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
-    engine = db.make_engine(url)
-    build_demo(engine, "mini", seed=1, as_of=AS_OF)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with pg_copy(request.getfixturevalue("mini_pg_template")) as url:
+        yield url
 
 
 @dataclass
@@ -116,7 +99,7 @@ def event(client_id: str | int, region: str | None = None, point: tuple[float, f
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def module_db(request, tmp_path_factory) -> Iterator[str]:
     """A fresh 'mini' database per test module, on SQLite and on PostgreSQL."""
-    yield from fresh_database(request.param, tmp_path_factory)
+    yield from fresh_database(request.param, request, tmp_path_factory)
 
 
 # ---------------------------------------------------------------------------------------------- HTTP

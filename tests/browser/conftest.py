@@ -337,6 +337,36 @@ def _leaves_origin(url: str, origin: str) -> bool:
     return not (url == origin or url.startswith(origin + "/"))
 
 
+class SignedInPages:
+    """Pages in browser contexts of their own, signed in through the login form, each recording its console
+    errors and requests; ``close_and_check`` fails on any console error or request off the origin."""
+
+    def __init__(self, browser: Browser, base: str, password: str):
+        self.browser, self.base, self.password = browser, base, password
+        self.opened: list[tuple[object, dict]] = []
+
+    def open(self, user: str, path: str = "/", width: int = 1920, height: int = 1080) -> Page:
+        context = self.browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1,
+                                           locale="zh-CN", timezone_id="Asia/Shanghai")
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        log: dict[str, list[str]] = {"errors": [], "requests": []}
+        context.on("console", lambda m: log["errors"].append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: log["errors"].append(f"uncaught: {exc}"))
+        context.on("request", lambda r: log["requests"].append(r.url))
+        self.opened.append((context, log))
+        sign_in(page, self.base, user, self.password, next_path=path)
+        return page
+
+    def close_and_check(self) -> None:
+        problems = []
+        for context, log in self.opened:
+            context.close()
+            problems += [f"console error: {e}" for e in log["errors"]]
+            problems += [f"request left the origin: {u}" for u in log["requests"] if _leaves_origin(u, self.base)]
+        assert not problems, "\n".join(problems)
+
+
 @pytest.fixture
 def cockpit(chromium_browser: Browser, ioc_server: str, ioc_repo, ioc_period, signed_in_state):
     """``cockpit(width, height, user="leader")`` opens a fresh page of that viewport (not yet navigated),

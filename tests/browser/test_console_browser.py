@@ -18,7 +18,7 @@ from werkzeug.serving import make_server
 
 from callbacks.security import QuietRequestHandler
 from datasources.catalog_loader import event_categories
-from tests.browser.conftest import _leaves_origin, sign_in
+from tests.browser.conftest import SignedInPages
 from tests.conftest import need
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -51,30 +51,15 @@ def console_server(request, tmp_path_factory):
 def console_page(chromium_browser: Browser, console_server, demo_password):
     """``console_page(width, height, user, path)``: a signed-in page on ``path``; after the test, no console
     error and no request off the server's origin."""
-    base, _engine = console_server
-    opened = []
+    pages = SignedInPages(chromium_browser, console_server[0], demo_password)
 
     def open_page(width: int, height: int, user: str = "duty", path: str = "/console"):  # noqa: ANN202
-        context = chromium_browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1,
-                                               locale="zh-CN", timezone_id="Asia/Shanghai")
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        log = {"errors": [], "requests": []}
-        context.on("console", lambda m: log["errors"].append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda exc: log["errors"].append(f"uncaught: {exc}"))
-        context.on("request", lambda r: log["requests"].append(r.url))
-        opened.append((context, log))
-        sign_in(page, base, user, demo_password, next_path=path)
+        page = pages.open(user, path, width, height)
         page.wait_for_selector(".console-item")
         return page
 
     yield open_page
-    problems = []
-    for context, log in opened:
-        context.close()
-        problems += [f"console error: {e}" for e in log["errors"]]
-        problems += [f"request left the origin: {u}" for u in log["requests"] if _leaves_origin(u, base)]
-    assert not problems, "\n".join(problems)
+    pages.close_and_check()
 
 
 def pick(page, dropdown: str, option: str) -> None:  # noqa: ANN001

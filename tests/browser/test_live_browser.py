@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 from callbacks.security import QuietRequestHandler
 from datasources.access.accounts import Accounts
 from layouts.map_figure import T_ALERT_CORE, T_OPEN
-from tests.browser.conftest import GD, _leaves_origin, sign_in
+from tests.browser.conftest import GD, SignedInPages
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -51,30 +51,9 @@ def live(mini_sqlite, tmp_path_factory):
 def screen(chromium_browser: Browser, live):
     """``screen(user, path, width, height)``: a signed-in page in its own browser context; after the test,
     no console error and no request off the server's origin."""
-    base = live[0]
-    password = live[3].config.demo_password
-    opened = []
-
-    def open_page(user: str, path: str = "/", width: int = 1920, height: int = 1080):  # noqa: ANN202
-        context = chromium_browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1,
-                                               locale="zh-CN", timezone_id="Asia/Shanghai")
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        log = {"errors": [], "requests": []}
-        context.on("console", lambda m: log["errors"].append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda exc: log["errors"].append(f"uncaught: {exc}"))
-        context.on("request", lambda r: log["requests"].append(r.url))
-        opened.append((context, log))
-        sign_in(page, base, user, password, next_path=path)
-        return page
-
-    yield open_page
-    problems = []
-    for context, log in opened:
-        context.close()
-        problems += [f"console error: {e}" for e in log["errors"]]
-        problems += [f"request left the origin: {u}" for u in log["requests"] if _leaves_origin(u, base)]
-    assert not problems, "\n".join(problems)
+    pages = SignedInPages(chromium_browser, live[0], live[3].config.demo_password)
+    yield pages.open
+    pages.close_and_check()
 
 
 def post(base: str, token: str, path: str, body) -> tuple[int, dict]:  # noqa: ANN001

@@ -6,58 +6,41 @@ mini demo (SQLite file or PostgreSQL schema), never into the session fixtures ot
 from __future__ import annotations
 
 import shutil
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from datasources import db
 from datasources.access.roles import AccessDenied, Principal
 from datasources.catalog_loader import CatalogError, event_categories, load_event_categories
-from datasources.demo import build_demo
 from datasources.demo_events import SOURCES
 from datasources.ingest import IngestError, Writer
 from datasources.operations import events as ops
-from tests.conftest import AS_OF, PG_URL, _pg_available, need
+from tests.conftest import AS_OF, pg_copy, sqlite_copy
 
 NOW = AS_OF + timedelta(minutes=30)
 DUTY = Principal("duty", "duty")
 
 
 @pytest.fixture(scope="module")
-def mini_template(tmp_path_factory) -> Path:
-    """A mini demo SQLite file that tests copy (2-3 s to build once)."""
-    path = tmp_path_factory.mktemp("steps") / "template.db"
-    build_demo(db.make_engine(f"sqlite:///{path}"), "mini", seed=1, as_of=AS_OF)
-    return path
+def mini_template(mini_sqlite) -> str:
+    """The session's mini demo SQLite database, which tests copy."""
+    return mini_sqlite
 
 
-def own_sqlite(template: Path, tmp_path: Path):  # noqa: ANN201
-    path = tmp_path / "own.db"
-    shutil.copy(template, path)
-    return db.make_engine(f"sqlite:///{path}")
+def own_sqlite(template: str, tmp_path: Path):  # noqa: ANN201
+    return db.make_engine(sqlite_copy(template, tmp_path / "own.db"))
 
 
 @pytest.fixture
-def own_pg():  # noqa: ANN201
-    """A fresh PostgreSQL schema holding the mini demo (dropped afterwards)."""
-    problem = _pg_available()
-    if problem:
-        need(problem)
-    schema = f"ioc_steps_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    engine = db.make_engine(f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
-    build_demo(engine, "mini", seed=1, as_of=AS_OF)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+def own_pg(mini_pg_template):  # noqa: ANN201
+    """A PostgreSQL database of this test's own holding the mini demo (dropped afterwards)."""
+    with pg_copy(mini_pg_template) as url:
+        engine = db.make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
