@@ -12,6 +12,7 @@ import flask
 from dash import ALL, Input, Output, Patch, State, no_update
 
 from callbacks import access, inputs
+from callbacks.delta import parts_delta, patch_delta
 from callbacks.services import Services
 from callbacks.state import parse_search
 from datasources.access.roles import DISPATCH, VIEW
@@ -180,6 +181,16 @@ def console_detail(
     return layout.detail(ev, ctx, lang), fig
 
 
+def list_outputs(view: dict, sent: dict | None) -> tuple:
+    """The list callback's outputs: only the parts (count, rows, alerts, map traces) that differ from what
+    the browser holds (``sent``: their hashes), then the new hashes. The points store always travels: it
+    carries the server's clock for the countdowns."""
+    parts, hashes = parts_delta({"count": view["count"], "rows": view["rows"], "alerts": view["alerts"]},
+                                (sent or {}).get("parts"))
+    figure, map_hashes = patch_delta(view["figure"], (sent or {}).get("map"))
+    return parts["count"], parts["rows"], view["store"], parts["alerts"], figure, {"parts": hashes, "map": map_hashes}
+
+
 def _can_dispatch(services: Services) -> bool:
     """Whether the caller may act (outside requests, e.g. in tests calling the views: yes)."""
     return not flask.has_request_context() or services.principal().can(DISPATCH)
@@ -232,18 +243,18 @@ def register(app: dash.Dash, services: Services) -> None:
                                               (ids.CONSOLE_CATEGORY, "value"), (ids.CONSOLE_SOURCE, "value"),
                                               (ids.CONSOLE_OVERDUE, "value"))]
 
-    def render_list(search, status, severity, category, source, overdue, _version, selected, shown):  # noqa: ANN001, ANN202
+    def render_list(search, status, severity, category, source, overdue, _version, selected, shown, sent):  # noqa: ANN001, ANN202
         sel = selected if isinstance(selected, int) else None
         shown_area = shown.get("area") if isinstance(shown, dict) else None
         view = console_list(services, search, filters(status, severity, category, source, overdue), sel, shown_area=shown_area)
-        return view["count"], view["rows"], view["store"], view["alerts"], view["figure"]
+        return list_outputs(view, sent if isinstance(sent, dict) else None)
 
     access.callback(
         app, VIEW,
         Output(ids.CONSOLE_COUNT, "children"), Output(ids.CONSOLE_LIST, "children"), Output(ids.CONSOLE_ITEMS, "data"),
-        Output(ids.CONSOLE_ALERTS, "children"), Output(ids.CONSOLE_MAP, "figure"),
+        Output(ids.CONSOLE_ALERTS, "children"), Output(ids.CONSOLE_MAP, "figure"), Output(ids.CONSOLE_SENT, "data"),
         Input(ids.URL, "search"), *filter_inputs, Input(ids.DATA_VERSION, "data"), State(ids.CONSOLE_SELECTED, "data"),
-        State(ids.CONSOLE_ITEMS, "data"),
+        State(ids.CONSOLE_ITEMS, "data"), State(ids.CONSOLE_SENT, "data"),
     )(render_list)
 
     def render_detail(selected, _version, search):  # noqa: ANN001, ANN202

@@ -250,6 +250,7 @@ def page(ctx: dict, lang: str, categories: list[dict], sources: list[str]) -> li
     root grid: the console has no ticker). ``categories`` are dropdown options, ``sources`` source ids."""
     return [
         dcc.Store(id=ids.CONSOLE_ITEMS),
+        dcc.Store(id=ids.CONSOLE_SENT),
         dcc.Store(id=ids.CONSOLE_SELECTED),
         dcc.Store(id=ids.CONSOLE_TICK),
         dcc.Store(id=ids.CONSOLE_FLY),

@@ -62,6 +62,7 @@ CONSOLE_OVERDUE = "console-overdue"
 CONSOLE_COUNT = "console-count"
 CONSOLE_LIST = "console-list"
 CONSOLE_ALERTS = "console-alerts"
+CONSOLE_SENT = "console-sent"  # hashes of the list parts the browser holds
 CONSOLE_MAP = "console-geo"  # not "…map": tests find the cockpit map callback by "map.figure"
 CONSOLE_ITEMS = "console-items"  # {now: server time in ms, points: {id: [lon, lat]}}
 CONSOLE_SELECTED = "console-selected"  # the selected event id

@@ -219,3 +219,18 @@ def test_callers_without_dispatch_see_locked_alert_buttons(city):
     button = view["alerts"][0].children[-1]
     assert button.disabled and button.id["type"] == "console-alert-step-locked"
     assert button.title == "Read only: this account may not dispatch"
+
+
+def test_a_console_refresh_sends_only_what_changed(city):
+    from dash import no_update
+
+    _app, services, leaf, _ = city
+    first = console.list_outputs(console.console_list(services, f"?area={leaf}", OPEN, at=NOW), None)
+    assert all(v is not no_update for v in first[:5])
+    again = console.list_outputs(console.console_list(services, f"?area={leaf}", OPEN, at=NOW), first[-1])
+    count, rows, store, alerts, figure, _sent = again
+    assert (count, rows, alerts, figure) == (no_update, no_update, no_update, no_update)
+    assert store["points"]  # the countdowns' clock and the points always travel (small)
+    # A minute later the countdown texts differ: the rows travel again, the map and the alerts do not.
+    later = console.list_outputs(console.console_list(services, f"?area={leaf}", OPEN, at=NOW + timedelta(minutes=1)), first[-1])
+    assert later[1] is not no_update and later[3] is no_update and later[4] is no_update
