@@ -1,8 +1,9 @@
 """Pages by path: the shell (header, URL, timers) stays, the body below it follows ``pathname``.
 
 The first render already holds the right page: the layout request comes from the page itself, so its
-``Referer`` names the path (same-origin referrers are sent in full). The router callback then only acts
-when the path changes to another page, so a first load renders each page once."""
+``Referer`` names the path (same-origin referrers are sent in full). The router callback then acts only
+when the path and the page differ (a Referer stripped on the way, a path changed in place), so a first
+load renders each page once."""
 
 from __future__ import annotations
 
@@ -83,8 +84,7 @@ def register(app: dash.Dash, services: Services, pages: dict[str, PageSpec]) -> 
         app, VIEW,
         Output(ids.PAGE, "children"), Output(ids.PAGE_KEY, "data"), Output(ids.ROOT, "className"),
         Input(ids.URL, "pathname"), State(ids.URL, "search"), State(ids.PAGE_KEY, "data"),
-        prevent_initial_call=True,
-    )(route)
+    )(route)  # also at load: a layout request without a Referer (stripped by a proxy) got the cockpit
 
     def nav(search, key):  # noqa: ANN001, ANN202
         query = inputs.text(search)

@@ -163,6 +163,16 @@ def test_a_mode_switch_on_one_screen_reaches_another(screen, live):
     wall.click("#mode-select")
     wall.get_by_role("option", name="日常", exact=True).click()
     desk.wait_for_function("() => document.querySelector('#mode-select').textContent.includes('日常')", timeout=20_000)
+    # The console follows too (it has no layers or panels to reorder: nothing may fail there), and a switch
+    # made on the console reaches the wall.
+    desk.click("#nav-console")
+    desk.wait_for_selector(".console-item")
+    wall.click("#mode-select")
+    wall.get_by_role("option", name="应急", exact=True).click()
+    desk.wait_for_function("() => document.querySelector('#ioc-header').className.includes('mode-emergency')", timeout=20_000)
+    desk.click("#mode-select")
+    desk.get_by_role("option", name="日常", exact=True).click()
+    wall.wait_for_function("() => document.querySelector('#mode-select').textContent.includes('日常')", timeout=20_000)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

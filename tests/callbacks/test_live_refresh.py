@@ -12,20 +12,24 @@ from dash import no_update
 from app import create_app
 from callbacks.cockpit import RENDER_PARTS, cockpit_view, render_outputs
 from callbacks.delta import patch_delta
-from datasources import db
 from datasources.ingest import Writer
 from layouts.map_figure import T_OPEN, T_VALUES
 from tests.conftest import AS_OF
 
 
 @pytest.fixture
-def live(mini_sqlite, tmp_path):
-    """Services on a private copy of the mini demo (this test writes), with a clock at the demo's as-of."""
+def live_app(mini_sqlite, tmp_path):
+    """The app on a private copy of the mini demo (this test writes)."""
     path = tmp_path / "live.db"
     shutil.copy(mini_sqlite.removeprefix("sqlite:///"), path)
-    url = f"sqlite:///{path}"
-    app = create_app({"database_url": url, "cache_type": "NullCache"})
-    return app.server.config["IOC_SERVICES"], Writer(db.make_engine(url), clock=lambda: AS_OF)
+    return create_app({"database_url": f"sqlite:///{path}", "cache_type": "NullCache"})
+
+
+@pytest.fixture
+def live(live_app):
+    """Services of the app, and a writer on its database with a clock at the demo's as-of."""
+    services = live_app.server.config["IOC_SERVICES"]
+    return services, Writer(services.base_repo.engine, clock=lambda: AS_OF)
 
 
 def _render(services, sent, layers=("open",)):
@@ -124,3 +128,27 @@ def test_pinned_alert_is_the_most_severe_then_the_newest():
     assert pinned_alert([a(1, 2, 50), a(2, 2, 55)])["id"] == 2
     assert pinned_alert([a(1, 3, 50), a(2, 4, 55)]) is None  # III and IV are not severe: nothing pinned
     assert pinned_alert([]) is None
+
+
+def test_the_router_serves_the_page_of_the_path_and_corrects_a_layout_built_for_another(live, live_app):
+    import flask
+
+    from callbacks import router
+    from datasources.access.roles import Principal
+
+    services, _ = live
+    pages = {"cockpit": router.PageSpec("cockpit", "/", lambda ctx, lang: ["cockpit body"]),
+             "console": router.PageSpec("console", "/console", lambda ctx, lang: ["console body"])}
+    assert router.page_key(pages, "/console/") == "console" and router.page_key(pages, "/nowhere") is None
+    server = live_app.server
+    with server.test_request_context("/_dash-layout", headers={"Referer": "http://x/console?lang=en"}):
+        flask.g.ioc_principal = Principal("duty", "duty")
+        shell = router.initial_layout(services, pages)
+        assert shell.className == "ioc-root page-console" and shell.lang == "en"
+    with server.test_request_context("/_dash-layout"):  # no Referer: the cockpit, which the router then corrects
+        flask.g.ioc_principal = Principal("duty", "duty")
+        assert router.initial_layout(services, pages).className == "ioc-root page-cockpit"
+        assert router.page_body(services, pages, "/console", "zh") == ("console", ["console body"])
+        key, body = router.page_body(services, pages, "/nowhere", "zh")
+        assert key == "missing" and "/nowhere" in str(body)
+
