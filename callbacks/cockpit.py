@@ -3,6 +3,7 @@ event panel. Geometry never travels here: the map is patched with codes, values 
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import dash
@@ -319,6 +320,14 @@ def _stat(label: str, value: str, cls: str) -> html.Div:
     return html.Div(className=f"stat {cls}", children=[html.Div(value, className="stat-value"), html.Div(label, className="stat-label")])
 
 
+def mode_profile(services: Services, mode: object) -> dict | None:
+    """The profile (layers, panels first…) of operating mode ``mode`` from the loaded catalog, or None."""
+    if not isinstance(mode, str):
+        return None
+    raw = services.cached("meta").get("mode_profiles")
+    return json.loads(raw).get(mode) if raw else None
+
+
 #: The render callback's outputs after the figure, in order (the KPI parts are lists, one per card).
 RENDER_PARTS = (
     "breadcrumb", "area_title", "indicator", "period", "event_stats", "kpi_value", "kpi_unit", "kpi_name",
@@ -384,9 +393,11 @@ def register(app: dash.Dash, services: Services) -> None:
     )(render)
 
     def follow_mode(mode):  # noqa: ANN001, ANN202
-        """A mode switch (here or on another screen) turns on the mode's layers and puts its panels first."""
-        profile = services.cached("mode_state")
-        if mode != profile["mode"]:  # a switch that has not (or not yet) happened
+        """The mode in the selector (switched here, or on another screen and shown at the next poll) turns
+        on its layers and puts its panels first. Read from the mode's own profile, not from the stored
+        mode: this screen's switch may not be committed yet when this runs."""
+        profile = mode_profile(services, mode)
+        if profile is None:
             raise PreventUpdate
         themes = [o["id"]["theme"] for o in dash.callback_context.outputs_list[1]]
         order = panel_order(list(cockpit_layout.THEMES), profile.get("panels") or [])

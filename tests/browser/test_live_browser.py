@@ -152,8 +152,9 @@ def test_a_mode_switch_on_one_screen_reaches_another(screen, live):
     # The other browser context learns it at its next poll: the mode, its layers and its poll interval.
     wall.wait_for_function("() => document.querySelector('#mode-select').textContent.includes('汛期')", timeout=20_000)
     wall.wait_for_function("() => document.querySelector('#ioc-header').className.includes('mode-flood')")
-    wall.wait_for_function(
-        "() => [...document.querySelectorAll('.layer-list input:checked')].map(e => e.value).includes('water_station')")
+    for page in (wall, desk):  # the screen that switched turns its layers on too
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.layer-list input:checked')].map(e => e.value).includes('water_station')")
     with engine.connect() as conn:
         row = conn.execute(text("SELECT username, ts, target, detail FROM audit_log WHERE action = 'mode_switch' "
                                 "ORDER BY id DESC")).first()

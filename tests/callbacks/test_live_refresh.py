@@ -152,3 +152,19 @@ def test_the_router_serves_the_page_of_the_path_and_corrects_a_layout_built_for_
         key, body = router.page_body(services, pages, "/nowhere", "zh")
         assert key == "missing" and "/nowhere" in str(body)
 
+
+
+def test_a_mode_brings_its_layers_and_puts_its_panels_first(live):
+    from callbacks.cockpit import mode_profile
+    from layouts.cockpit import THEMES, mode_layers, panel_order
+
+    services, _ = live
+    flood = mode_profile(services, "flood")
+    assert mode_layers(flood)[:3] == ["alerts", "water_station", "shelter"]
+    order = panel_order(list(THEMES), flood["panels"])
+    # flood puts emergency, then environment first (indicator codes in the list are not panels); the rest keep
+    # their order after them
+    assert sorted(THEMES, key=order.get) == ["emergency", "environment", "economy", "governance", "public_service"]
+    assert mode_profile(services, "no-such-mode") is None and mode_profile(services, None) is None
+    assert panel_order(["a", "b", "c"], []) == {"a": 0, "b": 1, "c": 2}
+    assert mode_layers(None) == ["heat", "open", "alerts"]
