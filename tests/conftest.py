@@ -129,10 +129,21 @@ def pg_url():
 
 @pytest.fixture(scope="session")
 def mini_sqlite(tmp_path_factory) -> str:
-    """URL of a SQLite file holding the 'mini' demo (4 townships), built once per session. Tests that write
-    copy the file (``sqlite_copy``); none opens it for writing."""
+    """URL of a SQLite file holding the 'mini' demo (4 townships), built once per session and read by many
+    tests through apps (which do write a little: accounts, the audit log). Tests that write data copy
+    ``mini_pristine`` instead."""
     path = tmp_path_factory.mktemp("mini") / "mini.db"
     url = f"sqlite:///{path}"
+    engine = db.make_engine(url)
+    build_demo(engine, "mini", seed=1, as_of=AS_OF)
+    engine.dispose()  # the last connection checkpoints the WAL into the file, so a copy of the file is whole
+    return url
+
+
+@pytest.fixture(scope="session")
+def mini_pristine(tmp_path_factory) -> str:
+    """URL of a SQLite 'mini' demo that no test opens: the template that tests which write copy."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('pristine') / 'mini.db'}"
     engine = db.make_engine(url)
     build_demo(engine, "mini", seed=1, as_of=AS_OF)
     engine.dispose()  # the last connection checkpoints the WAL into the file, so a copy of the file is whole

@@ -13,9 +13,9 @@ from tests.conftest import pg_copy
 
 
 @pytest.fixture(scope="session")
-def mini_template(mini_sqlite) -> str:
-    """Path of the session's mini demo SQLite file, to copy (never opened for writing by a test)."""
-    return mini_sqlite.removeprefix("sqlite:///")
+def mini_template(mini_pristine) -> str:
+    """Path of the session's pristine mini demo SQLite file, to copy (never opened by a test)."""
+    return mini_pristine.removeprefix("sqlite:///")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

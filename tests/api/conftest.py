@@ -28,7 +28,7 @@ def fresh_database(kind: str, request: pytest.FixtureRequest, tmp_path_factory: 
     """Yield the URL of a new 'mini' demo database (SQLite file, or a PostgreSQL copy of the session's
     template), dropped afterwards."""
     if kind == "sqlite":
-        yield sqlite_copy(request.getfixturevalue("mini_sqlite"), tmp_path_factory.mktemp("ingest") / "mini.db")
+        yield sqlite_copy(request.getfixturevalue("mini_pristine"), tmp_path_factory.mktemp("ingest") / "mini.db")
         return
     with pg_copy(request.getfixturevalue("mini_pg_template")) as url:
         yield url

@@ -28,12 +28,12 @@ SCREENSHOTS = Path(__file__).parent / "screenshots"
 
 
 @pytest.fixture(scope="module")
-def live(mini_sqlite, tmp_path_factory):
+def live(mini_pristine, tmp_path_factory):
     """(base URL, engine, feed token, app config) of an app on a private copy of the mini demo."""
     from app import create_app
 
     copy = tmp_path_factory.mktemp("live") / "live.db"
-    shutil.copy(mini_sqlite.removeprefix("sqlite:///"), copy)
+    shutil.copy(mini_pristine.removeprefix("sqlite:///"), copy)
     app = create_app({"database_url": f"sqlite:///{copy}"})
     services = app.server.config["IOC_SERVICES"]
     engine = services.base_repo.engine

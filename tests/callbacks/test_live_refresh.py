@@ -18,10 +18,10 @@ from tests.conftest import AS_OF
 
 
 @pytest.fixture
-def live_app(mini_sqlite, tmp_path):
+def live_app(mini_pristine, tmp_path):
     """The app on a private copy of the mini demo (this test writes)."""
     path = tmp_path / "live.db"
-    shutil.copy(mini_sqlite.removeprefix("sqlite:///"), path)
+    shutil.copy(mini_pristine.removeprefix("sqlite:///"), path)
     return create_app({"database_url": f"sqlite:///{path}", "cache_type": "NullCache"})
 
 

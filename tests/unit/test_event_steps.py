@@ -25,9 +25,9 @@ DUTY = Principal("duty", "duty")
 
 
 @pytest.fixture(scope="module")
-def mini_template(mini_sqlite) -> str:
-    """The session's mini demo SQLite database, which tests copy."""
-    return mini_sqlite
+def mini_template(mini_pristine) -> str:
+    """The session's pristine mini demo SQLite database, which tests copy."""
+    return mini_pristine
 
 
 def own_sqlite(template: str, tmp_path: Path):  # noqa: ANN201
