@@ -74,14 +74,10 @@ def _read_guessing_encoding(p: Path, notes: list[str]) -> gpd.GeoDataFrame:
 
 
 def _looks_misdecoded(gdf: gpd.GeoDataFrame) -> bool:
-    """Text columns holding Latin-1 letters but no CJK: GBK or UTF-8 bytes read as Latin-1."""
-    for col in gdf.columns:
-        if col == gdf.geometry.name or gdf[col].dtype != object:
-            continue
-        s = " ".join(str(v) for v in gdf[col].head(50))
-        if any("\u0080" <= ch <= "\u00ff" for ch in s) and not any("\u4e00" <= ch <= "\u9fff" for ch in s):
-            return True
-    return False
+    """Column names or text cells holding Latin-1 letters but no CJK: GBK or UTF-8 bytes read as Latin-1."""
+    texts = [" ".join(str(c) for c in gdf.columns)]
+    texts += [" ".join(str(v) for v in gdf[c].head(50)) for c in gdf.columns if c != gdf.geometry.name and gdf[c].dtype == object]
+    return any("\ufffd" in s or any("\u0080" <= ch <= "\u00ff" for ch in s) and not any("\u4e00" <= ch <= "\u9fff" for ch in s) for s in texts)
 
 
 def to_wgs84(gdf: gpd.GeoDataFrame, path: str | Path, gcj02: bool, notes: list[str]) -> gpd.GeoDataFrame:
