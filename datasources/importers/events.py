@@ -76,11 +76,10 @@ def import_events(engine: Engine, path: str | Path, mapping_path: str | Path, *,
             out[target] = s.where(s != "", None)
         elif target in mapping["defaults"]:
             out[target] = mapping["defaults"][target]
-    issues.raise_if_any()
     for target in NUMERIC:
         if target in out.columns:
             num = pd.to_numeric(out[target], errors="coerce")
-            bad = num.isna() & out[target].notna()
+            bad = num.isna() & out[target].notna() & ~out[target].isin(list(mapping["values"].get(target, {})))
             for k in bad[bad].index:
                 issues.add(f"row {rows[k]}", column_of.get(target, target), out[target].iat[k], "not a number")
             out[target] = num.astype(object).where(num.notna(), None)
