@@ -173,6 +173,8 @@ def import_boundaries(
     except IngestError as exc:
         raise_ingest_as_issues(path, exc, lambda r: where(r) if isinstance(r, int) else str(r),
                                lambda f: field_of.get(f, f))
+    except ValueError as exc:  # a polygon beyond repair (nothing polygonal survives make_valid)
+        raise ImportFailed(path, [Issue("file", "geometry", None, f"cannot repair: {exc}")]) from None
     notes += repairs
     return ImportSummary("boundaries", str(path), counts, notes, writer.last_report.data_version, time.perf_counter() - t0)
 

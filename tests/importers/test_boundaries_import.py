@@ -168,3 +168,18 @@ def test_the_command_line_prints_a_summary_or_the_problems_with_exit_code_2(empt
     err = capsys.readouterr().err
     assert "bad.geojson: 1 problem, nothing written" in err and "feature 1, column 'code': empty code" in err
     assert "Traceback" not in err
+
+
+def test_an_invalid_small_area_is_repaired_and_listed(city_db, tmp_path):
+    """A bow-tie street (self-intersecting ring) of a level below the top: the write layer repairs it and
+    the summary lists the repair, keeping both lobes (they are small, yet not slivers of this area)."""
+    _, engine = city_db
+    gdf = grid_city(3)[3]
+    x0, y0, x1, y1 = gdf.geometry.iat[0].bounds
+    gdf.loc[0, "geometry"] = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1), (x0, y0)])
+    gdf.to_file(tmp_path / "bowtie.geojson", driver="GeoJSON")
+    summary = import_boundaries(engine, tmp_path / "bowtie.geojson", 3)
+    assert summary.counts["repaired"] == 1
+    assert any(n.startswith("repaired 990100111 ") and "Self-intersection" in n for n in summary.notes), summary.notes
+    fixed = shapely.from_geojson(regions(engine, 3)[0]["geometry"])
+    assert fixed.is_valid and fixed.geom_type == "MultiPolygon" and len(fixed.geoms) == 2
