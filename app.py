@@ -12,6 +12,8 @@
     python app.py derive               # recompute every roll-up, rule indicator and alert
     python app.py user add NAME --role admin      # accounts (password asked, or IOC_NEW_PASSWORD)
     python app.py token add NAME --role feed      # API tokens (the secret is printed once)
+    python app.py import boundaries FILE --level N   # bring your own city (docs/BRING-YOUR-OWN-CITY.md)
+    python app.py import values FILE | import events FILE --mapping MAP
 """
 
 from __future__ import annotations
@@ -208,8 +210,23 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("name", nargs="?", help="token name (add) or id (revoke)")
     token.add_argument("--role", choices=ROLES)
     token.add_argument("--scope")
+    imp = sub.add_parser("import", help="import boundaries, indicator values or events from files (see docs/BRING-YOUR-OWN-CITY.md)")
+    imp.add_argument("kind", choices=["boundaries", "values", "events"])
+    imp.add_argument("file")
+    imp.add_argument("--level", type=int, help="boundaries: the level of the file's areas (0 = the top area)")
+    imp.add_argument("--code-field", help="boundaries: column of the area code (default: code, adcode, 区划代码, …)")
+    imp.add_argument("--name-field", help="boundaries: column of the area name (default: name, 名称, …)")
+    imp.add_argument("--parent-field", help="boundaries: column of the parent's code (default: parent_code, …; "
+                                            "without one, the level above that contains the area)")
+    imp.add_argument("--gcj02", action="store_true", help="boundaries: coordinates are GCJ-02 (shifted back to WGS-84)")
+    imp.add_argument("--level-name-zh", help="boundaries: name of the level, e.g. 镇街")
+    imp.add_argument("--level-name-en", help="boundaries: English name of the level, e.g. township")
+    imp.add_argument("--encoding", help="text encoding of the attributes / file (default: detected; utf-8, gbk)")
+    imp.add_argument("--mapping", help="events: JSON column mapping (target field -> source column, value maps, defaults)")
     args = parser.parse_args(argv)
     cfg = Config.from_env()
+    if args.cmd == "import":
+        return import_command(cfg, args)
     if args.cmd in ("user", "token"):
         return accounts_command(cfg, args)
     if args.cmd == "init":
@@ -260,6 +277,41 @@ def main(argv: list[str] | None = None) -> int:
         print(demo_accounts_text(app.server.config["IOC_DEMO_ACCOUNTS"], cfg.demo_password))
     print(f"IOC dashboard on http://{cfg.host}:{cfg.port}/", flush=True)
     app.run(host=cfg.host, port=cfg.port, debug=debug, request_handler=security.QuietRequestHandler)
+    return 0
+
+
+def import_command(cfg: Config, args: argparse.Namespace) -> int:
+    """``import boundaries|values|events FILE``: a summary on success; on bad input every problem (file, row or
+    feature, column) on stderr and exit code 2, nothing written."""
+    from datasources.importers import ImportFailed
+    from datasources.importers.boundaries import import_boundaries
+    from datasources.importers.events import import_events
+    from datasources.importers.values import import_values
+
+    engine = db.make_engine(cfg.database_url)
+    if not db.has_schema(engine):
+        print(f"no schema in {cfg.database_url}: run 'python app.py init' first", file=sys.stderr)
+        return 2
+    try:
+        if args.kind == "boundaries":
+            if args.level is None or args.level < 0:
+                print("refused: import boundaries needs --level N (0 = the top area)", file=sys.stderr)
+                return 2
+            summary = import_boundaries(
+                engine, args.file, args.level, code_field=args.code_field, name_field=args.name_field,
+                parent_field=args.parent_field, encoding=args.encoding, gcj02=args.gcj02,
+                level_name_zh=args.level_name_zh, level_name_en=args.level_name_en, configured_level_names=cfg.level_names)
+        elif args.kind == "values":
+            summary = import_values(engine, args.file, encoding=args.encoding)
+        else:
+            if not args.mapping:
+                print("refused: import events needs --mapping MAP.json", file=sys.stderr)
+                return 2
+            summary = import_events(engine, args.file, args.mapping, encoding=args.encoding)
+    except ImportFailed as exc:
+        print(f"import refused: {exc}", file=sys.stderr)
+        return 2
+    print(summary.text())
     return 0
 
 

@@ -33,6 +33,8 @@ class Config:
     demo_scale: str = field(default="county", metadata={"doc": "demo built when the database is empty: county, prefecture or mini"})
     demo_seed: int = field(default=1, metadata={"doc": "seed of the demo generator"})
     title: str = field(default="", metadata={"doc": "screen title; empty = '<city> 城市运行管理中心'"})
+    level_names: str = field(default="", metadata={
+        "doc": "names of the region levels for imports, top first, e.g. '市/city;镇街/township;村社区/community' (an import's --level-name-zh/--level-name-en wins)"})
     secret_key: str = field(default="", repr=False, metadata={
         "doc": "signs session cookies; required outside demo mode (demo mode keeps a generated one in instance/secret_key)"})
     demo_password: str = field(default="demo", repr=False, metadata={

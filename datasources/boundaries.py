@@ -145,6 +145,19 @@ def load_outline(
     label = " ".join(str(v) for v in (props.get("code"), props.get("name")) if v) or Path(path).stem
 
     raw_parts: list[shapely.Geometry] = [shape(f["geometry"]) for f in features if f.get("geometry")]
+    return _repair_parts(raw_parts, f"{label} outline", str(path), min_part_km2)
+
+
+def repair(geom: shapely.Geometry, label: str, *, min_part_km2: float = _MIN_PART_KM2) -> tuple[Polygon | MultiPolygon, str]:
+    """Repair one invalid (Multi)Polygon as :func:`load_outline` does; returns it and a one-line report
+    ``"repaired <label>: <what was invalid>; <steps>"`` (the write layer lists these)."""
+    # A small area (a village, a grid cell) keeps parts that would be slivers of a whole county.
+    whole = area_km2(shapely.make_valid(geom))
+    return _repair_parts([geom], label, label, min(min_part_km2, 0.01 * whole))
+
+
+def _repair_parts(raw_parts: list, label: str, where: str, min_part_km2: float) -> tuple[Polygon | MultiPolygon, str]:
+    """The repair steps shared by :func:`load_outline` and :func:`repair`; ``where`` names the source in errors."""
     raw = raw_parts[0] if len(raw_parts) == 1 else shapely.GeometryCollection(raw_parts)
     n_in = sum(int(shapely.get_num_geometries(g)) for g in raw_parts)
     reasons = [shapely.is_valid_reason(g) for g in raw_parts]
@@ -157,7 +170,7 @@ def load_outline(
     fixed = shapely.make_valid(deduped)
     polys, n_lines = _polygon_parts(fixed)
     if not polys:
-        raise ValueError(f"{path}: no polygonal part survives make_valid")
+        raise ValueError(f"{where}: no polygonal part survives make_valid")
     n_made = len(polys)
 
     # Fill quantisation-sized holes, drop quantisation-sized parts.
@@ -176,14 +189,14 @@ def load_outline(
     kept = [p for p, a in zip(cleaned, part_areas, strict=True) if a >= min_part_km2]
     dropped_areas = [float(a) for a in part_areas if a < min_part_km2]
     if not kept:
-        raise ValueError(f"{path}: every polygonal part is smaller than {min_part_km2} km²")
+        raise ValueError(f"{where}: every polygonal part is smaller than {min_part_km2} km²")
 
     merged = shapely.union_all(kept) if len(kept) > 1 else kept[0]
     merged = shapely.orient_polygons(shapely.remove_repeated_points(merged))
     if isinstance(merged, MultiPolygon) and len(merged.geoms) == 1:
         merged = merged.geoms[0]
     if not merged.is_valid:  # pragma: no cover - defensive
-        raise ValueError(f"{path}: repair failed: {shapely.is_valid_reason(merged)}")
+        raise ValueError(f"{where}: repair failed: {shapely.is_valid_reason(merged)}")
 
     n_out = int(shapely.get_num_geometries(merged))
     steps: list[str] = []
@@ -199,10 +212,7 @@ def load_outline(
         steps.append(f"filled {_plural(len(holes_filled), 'sliver hole')} ({sum(holes_filled):.3f} km²)")
     steps.append(f"{_plural(n_in, 'part')} -> {_plural(n_out, 'polygon')}")
     steps.append(f"area {area_km2(merged):.1f} km²")
-    if problems:
-        head = f"repaired {label} outline: " + "; ".join(problems)
-    else:
-        head = f"{label} outline valid as shipped"
+    head = (f"repaired {label}: " + "; ".join(problems)) if problems else f"{label} valid as shipped"
     return merged, head + "; " + "; ".join(steps)
 
 
