@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import dash
 import flask
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, html, no_update
 
 from callbacks import access, inputs
 from callbacks.services import Services
@@ -41,8 +41,11 @@ def page_key(pages: dict[str, PageSpec], path: str | None) -> str | None:
     return next((p.key for p in pages.values() if p.path == clean), None)
 
 
-def page_body(services: Services, pages: dict[str, PageSpec], path: str | None, lang: str) -> tuple[str, list]:
-    """The key and body of the page at ``path``: the page itself, 'not found' or 'not permitted'."""
+def page_body(
+    services: Services, pages: dict[str, PageSpec], path: str | None, lang: str, ctx: dict | None = None
+) -> tuple[str, list]:
+    """The key and body of the page at ``path``: the page itself, 'not found' or 'not permitted'. ``ctx`` is
+    the layout context when the caller already has it."""
     key = page_key(pages, path)
     if key is None:
         return "missing", [_notice(t("page.not_found", lang, path=(path or "")[:80]), lang)]
@@ -50,13 +53,13 @@ def page_body(services: Services, pages: dict[str, PageSpec], path: str | None, 
     principal = flask.g.get("ioc_principal") if flask.has_request_context() else None
     if principal is not None and not principal.can(spec.permission):
         return key, [_notice(t("page.denied", lang), lang)]
-    return key, spec.layout(services.layout_context(), lang)
+    return key, spec.layout(ctx or services.layout_context(), lang)
 
 
 def _notice(text: str, lang: str) -> html.Main:
     return html.Main(className="ioc-main page-notice", children=[
         html.Div(className="panel notice-panel", children=[
-            html.P(text), dcc.Link(t("page.home", lang), href="/" + ("?lang=en" if lang == "en" else "")),
+            html.P(text), html.A(t("page.home", lang), href="/" + ("?lang=en" if lang == "en" else "")),
         ]),
     ])
 
@@ -65,8 +68,9 @@ def initial_layout(services: Services, pages: dict[str, PageSpec]) -> html.Div:
     """The whole screen for the page that asked for the layout (its path from the Referer)."""
     ref = urlsplit(flask.request.referrer or "") if flask.has_request_context() else urlsplit("")
     lang = "en" if parse_qs(ref.query).get("lang", [""])[-1] == "en" else "zh"
-    key, body = page_body(services, pages, ref.path or "/", lang)
-    return shell.page(services.layout_context(), key, body, lang)
+    ctx = services.layout_context()
+    key, body = page_body(services, pages, ref.path or "/", lang, ctx)
+    return shell.page(ctx, key, body, lang)
 
 
 def register(app: dash.Dash, services: Services, pages: dict[str, PageSpec]) -> None:
