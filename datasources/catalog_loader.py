@@ -333,9 +333,7 @@ def _load_modes(folder: Path, pages: tuple[Page, ...], indicators: tuple[Indicat
     lines: dict[str, int] = {}
     for row in _read_rows(folder, MODES_FILE, MODE_COLUMNS):
         mode = row.choice("mode", frozenset(MODE_IDS), "mode")
-        if mode in lines:
-            raise row.error("mode", f"duplicate mode {mode!r} (first on line {lines[mode]})")
-        lines[mode] = row.line
+        row.once("mode", mode, lines, f"duplicate mode {mode!r}")
         refresh = row.integer("refresh_seconds")
         if not 1 <= refresh <= 3600:
             raise row.error("refresh_seconds", f"{refresh} is outside 1..3600")
@@ -367,9 +365,7 @@ def _load_alert_rules(folder: Path, indicators: tuple[Indicator, ...]) -> tuple[
         rule_id = row.identifier("id")
         if rule_id in RESERVED_ALERT_RULES:
             raise row.error("id", f"{rule_id!r} is the name of a built-in alert rule")
-        if rule_id in lines:
-            raise row.error("id", f"duplicate id {rule_id!r} (first on line {lines[rule_id]})")
-        lines[rule_id] = row.line
+        row.once("id", rule_id, lines, f"duplicate id {rule_id!r}")
         kind = row.choice("kind", ALERT_RULE_KINDS, "kind")
         target = row.identifier("target")
         severity = row.integer("severity")
@@ -409,9 +405,7 @@ def _load_alert_rules(folder: Path, indicators: tuple[Indicator, ...]) -> tuple[
                 raise row.error("target", f"unknown indicator {target!r}")
             if ind.alarm is None:
                 raise row.error("target", f"indicator {target!r} has no warn/alarm thresholds in indicators.csv")
-            if target in indicator_lines:
-                raise row.error("target", f"a second rule for indicator {target!r} (first on line {indicator_lines[target]})")
-            indicator_lines[target] = row.line
+            row.once("target", target, indicator_lines, f"a second rule for indicator {target!r}")
             allowed = set()
         for f in ("warn", "alarm", *surge_fields):
             if f not in allowed and row.values[f]:
@@ -445,9 +439,7 @@ def _load_categories(folder: Path, themes: frozenset[str]) -> tuple[EventCategor
     lines: dict[str, int] = {}
     for row in _read_rows(folder, CATEGORIES_FILE, CATEGORY_COLUMNS):
         cid = row.identifier("category")
-        if cid in lines:
-            raise row.error("category", f"duplicate category {cid!r} (first on line {lines[cid]})")
-        lines[cid] = row.line
+        row.once("category", cid, lines, f"duplicate category {cid!r}")
         sla = row.number("sla_hours")
         if not 0 < sla <= MAX_SLA_HOURS:
             raise row.error("sla_hours", f"{sla:g} is outside (0, {MAX_SLA_HOURS}] hours")
@@ -470,9 +462,7 @@ def _load_rules(folder: Path, indicators: tuple[Indicator, ...]) -> tuple[Rule, 
         code = row.text("indicator")
         if code not in known:
             raise row.error("indicator", f"unknown indicator {code!r}")
-        if code in lines:
-            raise row.error("indicator", f"duplicate rule for {code!r} (first on line {lines[code]})")
-        lines[code] = row.line
+        row.once("indicator", code, lines, f"duplicate rule for {code!r}")
         measure = row.choice("measure", MEASURES, "measure")
         kind, attribute = row.text("facility_kind"), row.text("attribute")
         sources, categories = row.names("sources"), row.names("categories")
@@ -500,8 +490,7 @@ def load_demo_profile(
     lines: dict[str, int] = {}
     for row in _read_rows(folder, DEMO_PROFILE_FILE, DEMO_PROFILE_COLUMNS):
         code = row.text("code")
-        if code in lines:
-            raise row.error("code", f"duplicate code {code!r} (first on line {lines[code]})")
+        row.once("code", code, lines, f"duplicate code {code!r}")
         try:
             indicator = catalog.indicator(code)
         except KeyError:
@@ -519,7 +508,6 @@ def load_demo_profile(
         if not -0.5 <= season <= 0.5:
             raise row.error("season", f"{season:g} is outside [-0.5, 0.5]")
         decimals = row.integer("decimals")
-        lines[code] = row.line
         profiles[code] = DemoProfile(code, base, cv, trend, season, decimals)
     computed = {r.indicator for r in catalog.rules}
     for indicator in catalog.indicators:
@@ -535,9 +523,7 @@ def _load_pages(folder: Path) -> tuple[Page, ...]:
     lines: dict[str, int] = {}
     for row in _read_rows(folder, PAGES_FILE, PAGE_COLUMNS):
         page_id = row.identifier("id")
-        if page_id in lines:
-            raise row.error("id", f"duplicate id {page_id!r} (first on line {lines[page_id]})")
-        lines[page_id] = row.line
+        row.once("id", page_id, lines, f"duplicate id {page_id!r}")
         pages.append(Page(
             id=page_id,
             kind=row.choice("kind", PAGE_KINDS, "kind"),
@@ -556,9 +542,7 @@ def _load_indicators(folder: Path, pages: tuple[Page, ...]) -> tuple[Indicator, 
     lines: dict[str, int] = {}
     for row in _read_rows(folder, INDICATORS_FILE, INDICATOR_COLUMNS):
         code = row.identifier("code")
-        if code in lines:
-            raise row.error("code", f"duplicate code {code!r} (first on line {lines[code]})")
-        lines[code] = row.line
+        row.once("code", code, lines, f"duplicate code {code!r}")
         polarity = row.polarity("polarity")
         warn, alarm = row.thresholds(polarity)
         level = row.integer("level")
@@ -596,6 +580,13 @@ class _Row:
 
     def error(self, field: str | None, message: str) -> CatalogError:
         return CatalogError(self.file, self.line, field, message)
+
+    def once(self, field: str, value: str, seen: dict[str, int], message: str) -> None:
+        """Record that ``value`` (of ``field``) stands on this line; a repeat raises ``message`` with the
+        line it first stood on."""
+        if value in seen:
+            raise self.error(field, f"{message} (first on line {seen[value]})")
+        seen[value] = self.line
 
     def text(self, field: str) -> str:
         value = self.values[field]
