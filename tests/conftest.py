@@ -58,24 +58,34 @@ def _pg_available() -> str | None:
     return None
 
 
+def _pg_admin(sql: str) -> None:
+    """Run one statement on the test server outside a transaction (CREATE/DROP DATABASE need that)."""
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        admin.dispose()
+
+
+def _need_pg() -> None:
+    problem = _pg_available()
+    if problem:
+        need(problem)
+
+
 @contextmanager
 def pg_schema(prefix: str = "ioc_test") -> Iterator[str]:
     """A fresh PostgreSQL schema in the test database, dropped afterwards; yields a URL whose search path
     is that schema (skips, or fails under CI, when the server is missing)."""
-    problem = _pg_available()
-    if problem:
-        need(problem)
+    _need_pg()
     schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    _pg_admin(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in PG_URL else "?"
     try:
         yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        _pg_admin(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def _pg_database_url(name: str) -> str:
@@ -89,35 +99,25 @@ def mini_pg_template() -> Iterator[str]:
     """The name of a PostgreSQL database holding the 'mini' demo, built once per session: tests that write
     get a copy of it (``pg_copy``), which PostgreSQL makes from the template in a fraction of a second
     instead of building the demo again (7–20 s)."""
-    problem = _pg_available()
-    if problem:
-        need(problem)
+    _need_pg()
     name = f"ioc_tpl_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    _pg_admin(f'CREATE DATABASE "{name}"')
     engine = db.make_engine(_pg_database_url(name))
     build_demo(engine, "mini", seed=1, as_of=AS_OF)
     engine.dispose()  # a template must have no open connection when it is copied
     yield name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
 def pg_copy(template: str) -> Iterator[str]:
     """A new PostgreSQL database copied from ``template`` (dropped afterwards); yields its URL."""
     name = f"ioc_copy_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
         yield _pg_database_url(name)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
