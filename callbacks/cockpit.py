@@ -3,7 +3,6 @@ event panel. Geometry never travels here: the map is patched with codes, values 
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import dash
@@ -324,8 +323,7 @@ def mode_profile(services: Services, mode: object) -> dict | None:
     """The profile (layers, panels first…) of operating mode ``mode`` from the loaded catalog, or None."""
     if not isinstance(mode, str):
         return None
-    raw = services.cached("meta").get("mode_profiles")
-    return json.loads(raw).get(mode) if raw else None
+    return services.cached("mode_profiles").get(mode)
 
 
 #: The render callback's outputs after the figure, in order (the KPI parts are lists, one per card).

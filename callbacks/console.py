@@ -258,8 +258,7 @@ def register(app: dash.Dash, services: Services) -> None:
     )(render_list)
 
     def render_detail(selected, _version, search):  # noqa: ANN001, ANN202
-        can = services.principal().can(DISPATCH)
-        return console_detail(services, selected if isinstance(selected, int) else None, search, can)
+        return console_detail(services, selected if isinstance(selected, int) else None, search, _can_dispatch(services))
 
     access.callback(
         app, VIEW,

@@ -40,7 +40,7 @@ def ticker_items(services: Services, search: str | None, limit: int = 12) -> dic
     except ScopeError:
         return {"pinned": [], "items": [html.Span(t("unknown_area", lang), className="tick tick-error")]}
     top = pinned_alert(alerts)
-    rest = sorted((a for a in alerts if a is not top), key=lambda a: (a["severity"], -a["started_at"].timestamp()))
+    rest = [a for a in alerts if a is not top]  # open_alerts is already most severe first, then newest
     pinned = [_alert(top, lang, "tick-pinned")] if top else []
     items = [_alert(a, lang) for a in rest]
     items += [

@@ -19,6 +19,7 @@ import shapely
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine, bindparam, text
 
+from datasources.ingest import alerting
 from datasources.models import OPEN_EVENTS_SQL, from_epoch, to_epoch
 from datasources.rollup import CELL_DEG
 from datasources.rules import (
@@ -571,13 +572,18 @@ class Repository:
         return [r | {"started_at": _as_datetime(r["started_at"]), "acknowledged_at": _as_datetime(r["acknowledged_at"])}
                 for r in rows]
 
+    def mode_profiles(self) -> dict[str, dict]:
+        """Every operating mode's profile from the loaded catalog (``modes.csv``), by mode id."""
+        with self.engine.connect() as conn:
+            return alerting.mode_profiles(conn)
+
     def mode_state(self) -> dict:
         """The operating mode every screen shows (stored on the server): mode, since, by, source (manual |
         schedule | default), and its profile from ``modes.csv``: refresh_seconds, layers and panels to put
         first, name_zh, name_en. Before any switch the mode is 'daily' with source 'default'."""
         meta = self.meta()
         mode = meta.get("mode") or "daily"
-        profiles = json.loads(meta["mode_profiles"]) if meta.get("mode_profiles") else {}
+        profiles = self.mode_profiles()
         profile = profiles.get(mode, {})
         return {
             "mode": mode,
@@ -664,6 +670,7 @@ class Repository:
 #: Repository methods that take no area and reveal nothing about one: open to any scoped caller.
 UNSCOPED_METHODS = frozenset({
     "meta", "data_version", "level_names", "pages", "indicators", "latest_period", "periods", "data_as_of", "mode_state",
+    "mode_profiles",
 })
 
 
