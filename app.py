@@ -40,7 +40,7 @@ from layouts import cockpit as cockpit_layout
 def create_app(config: Config | dict | None = None) -> dash.Dash:
     """Build a Dash app on the configured database (which must hold data: see ``ensure_demo``)."""
     cfg = config if isinstance(config, Config) else Config.from_env().with_overrides(config)
-    engine = db.make_engine(cfg.database_url)
+    engine = db.screen_engine(cfg.database_url, cfg)  # connect/statement timeouts: an outage fails fast
     services = Services.create(cfg, Repository(engine))
     demo = is_demo(services.base_repo)
     app = security.HardenedDash(

@@ -52,6 +52,14 @@ class Config:
     api_rate_per_minute: int = field(default=120, metadata={
         "doc": "ingest requests a minute per API token (token bucket, per worker process; 0 = no limit; 429 above)"})
     api_rate_burst: int = field(default=30, metadata={"doc": "ingest requests a token may send at once before the rate applies"})
+    db_connect_timeout: int = field(default=3, metadata={"doc": "seconds to wait for a new database connection (PostgreSQL connect_timeout)"})
+    db_statement_timeout_ms: int = field(default=5000, metadata={
+        "doc": "longest query of the screens and the API, in ms (PostgreSQL statement_timeout plus a client-side "
+               "deadline for a hung network); imports, derive and the demo run without it; 0 = none"})
+    db_pool_timeout: int = field(default=5, metadata={"doc": "seconds a request waits for a free pooled connection"})
+    db_busy_timeout_ms: int = field(default=5000, metadata={"doc": "SQLite: how long a screen's write waits for the database lock, in ms"})
+    redis_timeout_ms: int = field(default=500, metadata={"doc": "Redis connect and read timeout in ms; slower counts as an outage (run uncached)"})
+    redis_retry_seconds: int = field(default=5, metadata={"doc": "seconds the app runs uncached after a Redis failure before trying Redis again"})
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:

@@ -2,36 +2,176 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Date, Engine, Table, create_engine, event, inspect, text
+from sqlalchemy import Date, Engine, Table, create_engine, event, inspect, make_url, text
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; for SQLite files, create the folder and use WAL so readers never block."""
+def make_engine(
+    url: str, *, connect_timeout: int = 10, statement_timeout_ms: int = 0, pool_timeout: int = 30,
+    busy_timeout_ms: int = 60_000, pool_pre_ping: bool = True,
+) -> Engine:
+    """Create an engine; for SQLite files, create the folder and use WAL so readers never block.
+
+    The defaults suit batch work (imports, derive, the demo): no statement timeout, a long wait for
+    SQLite's lock. Screens use :func:`screen_engine`, whose timeouts come from the config."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    # SQLite: writers queue on the database lock; wait for it up to 60 s instead of pysqlite's 5 s.
-    connect_args = {"timeout": 60} if url.startswith("sqlite") else {}
-    engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"), connect_args=connect_args)
-    if engine.dialect.name == "sqlite":
+    if url.startswith("sqlite"):
+        # Writers queue on the database lock: wait for it up to busy_timeout (pysqlite's own default is 5 s).
+        return _sqlite_engine(url, busy_timeout_ms)
+    connect_args: dict = {}
+    if url.startswith("postgresql"):
+        connect_args["connect_timeout"] = connect_timeout  # libpq's: covers TCP connect and the start-up exchange
+        if statement_timeout_ms:
+            url = _with_pg_option(url, f"-c statement_timeout={int(statement_timeout_ms)}")
+            # The server's statement_timeout cannot fire when the network or the server hangs (the query
+            # never arrives, or its answer never leaves): a client-side deadline a little later closes the
+            # socket, so the request fails fast instead of waiting for TCP to give up (minutes).
+            connect_args["cursor_factory"] = deadline_cursor(statement_timeout_ms / 1000 + 2)
+    engine = create_engine(url, pool_pre_ping=pool_pre_ping, pool_timeout=pool_timeout, connect_args=connect_args)
+    if "cursor_factory" in connect_args:
 
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA cache_size=-65536")  # 64 MB page cache per connection
-            cur.close()
+        @event.listens_for(engine, "checkin")
+        def _bounded_again(dbapi_conn, _record):  # noqa: ANN001 - 'unbounded' lasts one checkout
+            if dbapi_conn is not None:
+                dbapi_conn.ioc_unbounded = False
 
     return engine
+
+
+def screen_engine(url: str, cfg) -> Engine:  # noqa: ANN001 - config.Config (not imported: no cycle)
+    """The engine of the running app: connect, statement and pool timeouts from ``cfg``, so that a slow
+    or hung database makes a request fail within seconds (and the screens show a degraded state) instead
+    of holding it for minutes. Writes through the write layer lift the statement limit (:func:`unbounded`)."""
+    return make_engine(url, connect_timeout=cfg.db_connect_timeout, statement_timeout_ms=cfg.db_statement_timeout_ms,
+                       pool_timeout=cfg.db_pool_timeout, busy_timeout_ms=cfg.db_busy_timeout_ms)
+
+
+def unbounded(conn) -> None:  # noqa: ANN001 - a SQLAlchemy Connection inside a transaction
+    """Lift the statement timeout for the rest of this transaction (a derive after a big batch must not be
+    cut): ``SET LOCAL`` on PostgreSQL, and the client-side deadline is off until the connection goes back
+    to the pool."""
+    if conn.dialect.name != "postgresql":
+        return
+    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+    conn.connection.driver_connection.ioc_unbounded = True
+
+
+def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA cache_size=-65536")  # 64 MB page cache per connection
+        cur.close()
+
+    return engine
+
+
+def _with_pg_option(url: str, option: str) -> str:
+    """``url`` with ``option`` appended to libpq's ``options`` (keeping e.g. a search_path already there)."""
+    u = make_url(url)
+    current = u.query.get("options", "")
+    current = " ".join(current) if isinstance(current, tuple) else current
+    return u.update_query_dict({"options": f"{current} {option}".strip()}).render_as_string(hide_password=False)
+
+
+class _Deadlines:
+    """One daemon thread that shuts down the socket of a statement still running at its deadline."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, int]] = []  # (deadline, token, fd)
+        self._live: set[int] = set()
+        self._tokens = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, fd: int, seconds: float) -> int:
+        token = next(self._tokens)
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + seconds, token, fd))
+            self._live.add(token)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="db-deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return token
+
+    def disarm(self, token: int) -> None:
+        with self._cond:
+            self._live.discard(token)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][1] not in self._live:
+                    heapq.heappop(self._heap)  # finished in time
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                deadline, token, fd = self._heap[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                self._live.discard(token)
+                log.warning("database statement still running after its deadline: closing the connection")
+                try:
+                    sock = socket.socket(fileno=os.dup(fd))
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)  # the waiting driver sees the connection end and raises
+                    finally:
+                        sock.close()
+                except OSError:
+                    pass  # already closed
+
+
+_DEADLINES = _Deadlines()
+
+
+def deadline_cursor(seconds: float) -> type:
+    """A psycopg cursor class whose statements (the pool's ping included) end within ``seconds``."""
+    import psycopg
+
+    class DeadlineCursor(psycopg.Cursor):
+        def execute(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            return self._with_deadline(super().execute, *args, **kwargs)
+
+        def executemany(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            return self._with_deadline(super().executemany, *args, **kwargs)
+
+        def _with_deadline(self, run, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            conn = self.connection
+            if getattr(conn, "ioc_unbounded", False):
+                return run(*args, **kwargs)
+            token = _DEADLINES.arm(conn.fileno(), seconds)
+            try:
+                return run(*args, **kwargs)
+            finally:
+                _DEADLINES.disarm(token)
+
+    return DeadlineCursor
 
 
 def upgrade(engine: Engine) -> None:

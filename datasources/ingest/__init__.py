@@ -157,6 +157,7 @@ class Writer:
         t0 = time.perf_counter()
         report = WriteReport()
         with self.engine.begin() as conn:
+            db.unbounded(conn)  # a big batch's derive must not be cut by the screens' statement timeout
             _take_write_lock(conn)
             b = Batch(conn, self.clock(), report)
             yield b
