@@ -6,7 +6,7 @@ import dash
 from dash import Input, Output, State, no_update
 from flask import request
 
-from callbacks import access
+from callbacks import access, degrade
 from callbacks.services import Services
 from callbacks.state import parse_search
 from datasources.access.roles import SWITCH_MODE, VIEW
@@ -55,13 +55,18 @@ def register(app: dash.Dash, services: Services) -> None:
         Input(ids.CLOCK_TICK, "n_intervals"),
     )
 
-    def poll_version(_n, current):  # noqa: ANN001, ANN202
-        """Cheap and idempotent (dcc.Interval may fire twice): only a changed version updates anything."""
+    def poll_version(_n, current, status):  # noqa: ANN001, ANN202
+        """Cheap and idempotent (dcc.Interval may fire twice): only a changed version updates anything.
+        After an outage (``callbacks.degrade``) the version is sent again even if unchanged, so every panel
+        redraws what its URL says, and the status goes back to ok (the banner goes)."""
         version = services.data_version()
-        return no_update if version == current else version
+        if degrade.is_degraded(status):
+            return version, degrade.ok_status()
+        return (no_update if version == current else version), no_update
 
-    access.callback(app, VIEW, Output(ids.DATA_VERSION, "data"), Input(ids.REFRESH, "n_intervals"),
-                    State(ids.DATA_VERSION, "data"), prevent_initial_call=True)(poll_version)
+    access.callback(app, VIEW, Output(ids.DATA_VERSION, "data"), Output(ids.DATA_STATUS, "data"),
+                    Input(ids.REFRESH, "n_intervals"), State(ids.DATA_VERSION, "data"), State(ids.DATA_STATUS, "data"),
+                    prevent_initial_call=True)(poll_version)
 
     def facts(search, _version, shown_mode):  # noqa: ANN001, ANN202
         f = header_facts(services, search)

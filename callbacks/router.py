@@ -15,7 +15,8 @@ import dash
 import flask
 from dash import Input, Output, State, html, no_update
 
-from callbacks import access, inputs
+from callbacks import access, degrade, inputs
+from callbacks.outages import DATABASE, DATABASE_OUTAGE
 from callbacks.services import Services
 from callbacks.state import parse_search
 from datasources.access.roles import VIEW
@@ -68,13 +69,18 @@ def initial_layout(services: Services, pages: dict[str, PageSpec]) -> html.Div:
     """The whole screen for the page that asked for the layout (its path from the Referer)."""
     ref = urlsplit(flask.request.referrer or "") if flask.has_request_context() else urlsplit("")
     lang = "en" if parse_qs(ref.query).get("lang", [""])[-1] == "en" else "zh"
-    ctx = services.layout_context()
-    key, body = page_body(services, pages, ref.path or "/", lang, ctx)
+    try:
+        ctx = services.layout_context()
+        key, body = page_body(services, pages, ref.path or "/", lang, ctx)
+    except DATABASE_OUTAGE as exc:  # not Dash's "Error loading layout": a shell that loads itself when data is back
+        DATABASE.down(exc)
+        return degrade.degraded_layout(services, lang)
     return shell.page(ctx, key, body, lang)
 
 
 def register(app: dash.Dash, services: Services, pages: dict[str, PageSpec]) -> None:
     """Route by path, and keep the header's page links carrying the current query."""
+    degrade.register(app, services)  # database outages: degraded answers and the banner, never a 500
 
     def route(pathname, search, current):  # noqa: ANN001, ANN202
         pathname = inputs.text(pathname, 256)

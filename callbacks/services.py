@@ -10,12 +10,14 @@ scope. Outside requests (command line, tests) it is the whole repository.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import g, has_app_context, has_request_context
 from flask_caching import Cache
 
+from callbacks.outages import DATABASE, CacheGuard
 from config import Config
 from datasources.access.accounts import Accounts
 from datasources.access.roles import AccessDenied, Principal, require
@@ -27,6 +29,8 @@ class Services:
     config: Config
     base_repo: Repository
     cache: Cache
+    #: Cache reads and writes that never raise: with Redis down the app runs uncached and logs it once.
+    cache_guard: CacheGuard = field(default_factory=lambda: CacheGuard(5))
 
     @property
     def accounts(self) -> Accounts:
@@ -61,8 +65,10 @@ class Services:
         """Services with a flask-caching cache of the configured type (bound to the app later)."""
         cache_config: dict[str, Any] = {"CACHE_TYPE": config.cache_type, "CACHE_DEFAULT_TIMEOUT": config.cache_timeout}
         if config.cache_type == "RedisCache":
-            cache_config |= {"CACHE_REDIS_URL": config.redis_url, "CACHE_KEY_PREFIX": "ioc:"}
-        return cls(config, repo, Cache(config=cache_config))
+            timeout = config.redis_timeout_ms / 1000  # a hung Redis must not hold requests: it counts as down
+            cache_config |= {"CACHE_REDIS_URL": config.redis_url, "CACHE_KEY_PREFIX": cache_key_prefix(config.database_url),
+                             "CACHE_OPTIONS": {"socket_connect_timeout": timeout, "socket_timeout": timeout}}
+        return cls(config, repo, Cache(config=cache_config), CacheGuard(config.redis_retry_seconds))
 
     def data_version(self) -> int:
         """The data version, read once per request (a callback makes a dozen cached reads)."""
@@ -70,19 +76,23 @@ class Services:
             return self.base_repo.data_version()
         if "ioc_data_version" not in g:
             g.ioc_data_version = self.base_repo.data_version()
+            DATABASE.up()  # the first query of a request answered: log the end of an outage (once)
         return g.ioc_data_version
 
     def cached(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call ``repo.<method>(*args, **kwargs)`` (scoped to the caller) through the cache, keyed by the
         data version and the scope."""
-        version = self.data_version()
-        key = f"{method}:{version}:{self.scope}:{args!r}:{sorted(kwargs.items())!r}"
-        hit = self.cache.get(key)
+        key = self.cache_key(method, *args, **kwargs)
+        hit = self.cache_guard.call(lambda: self.cache.get(key))
         if hit is not None:
             return hit
         value = getattr(self.repo, method)(*args, **kwargs)
-        self.cache.set(key, value)
+        self.cache_guard.call(lambda: self.cache.set(key, value))
         return value
+
+    def cache_key(self, method: str, *args: Any, **kwargs: Any) -> str:
+        """The key :meth:`cached` uses for this read now: method, data version, scope and arguments."""
+        return f"{method}:{self.data_version()}:{self.scope}:{args!r}:{sorted(kwargs.items())!r}"
 
     def geometry_version(self) -> int:
         """Bumped only when boundaries change: the version in the boundary URLs the map fetches."""
@@ -117,3 +127,9 @@ class Services:
         p = self.principal()
         return {"name": p.name, "role": p.role, "scope": p.scope, "csrf": generate_csrf(), "can_export": p.can("export"),
                 "can_admin": p.can("administer"), "can_switch_mode": p.can("switch_mode")}
+
+
+def cache_key_prefix(database_url: str) -> str:
+    """The prefix of this deployment's keys in a shared Redis: every worker on the same database shares
+    it; two databases on one Redis (staging and production, test databases) never read each other's."""
+    return f"ioc:{hashlib.sha256(database_url.encode()).hexdigest()[:10]}:"

@@ -90,3 +90,7 @@ def console_step(status: str, event_id: int, locked: bool = False) -> dict:
     not dispatch gets ``locked`` buttons: another type, so the step callback (which needs the permission)
     is never triggered by them."""
     return {"type": "console-step-locked" if locked else "console-step", "status": status, "event": event_id}
+
+# Degradation (callbacks/degrade.py): the data status the server sets and the banner that shows it.
+DATA_STATUS = "data-status"  # {"ok": bool, "since": epoch ms of the last good update or None}
+DEGRADED_BANNER = "degraded-banner"

@@ -114,6 +114,44 @@ def page(ctx: dict, page_key: str, body: list, lang: str | None = None) -> html.
             dcc.Store(id=ids.DATA_VERSION, data=ctx["data_version"]),
             dcc.Store(id=ids.PAGE_KEY, data=page_key),
             header(ctx | {"page": page_key}, lang),
+            *status_parts({"ok": True, "since": None}),
             html.Div(body, id=ids.PAGE, className="ioc-page"),
+        ],
+    )
+
+
+def status_parts(status: dict) -> list:
+    """The data status (set by the server when data cannot be read, see ``callbacks.degrade``) and the
+    banner that shows it; its text and "since" time are filled in the browser."""
+    return [
+        dcc.Store(id=ids.DATA_STATUS, data=status),
+        html.Div("", id=ids.DEGRADED_BANNER, className="degraded-banner", role="status", hidden=bool(status.get("ok"))),
+    ]
+
+
+def degraded_page(title: str, refresh_seconds: int, status: dict, lang: str = "zh") -> html.Div:
+    """The shell served when the layout cannot be built (the database is down): no data, the banner, and
+    the same refresh timer, so the page loads itself whole when the data can be read again."""
+    return html.Div(
+        id=ids.ROOT,
+        className="ioc-root page-unavailable",
+        lang="zh-CN" if lang == "zh" else "en",
+        children=[
+            dcc.Location(id=ids.URL, refresh=False),
+            dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
+            dcc.Interval(id=ids.REFRESH, interval=int(refresh_seconds * 1000)),
+            dcc.Store(id=ids.DATA_VERSION, data=None),
+            dcc.Store(id=ids.PAGE_KEY, data="unavailable"),
+            html.Header(id=ids.HEADER, className="ioc-header", children=[
+                html.Div(className="header-left", children=[html.Span("", id=ids.CLOCK, className="clock")]),
+                html.H1(title or t("degraded.title", lang), id=ids.TITLE, className="ioc-title"),
+                html.Div(className="header-right"),
+            ]),
+            *status_parts(status),
+            html.Div(id=ids.PAGE, className="ioc-page", children=[
+                html.Main(className="ioc-main page-notice", children=[
+                    html.Div(className="panel notice-panel", children=[html.P(t("degraded.waiting", lang))]),
+                ]),
+            ]),
         ],
     )

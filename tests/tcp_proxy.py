@@ -18,7 +18,7 @@ import select
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 MODES = ("forward", "stopped", "hung")
 
@@ -112,10 +112,8 @@ def _close(*socks: socket.socket | None) -> None:
     for s in socks:
         if s is None:
             continue
-        try:
+        with suppress(OSError):
             s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         s.close()
 
 
