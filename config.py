@@ -57,7 +57,9 @@ class Config:
         "doc": "longest query of the screens and the API, in ms (PostgreSQL statement_timeout plus a client-side "
                "deadline for a hung network); imports, derive and the demo run without it; 0 = none"})
     db_pool_timeout: int = field(default=5, metadata={"doc": "seconds a request waits for a free pooled connection"})
-    db_busy_timeout_ms: int = field(default=5000, metadata={"doc": "SQLite: how long a screen's write waits for the database lock, in ms"})
+    db_busy_timeout_ms: int = field(default=60_000, metadata={
+        "doc": "SQLite: how long a write waits for the database lock, in ms (readers never wait: WAL); concurrent "
+               "ingest batches queue on it"})
     redis_timeout_ms: int = field(default=500, metadata={"doc": "Redis connect and read timeout in ms; slower counts as an outage (run uncached)"})
     redis_retry_seconds: int = field(default=5, metadata={"doc": "seconds the app runs uncached after a Redis failure before trying Redis again"})
 

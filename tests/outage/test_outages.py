@@ -65,6 +65,7 @@ def _outage_lines(caplog, word: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "callbacks.outages" and word in r.getMessage()]
 
 
+@pytest.mark.postgres
 def test_database_stopped_then_restarted_degrades_and_recovers_by_itself(pg_behind_proxy, caplog):
     app, client, proxy, _url = pg_behind_proxy
     caplog.set_level(logging.INFO)
@@ -88,6 +89,7 @@ def test_database_stopped_then_restarted_degrades_and_recovers_by_itself(pg_behi
     assert len(_outage_lines(caplog, "available again")) == 1
 
 
+@pytest.mark.postgres
 def test_database_hung_answers_within_seconds_not_minutes(pg_behind_proxy, caplog):
     app, client, proxy, _url = pg_behind_proxy
     caplog.set_level(logging.INFO)
@@ -101,6 +103,7 @@ def test_database_hung_answers_within_seconds_not_minutes(pg_behind_proxy, caplo
     assert _facts(app, client).get_json()["response"]["header-alert-count"]["children"]
 
 
+@pytest.mark.postgres
 def test_a_reload_during_the_outage_gets_the_shell_with_the_banner_not_an_error(pg_behind_proxy):
     app, client, proxy, _url = pg_behind_proxy
     proxy.set_mode("stopped")
@@ -116,6 +119,7 @@ def test_a_reload_during_the_outage_gets_the_shell_with_the_banner_not_an_error(
     assert "page-cockpit" in client.get("/_dash-layout", headers={"Referer": "http://localhost/"}).get_data(as_text=True)
 
 
+@pytest.mark.postgres
 def test_the_api_answers_503_with_a_json_problem(pg_behind_proxy):
     app, _client, proxy, _url = pg_behind_proxy
     proxy.set_mode("stopped")
@@ -125,6 +129,7 @@ def test_the_api_answers_503_with_a_json_problem(pg_behind_proxy):
     assert resp.get_json()["status"] == 503 and "database" in resp.get_json()["detail"]
 
 
+@pytest.mark.postgres
 def test_a_long_write_is_not_cut_by_the_screens_statement_timeout(mini_pg_template):
     with pg_copy(mini_pg_template) as url:
         engine = db.make_engine(url, statement_timeout_ms=300)
@@ -167,6 +172,7 @@ def _redis_keys(services) -> list[bytes]:  # noqa: ANN001
     return list(redis.from_url(REDIS_URL).scan_iter(match=cache_key_prefix(services.config.database_url) + "*"))
 
 
+@pytest.mark.redis
 @pytest.mark.parametrize("mode", ["stopped", "hung"])
 def test_redis_unavailable_runs_uncached_and_uses_the_cache_again_when_back(redis_behind_proxy, caplog, mode):
     app, client, proxy = redis_behind_proxy
@@ -215,6 +221,8 @@ def test_cache_keys_carry_the_data_version_and_the_scope(mini_sqlite):
         assert services.cache_key("open_alert_count", root) != keys["leader"]
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
 def test_one_ingest_is_visible_on_every_worker_sharing_the_database_and_redis(mini_pg_template):
     pytest.importorskip("redis")
     with pg_copy(mini_pg_template) as url:
