@@ -60,7 +60,7 @@ class Config:
     db_busy_timeout_ms: int = field(default=60_000, metadata={
         "doc": "SQLite: how long a write waits for the database lock, in ms (readers never wait: WAL); concurrent "
                "ingest batches queue on it"})
-    redis_timeout_ms: int = field(default=500, metadata={"doc": "Redis connect and read timeout in ms; slower counts as an outage (run uncached)"})
+    redis_timeout_ms: int = field(default=500, metadata={"doc": "Redis connect and read timeout in ms; slower counts as an outage (run uncached); 0 = none"})
     redis_retry_seconds: int = field(default=5, metadata={"doc": "seconds the app runs uncached after a Redis failure before trying Redis again"})
 
     @classmethod

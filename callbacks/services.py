@@ -65,7 +65,7 @@ class Services:
         """Services with a flask-caching cache of the configured type (bound to the app later)."""
         cache_config: dict[str, Any] = {"CACHE_TYPE": config.cache_type, "CACHE_DEFAULT_TIMEOUT": config.cache_timeout}
         if config.cache_type == "RedisCache":
-            timeout = config.redis_timeout_ms / 1000  # a hung Redis must not hold requests: it counts as down
+            timeout = config.redis_timeout_ms / 1000 or None  # a hung Redis must not hold requests: it counts as down
             cache_config |= {"CACHE_REDIS_URL": config.redis_url, "CACHE_KEY_PREFIX": cache_key_prefix(config.database_url),
                              "CACHE_OPTIONS": {"socket_connect_timeout": timeout, "socket_timeout": timeout}}
         return cls(config, repo, Cache(config=cache_config), CacheGuard(config.redis_retry_seconds))
