@@ -56,7 +56,7 @@ def run(label: str, app, client, n: int = 3, limit: float | None = None) -> None
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--naive-limit", type=float, default=45.0)
+    parser.add_argument("--naive-limit", type=float, default=30.0)
     args = parser.parse_args()
     name = f"ioc_bench_outage_{int(time.time())}"
     _pg_admin(f'CREATE DATABASE "{name}"')
@@ -73,15 +73,17 @@ def main() -> None:
                 client = login(app.server.test_client(), "leader")
                 limit = args.naive_limit if label.startswith("naive") else None
                 run(f"{label}: normal", app, client)
-                redis_proxy.set_mode("stopped")
-                run(f"{label}: Redis stopped", app, client)
-                redis_proxy.set_mode("hung")
-                run(f"{label}: Redis hung", app, client, limit=limit)
-                redis_proxy.set_mode("forward")
-                pg.set_mode("stopped")
-                run(f"{label}: database stopped", app, client)
-                pg.set_mode("hung")
-                run(f"{label}: database hung", app, client, limit=limit)
+                retry = app.server.config["IOC_SERVICES"].config.redis_retry_seconds
+                for mode in ("hung", "stopped"):  # each after the retry period: Redis is tried again
+                    redis_proxy.set_mode(mode)
+                    run(f"{label}: Redis {mode}", app, client, limit=limit)
+                    redis_proxy.set_mode("forward")
+                    time.sleep(retry + 0.5)
+                run(f"{label}: Redis back", app, client, n=1)
+                # hung first: the pool holds live connections, as when a database hangs under a running app
+                for mode in ("hung", "stopped"):
+                    pg.set_mode(mode)
+                    run(f"{label}: database {mode}", app, client, limit=limit)
                 pg.set_mode("forward")
                 run(f"{label}: database back", app, client, n=1)
                 time.sleep(1)

@@ -43,7 +43,7 @@ def make_engine(
             # The server's statement_timeout cannot fire when the network or the server hangs (the query
             # never arrives, or its answer never leaves): a client-side deadline a little later closes the
             # socket, so the request fails fast instead of waiting for TCP to give up (minutes).
-            connect_args["cursor_factory"] = deadline_cursor(statement_timeout_ms / 1000 + 2)
+            connect_args["cursor_factory"] = deadline_cursor(statement_timeout_ms / 1000 + 2, ping_seconds=connect_timeout)
     engine = create_engine(url, pool_pre_ping=pool_pre_ping, pool_timeout=pool_timeout, connect_args=connect_args)
     if "cursor_factory" in connect_args:
 
@@ -150,22 +150,28 @@ class _Deadlines:
 _DEADLINES = _Deadlines()
 
 
-def deadline_cursor(seconds: float) -> type:
-    """A psycopg cursor class whose statements (the pool's ping included) end within ``seconds``."""
+def deadline_cursor(seconds: float, ping_seconds: float | None = None) -> type:
+    """A psycopg cursor class whose statements end within ``seconds``; the pool's ping (``;``, sent
+    before a pooled connection is used) within ``ping_seconds``: a connection that hung while it sat in the
+    pool is given up as fast as a new one would be."""
     import psycopg
 
+    ping = ping_seconds or seconds
+
     class DeadlineCursor(psycopg.Cursor):
-        def execute(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-            return self._with_deadline(super().execute, *args, **kwargs)
+        def execute(self, query, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            is_ping = isinstance(query, str) and query.strip().rstrip(";").strip().upper() in ("", "SELECT 1")
+            limit = ping if is_ping else seconds
+            return self._with_deadline(limit, super().execute, query, *args, **kwargs)
 
         def executemany(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-            return self._with_deadline(super().executemany, *args, **kwargs)
+            return self._with_deadline(seconds, super().executemany, *args, **kwargs)
 
-        def _with_deadline(self, run, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        def _with_deadline(self, limit, run, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
             conn = self.connection
             if getattr(conn, "ioc_unbounded", False):
                 return run(*args, **kwargs)
-            token = _DEADLINES.arm(conn.fileno(), seconds)
+            token = _DEADLINES.arm(conn.fileno(), limit)
             try:
                 return run(*args, **kwargs)
             finally:
