@@ -120,6 +120,23 @@ def test_a_reload_during_the_outage_gets_the_shell_with_the_banner_not_an_error(
 
 
 @pytest.mark.postgres
+def test_a_worker_that_starts_during_the_outage_serves_the_shell_to_a_signed_in_screen(pg_behind_proxy):
+    app, client, proxy, _url = pg_behind_proxy
+    fresh = create_app({"database_url": app.server.config["IOC_SERVICES"].config.database_url, **FAST})
+    other = fresh.server.test_client()  # another worker process: it never saw this session
+    cookie = client.get_cookie("ioc_session")
+    other.set_cookie("ioc_session", cookie.value, domain=cookie.domain)
+    proxy.set_mode("stopped")
+    assert "_dash-renderer" in other.get("/").get_data(as_text=True)
+    assert other.get("/_dash-dependencies").status_code == 200
+    assert "page-unavailable" in other.get("/_dash-layout").get_data(as_text=True)
+    assert _degraded(_facts(fresh, other))
+    anonymous = fresh.server.test_client()
+    assert anonymous.get("/_dash-layout").status_code in (401, 503), "no shell without a signed session"
+    fresh.server.config["IOC_SERVICES"].base_repo.engine.dispose()
+
+
+@pytest.mark.postgres
 def test_the_api_answers_503_with_a_json_problem(pg_behind_proxy):
     app, _client, proxy, _url = pg_behind_proxy
     proxy.set_mode("stopped")
