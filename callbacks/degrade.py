@@ -21,11 +21,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import dash
 import flask
-from dash import Input, Output, State
+from dash import Input, Output
 from dash._utils import to_json
 
+from callbacks import access
 from callbacks.outages import DATABASE, DATABASE_OUTAGE
 from callbacks.services import Services
+from datasources.access.roles import VIEW
 from layouts import ids, shell
 from layouts.i18n import t
 
@@ -111,12 +113,12 @@ def register(app: dash.Dash, services: Services) -> None:
     templates = {lang: t("degraded.banner", lang) for lang in ("zh", "en")}
     app.clientside_callback(
         """
-        function(status, search, pageKey) {
+        function(status, search) {
             const T = TEMPLATES;
             const KEY = 'iocDegradedSince';
             if (!status || status.ok !== false) {
                 sessionStorage.removeItem(KEY);
-                if (pageKey === 'unavailable') {
+                if (document.getElementById('DEGRADED_ROOT')) {
                     // The shell served during the outage: load the real page, same URL, now that data is back.
                     window.location.reload();
                 }
@@ -132,7 +134,15 @@ def register(app: dash.Dash, services: Services) -> None:
             const en = /(^|[?&])lang=en(&|$)/.test(search || '');
             return [false, (en ? T.en : T.zh).replace('{since}', hms)];
         }
-        """.replace("TEMPLATES", json.dumps(templates, ensure_ascii=False)),
+        """.replace("TEMPLATES", json.dumps(templates, ensure_ascii=False)).replace("DEGRADED_ROOT", ids.DEGRADED_ROOT),
         Output(ids.DEGRADED_BANNER, "hidden"), Output(ids.DEGRADED_BANNER, "children"),
-        Input(ids.DATA_STATUS, "data"), Input(ids.URL, "search"), State(ids.PAGE_KEY, "data"),
+        Input(ids.DATA_STATUS, "data"), Input(ids.URL, "search"),
     )
+
+    def retry(_n):  # noqa: ANN001, ANN202
+        """The degraded shell's question: can data be read again? (An outage answers degraded, as ever.)"""
+        services.data_version()
+        return ok_status()
+
+    access.callback(app, VIEW, Output(ids.DATA_STATUS, "data", allow_duplicate=True), Input(ids.DEGRADED_RETRY, "n_intervals"),
+                    prevent_initial_call=True)(retry)

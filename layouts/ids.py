@@ -94,3 +94,5 @@ def console_step(status: str, event_id: int, locked: bool = False) -> dict:
 # Degradation (callbacks/degrade.py): the data status the server sets and the banner that shows it.
 DATA_STATUS = "data-status"  # {"ok": bool, "since": epoch ms of the last good update or None}
 DEGRADED_BANNER = "degraded-banner"
+DEGRADED_ROOT = "degraded-root"  # the shell served while the database is down (no id any page callback writes)
+DEGRADED_RETRY = "degraded-retry"  # its timer: asks the server whether the data can be read again

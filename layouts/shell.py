@@ -131,24 +131,22 @@ def status_parts(status: dict) -> list:
 
 def degraded_page(title: str, refresh_seconds: int, status: dict, lang: str = "zh") -> html.Div:
     """The shell served when the layout cannot be built (the database is down): no data, the banner, and
-    the same refresh timer, so the page loads itself whole when the data can be read again."""
+    a timer that asks whether data can be read again, then the page loads itself whole (same URL). Only
+    the URL, the status and the banner carry the pages' ids: no page callback finds half its outputs here."""
     return html.Div(
-        id=ids.ROOT,
+        id=ids.DEGRADED_ROOT,
         className="ioc-root page-unavailable",
         lang="zh-CN" if lang == "zh" else "en",
         children=[
             dcc.Location(id=ids.URL, refresh=False),
-            dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
-            dcc.Interval(id=ids.REFRESH, interval=int(refresh_seconds * 1000)),
-            dcc.Store(id=ids.DATA_VERSION, data=None),
-            dcc.Store(id=ids.PAGE_KEY, data="unavailable"),
-            html.Header(id=ids.HEADER, className="ioc-header", children=[
-                html.Div(className="header-left", children=[html.Span("", id=ids.CLOCK, className="clock")]),
-                html.H1(title or t("degraded.title", lang), id=ids.TITLE, className="ioc-title"),
+            dcc.Interval(id=ids.DEGRADED_RETRY, interval=int(refresh_seconds * 1000)),
+            html.Header(className="ioc-header", children=[
+                html.Div(className="header-left"),
+                html.H1(title or t("degraded.title", lang), className="ioc-title"),
                 html.Div(className="header-right"),
             ]),
             *status_parts(status),
-            html.Div(id=ids.PAGE, className="ioc-page", children=[
+            html.Div(className="ioc-page", children=[
                 html.Main(className="ioc-main page-notice", children=[
                     html.Div(className="panel notice-panel", children=[html.P(t("degraded.waiting", lang))]),
                 ]),

@@ -109,6 +109,7 @@ def test_the_wall_shows_the_outage_keeps_its_data_and_recovers_by_itself(chromiu
         _cockpit_ready(reloaded)  # the reloaded screen loaded itself whole
         reloaded.wait_for_function("() => document.querySelector('#degraded-banner').hidden", timeout=30_000)
         assert reloaded.url == base + "/?lang=en", "the URL it was opened with"
-        assert not [e for e in errors if "500" in e], errors
+        # Requests the browser itself makes may fail while the database is down (503); nothing else may.
+        assert not [e for e in errors if "500" in e or "Failed to load resource" not in e], errors
     finally:
         context.close()

@@ -47,7 +47,7 @@ def _facts(app, client, search: str = ""):  # noqa: ANN001, ANN202
 
 
 def _poll(app, client, version, status):  # noqa: ANN001, ANN202
-    return dp.post(client, dp.body(app, "data-status.data", {"refresh.n_intervals": 3, "data-version.data": version,
+    return dp.post(client, dp.body(app, "data-version.data...data-status.data", {"refresh.n_intervals": 3, "data-version.data": version,
                                                               "data-status.data": status}))
 
 
@@ -115,7 +115,10 @@ def test_a_reload_during_the_outage_gets_the_shell_with_the_banner_not_an_error(
     body = layout.get_data(as_text=True)
     assert "page-unavailable" in body and '"data-status"' in body and "this page loads by itself" in body
     assert '"ok": false' in body.replace('"ok":false', '"ok": false')
+    retry = dp.body(app, "data-status.data@", {"degraded-retry.n_intervals": 1})  # the shell's timer
+    assert _degraded(dp.post(client, retry))
     proxy.set_mode("forward")
+    assert dp.post(client, retry).get_json()["response"]["data-status"]["data"]["ok"] is True  # then it reloads itself
     assert "page-cockpit" in client.get("/_dash-layout", headers={"Referer": "http://localhost/"}).get_data(as_text=True)
 
 
