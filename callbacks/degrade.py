@@ -111,6 +111,7 @@ def register(app: dash.Dash, services: Services) -> None:
         server.register_error_handler(exc_class, on_outage)
 
     templates = {lang: t("degraded.banner", lang) for lang in ("zh", "en")}
+    templates |= {f"shell_{lang}": t("degraded.banner_shell", lang) for lang in ("zh", "en")}  # no data to keep there
     app.clientside_callback(
         """
         function(status, search) {
@@ -132,7 +133,8 @@ def register(app: dash.Dash, services: Services) -> None:
             const p = (x) => String(x).padStart(2, '0');
             const hms = `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
             const en = /(^|[?&])lang=en(&|$)/.test(search || '');
-            return [false, (en ? T.en : T.zh).replace('{since}', hms)];
+            const key = (document.getElementById('DEGRADED_ROOT') ? 'shell_' : '') + (en ? 'en' : 'zh');
+            return [false, T[key].replace('{since}', hms)];
         }
         """.replace("TEMPLATES", json.dumps(templates, ensure_ascii=False)).replace("DEGRADED_ROOT", ids.DEGRADED_ROOT),
         Output(ids.DEGRADED_BANNER, "hidden"), Output(ids.DEGRADED_BANNER, "children"),

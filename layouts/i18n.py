@@ -270,6 +270,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin.action.event_step": {"zh": "事件处置", "en": "Event step"},
     "degraded.banner": {"zh": "数据更新中断（自 {since} 起）：显示的是最后一次更新的数据，恢复后自动更新",
                         "en": "Data updates interrupted since {since}: showing the last data received; updates resume by themselves"},
+    "degraded.banner_shell": {"zh": "数据更新中断（自 {since} 起）", "en": "Data updates interrupted since {since}"},
     "degraded.title": {"zh": "城市运行管理中心", "en": "City Operations Center"},
     "degraded.waiting": {"zh": "暂时无法读取数据，连接恢复后本页自动加载", "en": "The data cannot be read just now; this page loads by itself when it is back"},
 }
