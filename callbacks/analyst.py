@@ -340,6 +340,39 @@ def records_view(services: Services, search: str | None, drill: Any, kind: Any, 
     return columns, rows, pages, t("analyst.records.total", lang, total=f"{result.total:,}")
 
 
+def sync_view(services: Services, trigger: Any, search: str | None, controls: list, selected: Any = None) -> tuple:
+    """URL -> controls on a load or a shared link (``trigger`` None or the URL); controls (or a box/lasso
+    selection on the map) -> URL otherwise. Returns (search, *control values, indicator options, category
+    options); dependent values that no longer fit their parent are dropped from the controls and the URL."""
+    lang = parse_search(search).lang
+    unchanged = (no_update, *[no_update] * len(CONTROLS), no_update, no_update)
+    if trigger in (None, ids.URL):
+        f, _error = read_filters(services, search)
+        if f is None:
+            return unchanged
+        out_search = no_update
+    else:
+        q = query_from_controls(controls)
+        if trigger == ids.ANALYST_MAP:
+            points = selected.get("points") if isinstance(selected, dict) else None
+            picked = [inputs.code(p.get("customdata")) for p in (points if isinstance(points, list) else []) if isinstance(p, dict)]
+            picked = [c for c in picked if c]
+            if not picked:
+                return unchanged
+            q["areas"] = ",".join(dict.fromkeys(picked))
+        if q.get("cmp") == "range" and not (q.get("cmp_from") and q.get("cmp_to")):
+            return unchanged  # a range needs both its months: the view changes once they are chosen
+        try:
+            f = AnalysisFilters.from_query(q, catalog(services))
+        except FilterError:
+            return unchanged
+        new = search_of(f, lang)
+        out_search = no_update if new == (search or "") else new
+    indicator_opts = options(services, lang, f.theme)["indicators"]
+    category_opts = layout.category_options(list(event_categories().values()), list(f.sources), lang)
+    return (out_search, *control_values(f), indicator_opts, category_opts)
+
+
 # ---------------------------------------------------------------------------------------------- wiring
 
 
@@ -347,36 +380,8 @@ def register(app: dash.Dash, services: Services) -> None:
     """Wire the analyst page."""
 
     def sync(search, *values):  # noqa: ANN001, ANN202
-        """URL -> controls on a load or a shared link; controls (or a map selection) -> URL otherwise."""
         *controls, selected = values
-        lang = parse_search(search).lang
-        trigger = dash.callback_context.triggered_id
-        theme_out, sources_out = no_update, no_update
-        if trigger in (None, ids.URL):
-            f, _error = read_filters(services, search)
-            if f is None:
-                return (no_update, *[no_update] * len(CONTROLS), no_update, no_update)
-            out_search = no_update
-        else:
-            q = query_from_controls(controls)
-            if trigger == ids.ANALYST_MAP:
-                points = selected.get("points") if isinstance(selected, dict) else None
-                picked = [inputs.code(p.get("customdata")) for p in (points or []) if isinstance(p, dict)]
-                picked = [c for c in picked if c]
-                if not picked:
-                    return (no_update, *[no_update] * len(CONTROLS), no_update, no_update)
-                q["areas"] = ",".join(dict.fromkeys(picked))
-            if q.get("cmp") == "range" and not (q.get("cmp_from") and q.get("cmp_to")):
-                q.pop("cmp")  # the range needs both months first; year on year meanwhile
-            try:
-                f = AnalysisFilters.from_query(q, catalog(services))
-            except FilterError:
-                return (no_update, *[no_update] * len(CONTROLS), no_update, no_update)
-            new = search_of(f, lang)
-            out_search = no_update if new == (search or "") else new
-        theme_out = options(services, lang, f.theme)["indicators"]
-        sources_out = layout.category_options(list(event_categories().values()), list(f.sources), lang)
-        return (out_search, *control_values(f), theme_out, sources_out)
+        return sync_view(services, dash.callback_context.triggered_id, search, controls, selected)
 
     access.callback(
         app, EXPORT,
