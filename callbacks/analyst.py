@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode
 import dash
 import pandas as pd
 import plotly.graph_objects as go
-from dash import ALL, Input, Output, no_update
+from dash import Input, Output, no_update
 from dateutil.relativedelta import relativedelta
 
 from callbacks import access, inputs
@@ -242,7 +242,8 @@ def drill_of(trigger: Any, click: Any) -> dict | None:
         return None
     p = click["points"][0] if isinstance(click["points"][0], dict) else {}
     data = p.get("customdata")
-    panel = trigger.get("panel") if isinstance(trigger, dict) else ("map" if trigger == ids.ANALYST_MAP else None)
+    charts = {ids.analyst_graph(p): p for p in layout.CHARTS} | {ids.ANALYST_MAP: "map"}
+    panel = charts.get(trigger) if isinstance(trigger, str) else None
     if panel == "trend" and isinstance(data, list) and len(data) == 2:
         area, month = inputs.code(data[0]), inputs.text(data[1], 10)
         return {"records": "values", "area": area, "month": month[:7]} if area else None
@@ -409,7 +410,7 @@ def register(app: dash.Dash, services: Services) -> None:
         Input(ids.URL, "search"),
     )(charts)
 
-    def drill(_clicks, _map_click, _clear, search):  # noqa: ANN001, ANN202
+    def drill(*_args):  # noqa: ANN002, ANN202
         trigger = dash.callback_context.triggered_id
         if trigger == ids.ANALYST_DRILL_CLEAR or trigger == ids.URL:
             return None, no_update, 0
@@ -424,7 +425,7 @@ def register(app: dash.Dash, services: Services) -> None:
         Output(ids.ANALYST_DRILL, "data"),
         Output(ids.ANALYST_RECORDS_KIND, "value"),
         Output(ids.ANALYST_RECORDS, "page_current"),
-        Input(ids.analyst_graph(ALL), "clickData"),
+        *[Input(ids.analyst_graph(p), "clickData") for p in layout.CHARTS],
         Input(ids.ANALYST_MAP, "clickData"),
         Input(ids.ANALYST_DRILL_CLEAR, "n_clicks"),
         Input(ids.URL, "search"),

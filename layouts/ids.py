@@ -120,9 +120,9 @@ ANALYST_RECORDS_TOTAL = "analyst-records-total"
 EXPORT_SLOT = "export-slot"
 
 
-def analyst_graph(panel: str) -> dict:
-    """Pattern-matching id of an analyst panel's chart."""
-    return {"type": "analyst-graph", "panel": panel}
+def analyst_graph(panel: str) -> str:
+    """Id of an analyst panel's chart."""
+    return f"analyst-graph-{panel}"
 
 
 def export_slot(panel: str) -> dict:
