@@ -277,6 +277,10 @@ def drilled(f: AnalysisFilters, drill: dict | None, granularity_months: int = 1)
             start = date(int(month[:4]), int(month[5:7]), 1)
         except ValueError:
             return f
+        if f.granularity == "quarter":  # the whole bucket the point stands for
+            start = date(start.year, (start.month - 1) // 3 * 3 + 1, 1)
+        elif f.granularity == "year":
+            start = date(start.year, 1, 1)
         f = replace(f, period_from=start, period_to=start + relativedelta(months=granularity_months - 1))
     return f
 
