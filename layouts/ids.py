@@ -96,3 +96,41 @@ DATA_STATUS = "data-status"  # {"ok": bool, "since": epoch ms of the last good u
 DEGRADED_BANNER = "degraded-banner"
 DEGRADED_ROOT = "degraded-root"  # the shell served while the database is down (no id any page callback writes)
 DEGRADED_RETRY = "degraded-retry"  # its timer: asks the server whether the data can be read again
+
+
+# Analyst workbench (/analyst)
+ANALYST_ERROR = "analyst-error"
+ANALYST_AREAS = "analyst-areas"
+ANALYST_FROM = "analyst-from"
+ANALYST_TO = "analyst-to"
+ANALYST_GRAN = "analyst-gran"
+ANALYST_THEME = "analyst-theme"
+ANALYST_INDICATORS = "analyst-indicators"
+ANALYST_SOURCES = "analyst-sources"
+ANALYST_CATEGORIES = "analyst-categories"
+ANALYST_STATUSES = "analyst-statuses"
+ANALYST_SEVERITIES = "analyst-severities"
+ANALYST_COMPARE = "analyst-compare"
+ANALYST_CMP_FROM = "analyst-cmp-from"
+ANALYST_CMP_TO = "analyst-cmp-to"
+ANALYST_MAP = "analyst-geo"  # not "…map": tests find the cockpit map callback by "map.figure"
+ANALYST_WINDOW = "analyst-window"  # the resolved period, printed under the filters
+ANALYST_RANKING_TABLE = "analyst-ranking-table"
+ANALYST_DRILL = "analyst-drill"  # store: what a click drilled into ({panel, area, category, month…})
+ANALYST_DRILL_TEXT = "analyst-drill-text"
+ANALYST_DRILL_CLEAR = "analyst-drill-clear"
+ANALYST_RECORDS_KIND = "analyst-records-kind"
+ANALYST_RECORDS = "analyst-records"
+ANALYST_RECORDS_TOTAL = "analyst-records-total"
+#: Where the export buttons of a panel go (``layouts/export_controls.py`` fills it).
+EXPORT_SLOT = "export-slot"
+
+
+def analyst_graph(panel: str) -> str:
+    """Id of an analyst panel's chart."""
+    return f"analyst-graph-{panel}"
+
+
+def export_slot(panel: str) -> dict:
+    """Pattern-matching id of the place for a panel's export buttons."""
+    return {"type": EXPORT_SLOT, "panel": panel}
