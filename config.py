@@ -52,6 +52,8 @@ class Config:
     api_rate_per_minute: int = field(default=120, metadata={
         "doc": "ingest requests a minute per API token (token bucket, per worker process; 0 = no limit; 429 above)"})
     api_rate_burst: int = field(default=30, metadata={"doc": "ingest requests a token may send at once before the rate applies"})
+    export_dir: str = field(default="", metadata={
+        "doc": "folder of export job files, shared by the workers of one host (empty: instance/exports)"})
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:

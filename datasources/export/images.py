@@ -1,0 +1,78 @@
+"""A panel's figure as PNG or SVG, rendered on the server by kaleido 1.x with Debian's chromium.
+
+One browser stays alive per worker process (``kaleido.start_sync_server``) instead of one per image
+(a cold start costs seconds); MathJax is off (its default is a CDN) and plotly.js comes from the
+installed plotly package, so rendering makes no outside request. kaleido's sync server answers one
+caller at a time through shared queues, so calls are serialised with a lock.
+
+The image carries what a reader needs away from the screen: title, area(s), filters, data as-of time."""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import threading
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+FORMATS = ("png", "svg")
+FONT_FAMILY = "Noto Sans CJK SC, Microsoft YaHei, PingFang SC, Source Han Sans SC, sans-serif"
+WIDTH, HEIGHT = 1200, 700
+_LINE_PX = 17
+
+_lock = threading.Lock()
+_started = False
+
+
+class ImageError(RuntimeError):
+    """The figure could not be rendered (no browser, or the browser failed)."""
+
+
+def _ensure_server() -> None:
+    """Start this process's kaleido browser once (Debian's chromium; never a downloaded one)."""
+    global _started
+    if _started:
+        return
+    import kaleido
+
+    chromium = os.environ.get("BROWSER_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        raise ImageError("no chromium on PATH or BROWSER_PATH: install Debian's chromium package")
+    os.environ.setdefault("BROWSER_PATH", chromium)
+    kaleido.start_sync_server(n=1, mathjax=False, timeout=120, silence_warnings=True)
+    _started = True
+
+
+def captioned(fig: go.Figure, title: str, lines: Sequence[str]) -> go.Figure:
+    """A copy of ``fig`` with ``title`` in bold and ``lines`` (area, filters, data time) under it, and a
+    font that shows Chinese."""
+    out = go.Figure(fig)
+    body = "<br>".join(html.escape(line) for line in lines)
+    text = f"<b>{html.escape(title)}</b>" + (f"<br><span style='font-size:12px'>{body}</span>" if body else "")
+    top = 50 + _LINE_PX * len(lines)
+    out.update_layout(
+        title={"text": text, "x": 0.01, "xanchor": "left", "y": 0.985, "yanchor": "top", "yref": "container",
+               "font": {"size": 18}},
+        font={"family": FONT_FAMILY},
+        margin={"t": top + 20},
+        paper_bgcolor="white",
+    )
+    return out
+
+
+def render(fig: go.Figure, fmt: str, width: int = WIDTH, height: int | None = None) -> bytes:
+    """The figure as PNG or SVG bytes."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    import kaleido
+
+    lines = (fig.layout.title.text or "").count("<br>")
+    opts = {"format": fmt, "width": width, "height": height or HEIGHT + _LINE_PX * lines, "scale": 1}
+    with _lock:
+        _ensure_server()
+        try:
+            return kaleido.calc_fig_sync(fig.to_plotly_json(), opts=opts)
+        except Exception as exc:  # noqa: BLE001 - kaleido raises its own and the browser's errors
+            raise ImageError(f"rendering failed: {exc.__class__.__name__}: {exc}") from exc
