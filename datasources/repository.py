@@ -662,6 +662,24 @@ class Repository:
         out["steps"] = [dict(s) | {"at": _as_datetime(s["at"])} for s in steps]
         return out
 
+    # ------------------------------------------------------------------ analyst workbench
+    def panel_query(self, panel_id: str, filters: Any, scope: str | None = None) -> Any:
+        """The query (a SQLAlchemy ``Select``) of one analyst panel (``datasources.analysis.panels.PANELS``)
+        for ``filters`` (an ``AnalysisFilters``), bound to ``scope``: every chosen area is checked against
+        it (ScopeError otherwise) and an open period is resolved to the data's latest months. Run it on
+        ``self.engine`` (stream it, page it with ``datasources.analysis.records``)."""
+        from datasources.analysis.panels import PANELS
+
+        for area in filters.areas:
+            self.check_scope(area, scope)
+        return PANELS[panel_id].select(scope, self.resolve_filters(filters))
+
+    def resolve_filters(self, filters: Any, scope: str | None = None) -> Any:
+        """``filters`` with an open period filled in from the newest period holding data (see
+        ``AnalysisFilters.resolved``): what the panels show and the exports describe."""
+        del scope  # the latest period is the same for every caller
+        return filters.resolved(self.latest_period())
+
     def data_as_of(self) -> datetime | None:
         """Time of the newest event or reading: what 'data as of' shows."""
         return _as_datetime(self._scalar("SELECT MAX(reported_at) FROM events"))

@@ -1,0 +1,1 @@
+"""Analyst workbench: filters, panels (queries and figures) and the paged records table."""
