@@ -49,16 +49,20 @@ def captioned(fig: go.Figure, title: str, lines: Sequence[str]) -> go.Figure:
     """A copy of ``fig`` with ``title`` in bold and ``lines`` (area, filters, data time) under it, and a
     font that shows Chinese."""
     out = go.Figure(fig)
-    body = "<br>".join(html.escape(line) for line in lines)
-    text = f"<b>{html.escape(title)}</b>" + (f"<br><span style='font-size:12px'>{body}</span>" if body else "")
-    top = 50 + _LINE_PX * len(lines)
+    top = 56 + _LINE_PX * len(lines) + 14
     out.update_layout(
-        title={"text": text, "x": 0.01, "xanchor": "left", "y": 0.985, "yanchor": "top", "yref": "container",
-               "font": {"size": 18}},
+        title={"text": f"<b>{html.escape(title)}</b>", "x": 0.01, "xanchor": "left", "y": 1, "yanchor": "top",
+               "yref": "container", "pad": {"t": 14}, "font": {"size": 18}},
         font={"family": FONT_FAMILY},
-        margin={"t": top + 20},
+        margin={"t": top},
         paper_bgcolor="white",
     )
+    if lines:
+        # Under the title, above the plot: one left-aligned block (a multi-line title is placed badly).
+        out.add_annotation(
+            text="<br>".join(html.escape(line) for line in lines), xref="paper", yref="paper", x=0, y=1,
+            xanchor="left", yanchor="bottom", yshift=10, align="left", showarrow=False, font={"size": 12, "color": "#333"},
+        )
     return out
 
 
@@ -68,8 +72,8 @@ def render(fig: go.Figure, fmt: str, width: int = WIDTH, height: int | None = No
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     import kaleido
 
-    lines = (fig.layout.title.text or "").count("<br>")
-    opts = {"format": fmt, "width": width, "height": height or HEIGHT + _LINE_PX * lines, "scale": 1}
+    extra = sum((a.text or "").count("<br>") + 1 for a in fig.layout.annotations or () if a.yref == "paper" and a.y == 1)
+    opts = {"format": fmt, "width": width, "height": height or HEIGHT + _LINE_PX * extra, "scale": 1}
     with _lock:
         _ensure_server()
         try:

@@ -44,7 +44,7 @@ class PanelLike(Protocol):
 
     def select(self, scope: str | None, filters: AnalysisFilters) -> Select: ...
 
-    def figure(self, df: pd.DataFrame, filters: AnalysisFilters, lang: str) -> Any: ...
+    figure: Callable[[pd.DataFrame, AnalysisFilters, str], Any] | None
 
 
 class NoFigure(LookupError):
@@ -87,7 +87,7 @@ def open_view(repo: ScopedRepository, username: str, query: Mapping[str, Any], l
     filters = AnalysisFilters.from_query(query, catalog)
     for area in filters.areas:
         repo.check_scope(area)  # the caller's scope: ScopeError outside it
-    resolved = filters.resolved(repo.latest_period())
+    resolved = repo.resolve_filters(filters)
     return ExportView(repo, username, lang, filters, resolved, _names(repo, filters, lang))
 
 
@@ -120,7 +120,7 @@ def head(view: ExportView, panel: PanelLike) -> list[str]:
 
 def panel_query(view: ExportView, panel: PanelLike) -> Select:
     """The panel's query: filtered by the view and the caller's scope, deterministically ordered."""
-    return panel.select(view.scope, view.resolved)
+    return view.repo.panel_query(panel.id, view.filters)
 
 
 def count(view: ExportView, panel: PanelLike) -> int:
@@ -204,10 +204,10 @@ def frame(view: ExportView, panel: PanelLike) -> pd.DataFrame:
 def panel_image(view: ExportView, panel: PanelLike, fmt: str, df: pd.DataFrame | None = None) -> bytes:
     """The panel's figure as PNG or SVG with title, areas, filters and data time printed on it.
     Raises ``NoFigure`` for a panel without a chart."""
+    if panel.figure is None:
+        raise NoFigure(panel.id)
     df = frame(view, panel) if df is None else df
     fig = panel.figure(df, view.resolved, view.lang)
-    if fig is None:
-        raise NoFigure(panel.id)
     title, lines = caption(view, panel)
     return images.render(images.captioned(fig, title, lines), fmt)
 
@@ -215,12 +215,12 @@ def panel_image(view: ExportView, panel: PanelLike, fmt: str, df: pd.DataFrame |
 # ---------------------------------------------------------------------------------------------- manifest
 def indicator_definitions(view: ExportView, panels: Sequence[PanelLike] = ()) -> list[dict]:
     """Catalog definitions (and derivation rules) of the indicators the view involves: the chosen ones,
-    else those of the chosen theme."""
+    else the theme's, else the headline ones (what the panels show)."""
     codes = list(view.resolved.indicators)
     with view.engine.connect() as conn:
-        if not codes and view.resolved.theme:
-            codes = list(conn.execute(text("SELECT code FROM indicators WHERE theme = :t ORDER BY code"),
-                                      {"t": view.resolved.theme}).scalars())
+        if not codes:  # the panels' own fallback: the theme's indicators, else the headline ones
+            where, args = ("theme = :t", {"t": view.resolved.theme}) if view.resolved.theme else ("headline = :h", {"h": True})
+            codes = list(conn.execute(text(f"SELECT code FROM indicators WHERE {where} ORDER BY code"), args).scalars())
         if not codes:
             return []
         defs = {r["code"]: dict(r) for r in conn.execute(text(
