@@ -270,6 +270,10 @@ def register(app: dash.Dash, services: Services) -> None:
 
     server.register_blueprint(bp)
 
+    from callbacks import export_controls  # its callbacks use this module's start_job
+
+    export_controls.register(app, services)
+
 
 def _file_response(path: Path, mimetype: str, delete: bool = False) -> flask.Response:
     """A file streamed from disk with its Content-Length (deleted once sent when ``delete``)."""

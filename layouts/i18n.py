@@ -268,6 +268,23 @@ MESSAGES: dict[str, dict[str, str]] = {
     "console.dur.hm": {"zh": "{h}小时{m}分", "en": "{h} h {m} min"},
     "console.dur.ms": {"zh": "{m}分{s}秒", "en": "{m} min {s} s"},
     "admin.action.event_step": {"zh": "事件处置", "en": "Event step"},
+    "export.controls": {"zh": "导出", "en": "Export"},
+    "export.all": {"zh": "导出全部", "en": "Export what I see"},
+    "export.fmt.csv": {"zh": "CSV", "en": "CSV"},
+    "export.fmt.xlsx": {"zh": "XLSX", "en": "XLSX"},
+    "export.fmt.png": {"zh": "PNG", "en": "PNG"},
+    "export.fmt.svg": {"zh": "SVG", "en": "SVG"},
+    "export.tip.csv": {"zh": "导出本面板数据（CSV，Excel 可直接打开）", "en": "This panel's data as CSV (opens in Excel)"},
+    "export.tip.xlsx": {"zh": "导出本面板数据（Excel 工作簿）", "en": "This panel's data as an Excel workbook"},
+    "export.tip.png": {"zh": "导出本面板图表（PNG 图片，含标题、区域、筛选条件和数据时间）",
+                       "en": "This panel's chart as PNG, with title, areas, filters and data time"},
+    "export.tip.svg": {"zh": "导出本面板图表（SVG 矢量图）", "en": "This panel's chart as SVG (vector)"},
+    "export.tip.zip": {"zh": "所有面板的数据和图表及说明清单，打包为 ZIP", "en": "Every panel's data and chart with a manifest, as one ZIP"},
+    "export.running": {"zh": "正在导出：{done} / {total} 行", "en": "Exporting: {done} of {total} rows"},
+    "export.ready": {"zh": "导出完成：{name}（{rows} 行）", "en": "Ready: {name} ({rows} rows)"},
+    "export.failed": {"zh": "导出失败：{error}", "en": "Export failed: {error}"},
+    "export.expired": {"zh": "导出任务已过期，请重新导出", "en": "The export has expired; export again"},
+    "export.download": {"zh": "下载", "en": "Download"},
 }
 
 
