@@ -44,20 +44,29 @@ def headers(columns: Sequence[ColumnLike], lang: str) -> list[str]:
 
 def guard(value: Any) -> Any:
     """A text cell that would start a formula in a spreadsheet, defused with a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    if isinstance(value, str) and value[:1] in _FORMULA_CHARS:
         return f"'{value}"
     return value
 
 
+_FORMULA_CHARS = frozenset(FORMULA_START)
+
+
 def csv_value(value: Any) -> Any:
-    """A value as the CSV writes it: empty for None, ISO dates, formula-like text defused."""
+    """A value as the CSV writes it: empty for None, ISO dates, formula-like text defused. (Called for
+    every cell of a million-row export: the common types are tested first, by exact type.)"""
+    kind = type(value)
+    if kind is str:
+        return f"'{value}" if value[:1] in _FORMULA_CHARS else value
+    if kind is int or kind is float:
+        return value
     if value is None:
         return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, date):
+    if kind is datetime:
+        return value.isoformat(sep=" ", timespec="seconds")
+    if kind is date:
         return value.isoformat()
-    if isinstance(value, bool):
+    if kind is bool:
         return int(value)
     return guard(value)
 
@@ -122,10 +131,6 @@ class _Chunks:
         return parts
 
 
-_DATE_FORMAT = "yyyy-mm-dd"
-_DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-
-
 def text_cell(ws: Any, value: str) -> WriteOnlyCell:
     """A cell that holds text as text, never a formula, whatever it starts with."""
     cell = WriteOnlyCell(ws, value=value)
@@ -134,19 +139,15 @@ def text_cell(ws: Any, value: str) -> WriteOnlyCell:
 
 
 def xlsx_cell(ws: Any, value: Any) -> Any:
-    """Numbers and empty cells go as they are; dates get a date format, text is stored as text."""
-    if isinstance(value, bool):
+    """A value as the workbook takes it: numbers, dates and datetimes as they are (openpyxl gives dates a
+    date format), booleans as 0/1, text that openpyxl would take for a formula (a leading '=') as a text
+    cell. Plain values skip a cell object each: this runs for every cell of a million-row export."""
+    kind = type(value)
+    if kind is str:
+        return text_cell(ws, value) if value[:1] == "=" else value
+    if kind is bool:
         return int(value)
-    if value is None or isinstance(value, int | float):
-        return value
-    if isinstance(value, str):
-        return text_cell(ws, value)
-    cell = WriteOnlyCell(ws, value=value)
-    if isinstance(value, datetime):
-        cell.number_format = _DATETIME_FORMAT
-    elif isinstance(value, date):
-        cell.number_format = _DATE_FORMAT
-    return cell
+    return value
 
 
 def sheet_title(name: str) -> str:
