@@ -135,10 +135,11 @@ def open_view(services: Services, principal: Principal, args: Mapping[str, str])
 
 
 def start_job(services: Services, principal: Principal, kind: str, panel_id: str | None, query: Mapping[str, str],
-              background: bool = True) -> str:
-    """Start an export job (kind zip, or csv/xlsx of ``panel_id``) for the caller's view; returns its id.
-    Raises FilterError / ScopeError / KeyError (unknown panel) before anything starts."""
-    view = open_view(services, principal, query)
+              background: bool = True, drill: Mapping | None = None) -> str:
+    """Start an export job (kind zip, or csv/xlsx of ``panel_id``) for the caller's view (``drill``: the
+    page's drill store, which narrows its records table); returns its id. Raises FilterError / ScopeError /
+    KeyError (unknown panel) before anything starts."""
+    view = service.open_view(services.repo, principal.name, filter_query(query), export_lang(query), drill)
     engine = services.base_repo.engine
     ip = client_ip() if flask.has_request_context() else ""
     if kind == "zip":

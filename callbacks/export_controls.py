@@ -24,6 +24,10 @@ from datasources.repository import ScopeError
 from layouts import ids
 from layouts.i18n import t
 
+#: The analyst page's drill store (what a chart click narrowed its records table to): the controls live on
+#: that page only, so the store is always there when they are.
+DRILL_STORE = getattr(ids, "ANALYST_DRILL", "analyst-drill")
+
 
 def query_of(search: str | None) -> dict[str, str]:
     """The URL query of the page (``?a=1&b=2``) as a dict (the last value of a repeated key wins)."""
@@ -34,7 +38,7 @@ def lang_of(query: dict[str, str]) -> str:
     return "en" if query.get("lang") == "en" else "zh"
 
 
-def start_job(services: Services, triggered: dict | None, search: str | None) -> tuple[Any, ...]:
+def start_job(services: Services, triggered: dict | None, search: str | None, drill: Any = None) -> tuple[Any, ...]:
     """Start the job of the clicked button; returns (job store, poll disabled, status, progress hidden,
     progress value, file link hidden)."""
     if not triggered:
@@ -43,7 +47,8 @@ def start_job(services: Services, triggered: dict | None, search: str | None) ->
     lang = lang_of(query)
     kind, panel = triggered["kind"], triggered["panel"]
     try:
-        job_id = export_routes.start_job(services, services.principal(), kind, None if kind == "zip" else panel, query)
+        job_id = export_routes.start_job(services, services.principal(), kind, None if kind == "zip" else panel, query,
+                                         drill=drill)
     except (FilterError, params.ParamError) as exc:
         return None, True, t("export.failed", lang, error=str(exc)), True, "0", True
     except ScopeError:
@@ -69,13 +74,14 @@ def poll_job(services: Services, job: dict | None) -> tuple[Any, ...]:
             f"{state.fraction:.3f}", no_update, no_update)
 
 
-def job_step(services: Services, trig: Any, clicks: list | None, job: dict | None, search: str | None) -> tuple[Any, ...]:
+def job_step(services: Services, trig: Any, clicks: list | None, job: dict | None, search: str | None,
+             drill: Any = None) -> tuple[Any, ...]:
     """(job store, poll disabled, status, progress hidden, progress value, file href, file hidden) after a
     click on a start button (``trig`` is its id) or a poll tick."""
     if isinstance(trig, dict) and trig.get("type") == ids.EXPORT_START:
         if not any(clicks or []):
             return (no_update,) * 7
-        store, disabled, status, hidden, value, file_hidden = start_job(services, dict(trig), search)
+        store, disabled, status, hidden, value, file_hidden = start_job(services, dict(trig), search, drill)
         return store, disabled, status, hidden, value, "", file_hidden
     return (no_update, *poll_job(services, job))
 
@@ -104,11 +110,12 @@ def register(app: dash.Dash, services: Services) -> None:
         Input({"type": ids.EXPORT_POLL, "panel": MATCH}, "n_intervals"),
         State({"type": ids.EXPORT_JOB, "panel": MATCH}, "data"),
         State(ids.URL, "search"),
+        State(DRILL_STORE, "data"),
         prevent_initial_call=True,
     )
-    def export_job(clicks: list, _n: int, job: dict | None, search: str | None):  # noqa: ANN202
+    def export_job(clicks: list, _n: int, job: dict | None, search: str | None, drill: Any):  # noqa: ANN202
         """A click starts a job; the interval polls it (one callback: each output has one writer)."""
-        return job_step(services, dash.ctx.triggered_id, clicks, job, search)
+        return job_step(services, dash.ctx.triggered_id, clicks, job, search, drill)
 
     # The finished file downloads by itself: click its link once per new href.
     app.clientside_callback(

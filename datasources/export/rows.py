@@ -20,10 +20,11 @@ def count_rows(engine: Engine, query: Select) -> int:
 
 
 def stream_rows(
-    engine: Engine, query: Select, chunk: int = CHUNK, progress: Callable[[int], None] | None = None,
+    engine: Engine, query: Select, chunk: int | None = None, progress: Callable[[int], None] | None = None,
 ) -> Iterator[Sequence[Any]]:
-    """Yield the rows of ``query`` as tuples, fetched ``chunk`` at a time through a server-side cursor;
-    ``progress(rows_so_far)`` is called after each chunk."""
+    """Yield the rows of ``query`` as tuples, fetched ``chunk`` (default ``CHUNK``) at a time through a
+    server-side cursor; ``progress(rows_so_far)`` is called after each chunk."""
+    chunk = chunk or CHUNK
     done = 0
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)

@@ -63,6 +63,8 @@ class ExportView:
     resolved: AnalysisFilters  # with the open period filled in: what the panels query
     names: Mapping[str, str] = field(default_factory=dict)  # codes -> display names
     exported_at: datetime = field(default_factory=lambda: datetime.now().replace(microsecond=0))
+    drill: Mapping[str, str] | None = None  # what a click on a chart drilled the records table into
+    drilled: AnalysisFilters | None = None  # the filters of that records table (checked like the URL's)
 
     @property
     def engine(self):  # noqa: ANN201
@@ -80,15 +82,48 @@ class ExportView:
         return list(self.filters.areas) or [self.repo.root_code()]
 
 
-def open_view(repo: ScopedRepository, username: str, query: Mapping[str, Any], lang: str = "zh") -> ExportView:
-    """The view named by a URL query, for a caller bound to ``repo``'s scope. Raises ``FilterError`` naming
-    a bad parameter, ``ScopeError`` for an area that is unknown or outside the caller's scope."""
+def open_view(repo: ScopedRepository, username: str, query: Mapping[str, Any], lang: str = "zh",
+              drill: Mapping[str, Any] | None = None) -> ExportView:
+    """The view named by a URL query (and the page's drill, if any), for a caller bound to ``repo``'s
+    scope. Raises ``FilterError`` naming a bad parameter, ``ScopeError`` for an area that is unknown or
+    outside the caller's scope."""
     catalog = FilterCatalog.from_repo(repo)
     filters = AnalysisFilters.from_query(query, catalog)
     for area in filters.areas:
         repo.check_scope(area)  # the caller's scope: ScopeError outside it
     resolved = repo.resolve_filters(filters)
-    return ExportView(repo, username, lang, filters, resolved, _names(repo, filters, lang))
+    drill = clean_drill(drill)
+    drilled = None
+    if drill:
+        drilled = AnalysisFilters.from_query(drill_query(query, drill), catalog)
+        for area in drilled.areas:
+            repo.check_scope(area)
+    return ExportView(repo, username, lang, filters, resolved, _names(repo, filters, lang), drill=drill, drilled=drilled)
+
+
+#: What the analyst page's drill may hold (``callbacks.analyst.drill_of``).
+DRILL_KEYS = ("records", "area", "category", "month")
+
+
+def clean_drill(drill: Any) -> dict[str, str] | None:
+    """The drill store of the page, reduced to its known keys and short strings (it comes from the browser)."""
+    if not isinstance(drill, Mapping) or drill.get("records") not in ("events", "values"):
+        return None
+    return {k: str(drill[k])[:64] for k in DRILL_KEYS if isinstance(drill.get(k), str) and drill[k]}
+
+
+def drill_query(query: Mapping[str, Any], drill: Mapping[str, str]) -> dict[str, Any]:
+    """The URL query narrowed by a drill, the way the records table narrows its filters: one area, one
+    category (any source), one month (its whole bucket at a coarser granularity)."""
+    q = {k: v for k, v in query.items()}
+    if drill.get("area"):
+        q["areas"] = drill["area"]
+    if drill.get("category"):
+        q["cat"] = drill["category"]
+        q.pop("src", None)
+    if drill.get("month"):
+        q["from"] = q["to"] = drill["month"][:7]
+    return q
 
 
 def _names(repo: ScopedRepository, filters: AnalysisFilters, lang: str) -> dict[str, str]:
@@ -119,7 +154,10 @@ def head(view: ExportView, panel: PanelLike) -> list[str]:
 
 
 def panel_query(view: ExportView, panel: PanelLike) -> Select:
-    """The panel's query: filtered by the view and the caller's scope, deterministically ordered."""
+    """The panel's query: filtered by the view (for the records table a chart click drilled into, by the
+    drilled filters, as the page shows it) and the caller's scope, deterministically ordered."""
+    if view.drilled is not None and view.drill and view.drill.get("records") == panel.id:
+        return view.repo.panel_query(panel.id, view.drilled)
     return view.repo.panel_query(panel.id, view.filters)
 
 
@@ -248,6 +286,8 @@ def manifest(view: ExportView, panels: Sequence[dict]) -> dict:
         "filters_resolved": view.resolved.to_query(),
         "filters_readable": [[k, v] for k, v in view.filters.describe(view.lang, view.names)],
         "drill_path": drill_path(view),
+        "drill": dict(view.drill) if view.drill else None,
+        "drill_filters": view.drilled.to_query() if view.drilled is not None else None,
         "indicators": indicator_definitions(view),
         "data_as_of": as_of.isoformat(sep=" ") if as_of else None,
         "data_version": view.repo.data_version(),
@@ -272,6 +312,9 @@ def manifest_text(m: dict) -> str:
     out.append(("  URL query: ?" if en else "  URL 参数：?") + m["filters_query"])
     out += ["", "Drill path" if en else "下钻路径"]
     out += ["  " + " › ".join((a["name_en"] or a["name"]) if en else a["name"] for a in path) for path in m["drill_path"]]
+    if m["drill"]:
+        out.append(("  Records table drilled into: " if en else "  明细表下钻：")
+                   + ", ".join(f"{k}={v}" for k, v in m["drill"].items()) + f" (?{urlencode(m['drill_filters'])})")
     if m["indicators"]:
         out += ["", "Indicators" if en else "指标定义"]
         for i in m["indicators"]:

@@ -17,7 +17,7 @@ from openpyxl.utils import get_column_letter
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
 #: Rows written to the CSV buffer before it is handed on as one chunk of bytes.
-CSV_ROWS_PER_CHUNK = 2000
+CSV_ROWS_PER_CHUNK = 1000
 
 
 class ColumnLike(Protocol):

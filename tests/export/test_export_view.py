@@ -24,6 +24,7 @@ from datasources.analysis.filters import AnalysisFilters, FilterCatalog
 from datasources.analysis.panels import PANELS
 from datasources.export import jobs
 from datasources.models import from_epoch, to_epoch
+from datasources.repository import ScopeError
 from layouts import ids
 
 
@@ -191,3 +192,37 @@ def test_the_controls_callback_starts_a_job_reports_progress_and_offers_the_file
         assert bad[0] is None and "sev" in bad[2]
         outside = export_controls.job_step(services, trig, [1, 0, 0], None, "?areas=NOPE")
         assert outside[0] is None and "无权查看" in outside[2]
+
+
+def test_a_drilled_records_table_exports_the_drilled_rows(city_sqlite):
+    city = city_sqlite
+    town = city.towns[0]
+    child = city.children[town][0]
+    analyst = Principal("analyst", "analyst", None)
+    drill = {"records": "events", "area": child, "month": "2026-02", "ignored": "<script>"}
+    job = _start_with_drill(city.app, analyst, "events", {"areas": town, "from": "2026-01", "to": "2026-06"}, drill)
+    client = city.client("analyst")
+    state = _wait(client, job)
+    assert state["status"] == "done", state
+    body = client.get(state["file"]).data
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    n = city.sql("SELECT COUNT(*) FROM events WHERE region_code IN (SELECT descendant_code FROM region_closure "
+                 "WHERE ancestor_code = :c) AND reported_at >= :a AND reported_at < :b", c=child,
+                 a=to_epoch(date(2026, 2, 1)), b=to_epoch(date(2026, 3, 1)))[0][0]
+    assert n > 0 and len(rows) == n
+    assert {r["区域代码"] for r in rows} <= city.subtree(child)
+    assert {r["上报时间"][:7] for r in rows} == {"2026-02"}
+    # The other records table is not drilled; a drill outside the scope is refused like an outside area.
+    township = Principal("township", "township", town)
+    outside = {"records": "events", "area": city.towns[1]}
+    try:
+        _start_with_drill(city.app, township, "events", {}, outside)
+        raise AssertionError("a drill outside the scope started an export")
+    except ScopeError:
+        pass
+
+
+def _start_with_drill(app, principal: Principal, panel: str, query: dict, drill: dict) -> str:  # noqa: ANN001
+    with app.server.test_request_context("/analyst"):
+        g.ioc_principal = principal
+        return export_routes.start_job(app.server.config["IOC_SERVICES"], principal, "csv", panel, query, drill=drill)
