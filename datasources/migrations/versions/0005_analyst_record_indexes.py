@@ -1,0 +1,27 @@
+"""analyst records table: events sorted by severity, regions by name
+
+The records table pages millions of events sorted by time, severity or area; time is served by
+``ix_events_reported``, severity by (severity, reported_at) and area names by an index on the tiny regions
+table (the planner walks regions by name and each region's events by ``ix_events_region_reported``).
+Measured in bench/records_table.py.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_events_severity_reported", "events", ["severity", "reported_at"])
+    op.create_index("ix_regions_name", "regions", ["name"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_regions_name", table_name="regions")
+    op.drop_index("ix_events_severity_reported", table_name="events")
