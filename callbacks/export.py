@@ -22,7 +22,6 @@ from urllib.parse import quote, urlencode
 
 import dash
 import flask
-import pandas as pd
 from flask import Blueprint, request
 
 from callbacks import params
@@ -69,12 +68,6 @@ def kpi_table(services: Services, area: str, period: date, lang: str) -> tuple[l
         for k in rows
     ]
     return head, data
-
-
-def kpi_frame(services: Services, area: str, period: date, lang: str) -> pd.DataFrame:
-    """:func:`kpi_table` as a DataFrame."""
-    head, data = kpi_table(services, area, period, lang)
-    return pd.DataFrame(data, columns=head)
 
 
 def _pct(x: float | None) -> float | None:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 import dash
 from dash import ALL, MATCH, Input, Output, State, no_update
+from dash.exceptions import PreventUpdate
 
 from callbacks import access, params
 from callbacks import export as export_routes
@@ -115,6 +116,9 @@ def register(app: dash.Dash, services: Services) -> None:
     )
     def export_job(clicks: list, _n: int, job: dict | None, search: str | None, drill: Any):  # noqa: ANN202
         """A click starts a job; the interval polls it (one callback: each output has one writer)."""
+        outs = dash.ctx.outputs_list
+        if not isinstance(outs, list) or len(outs) != 7 or not all(isinstance(o, dict) for o in outs):
+            raise PreventUpdate  # a post that names no panel's controls (never sent by the page)
         return job_step(services, dash.ctx.triggered_id, clicks, job, search, drill)
 
     # The finished file downloads by itself: click its link once per new href.
