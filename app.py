@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from datetime import datetime
 
@@ -26,11 +27,12 @@ import dash
 import flask
 
 from callbacks import admin, api, auth, cockpit, console, export, header, navigation, router, security, ticker
+from callbacks import analyst as analyst_page
 from callbacks.services import Services
 from config import ROOT, Config
 from datasources import db
 from datasources.access.accounts import AccountError, Accounts
-from datasources.access.roles import ROLES, USER_ROLES, check_role_scope
+from datasources.access.roles import EXPORT, ROLES, USER_ROLES, check_role_scope
 from datasources.operations.modes import parse_schedule
 from datasources.repository import Repository
 from datasources.scheduler import Scheduler
@@ -55,6 +57,7 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
     services.cache.init_app(app.server)
     auth.configure(app.server, cfg, demo)
     pages = {p.key: p for p in (router.PageSpec("cockpit", "/", cockpit_layout.page), router.PageSpec("console", "/console", console.page))}
+    pages["analyst"] = router.PageSpec("analyst", "/analyst", functools.partial(analyst_page.page, services), EXPORT)
     app.layout = lambda: router.initial_layout(services, pages) if flask.g.get("ioc_principal") else dash.html.Div()
     auth.register(app, services)  # the guard first: every later route and callback has a caller
     security.register(app, services)
@@ -63,7 +66,7 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
     export.register(app, services)
     admin.register(app, services)
     router.register(app, services, pages)
-    for feature in (navigation, header, cockpit, ticker, console):
+    for feature in (navigation, header, cockpit, ticker, console, analyst_page):
         feature.register(app, services)
     app.server.config["IOC_SERVICES"] = services
     schedule = parse_schedule(cfg.mode_schedule)  # a bad schedule stops the start with a message naming the entry

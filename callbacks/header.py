@@ -80,9 +80,9 @@ def register(app: dash.Dash, services: Services) -> None:
     def switch(mode, _shown):  # noqa: ANN001, ANN202
         """Switch the city's operating mode (permission, audit and version bump in the use case); every
         screen follows on its next poll, this one at once."""
-        current = services.cached("mode_state")["mode"]
-        if not isinstance(mode, str) or mode == current:
-            return no_update
+        state = services.cached("mode_state")
+        if not isinstance(mode, str) or mode == state["mode"] or mode not in {m["mode"] for m in state["modes"]}:
+            return no_update  # a posted value no selector offers is not an error of the server
         switch_mode(services.base_repo.engine, services.principal(), mode, ip=request.remote_addr or "")
         return services.base_repo.data_version()
 

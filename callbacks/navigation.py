@@ -48,7 +48,24 @@ def next_search(trigger: dict | str | None, value, search: str | None, locate=No
     elif isinstance(trigger, dict) and trigger.get("type") == "kpi-card" and value and inputs.code(trigger.get("code")):
         new = state.with_(indicator=trigger["code"])
     out = to_search(new)
+    if trigger == ids.LANG_TOGGLE and out != to_search(state):
+        out = _keep_page_params(out, search)
     return no_update if out == to_search(state) and search else out
+
+
+def _keep_page_params(out: str, search: str | None) -> str:
+    """``out`` with the parameters of ``search`` that the view state does not know (a page's own, such as
+    the analyst's filters) appended: switching language keeps the page's view."""
+    from urllib.parse import parse_qsl, urlencode
+
+    known = {"area", "indicator", "period", "mode", "lang"}
+    try:
+        extra = [(k, v) for k, v in parse_qsl(inputs.text(search).lstrip("?"), max_num_fields=64) if k not in known]
+    except ValueError:  # more fields than any view has: drop them
+        return out
+    if not extra:
+        return out
+    return out + ("&" if out != "?" else "") + urlencode(extra)
 
 
 def label_texts(services: Services, keys: list[str], lang: str) -> list[str]:

@@ -91,6 +91,44 @@ def console_step(status: str, event_id: int, locked: bool = False) -> dict:
     is never triggered by them."""
     return {"type": "console-step-locked" if locked else "console-step", "status": status, "event": event_id}
 
+# Analyst workbench (/analyst)
+ANALYST_ERROR = "analyst-error"
+ANALYST_AREAS = "analyst-areas"
+ANALYST_FROM = "analyst-from"
+ANALYST_TO = "analyst-to"
+ANALYST_GRAN = "analyst-gran"
+ANALYST_THEME = "analyst-theme"
+ANALYST_INDICATORS = "analyst-indicators"
+ANALYST_SOURCES = "analyst-sources"
+ANALYST_CATEGORIES = "analyst-categories"
+ANALYST_STATUSES = "analyst-statuses"
+ANALYST_SEVERITIES = "analyst-severities"
+ANALYST_COMPARE = "analyst-compare"
+ANALYST_CMP_FROM = "analyst-cmp-from"
+ANALYST_CMP_TO = "analyst-cmp-to"
+ANALYST_MAP = "analyst-geo"  # not "…map": tests find the cockpit map callback by "map.figure"
+ANALYST_WINDOW = "analyst-window"  # the resolved period, printed under the filters
+ANALYST_RANKING_TABLE = "analyst-ranking-table"
+ANALYST_DRILL = "analyst-drill"  # store: what a click drilled into ({panel, area, category, month…})
+ANALYST_DRILL_TEXT = "analyst-drill-text"
+ANALYST_DRILL_CLEAR = "analyst-drill-clear"
+ANALYST_RECORDS_KIND = "analyst-records-kind"
+ANALYST_RECORDS = "analyst-records"
+ANALYST_RECORDS_TOTAL = "analyst-records-total"
+#: Where the export buttons of a panel go (``layouts/export_controls.py`` fills it).
+EXPORT_SLOT = "export-slot"
+
+
+def analyst_graph(panel: str) -> str:
+    """Id of an analyst panel's chart."""
+    return f"analyst-graph-{panel}"
+
+
+def export_slot(panel: str) -> dict:
+    """Pattern-matching id of the place for a panel's export buttons."""
+    return {"type": EXPORT_SLOT, "panel": panel}
+
+
 # Export controls of an analyst panel (pattern-matching ids: {"type": …, "panel": <panel id>, …}).
 EXPORT_LINK = "export-link"  # + "fmt": png | svg (plain download links)
 EXPORT_START = "export-start"  # + "kind": csv | xlsx | zip (buttons that start an export job)

@@ -10,7 +10,8 @@ from layouts import ids
 from layouts.i18n import screen_title, t
 
 #: The screens reachable from the header: (page key, path, message key of its name, permission).
-NAV = (("cockpit", "/", "nav.cockpit", "view"), ("console", "/console", "nav.console", "view"))
+NAV = (("cockpit", "/", "nav.cockpit", "view"), ("console", "/console", "nav.console", "view"),
+       ("analyst", "/analyst", "nav.analyst", "export"))
 
 
 def label(key: str, lang: str = "zh", tag=html.Span, **props) -> html.Component:  # noqa: ANN001

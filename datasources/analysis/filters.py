@@ -339,7 +339,7 @@ class AnalysisFilters:
             return f"{a} – {b}"
 
         severity = {1: "I", 2: "II", 3: "III", 4: "IV"}
-        status_zh = {"reported": "已上报", "dispatched": "已派遣", "processing": "处置中", "resolved": "已办结", "closed": "已关闭"}
+        status_zh = {"reported": "待派遣", "dispatched": "已派遣", "processing": "处置中", "resolved": "已处置", "closed": "已办结"}
         gran = {"month": ("月", "month"), "quarter": ("季度", "quarter"), "year": ("年", "year")}[self.granularity]
         cmp = {"yoy": ("同比", "year on year"), "mom": ("环比", "previous period"), "range": ("指定区间", "chosen range")}
         rows = [

@@ -498,6 +498,8 @@ def categories(scope: Scope, filters: AnalysisFilters) -> Select:
 
 # ---------------------------------------------------------------------------------------------- figures
 
+#: Most lines one trend chart draws.
+MAX_LINES = 8
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 48, "r": 16, "t": 36, "b": 40}, "font": {
     "family": '"Microsoft YaHei", "PingFang SC", "Noto Sans CJK SC", "Source Han Sans SC", sans-serif'}}
 
@@ -537,12 +539,17 @@ def trend_figure(df: pd.DataFrame, filters: AnalysisFilters, lang: str = "zh") -
     fig = go.Figure(layout=_LAYOUT)
     name_col = "indicator_en" if lang == "en" else "indicator_zh"
     areas = _area_name(df, lang)
-    for (ind, _region), part in df.groupby(["indicator_code", "region_code"], sort=True):
+    groups = list(df.groupby(["indicator_code", "region_code"], sort=True))
+    if len(groups) > MAX_LINES:  # dozens of lines of unrelated units say nothing: ask for a choice
+        fig.add_annotation(text=(f"{MAX_LINES} of {len(groups)} series shown: choose indicators" if lang == "en"
+                                 else f"显示 {len(groups)} 条中的 {MAX_LINES} 条，请选择指标"),
+                           showarrow=False, x=1, y=1.12, xref="paper", yref="paper", xanchor="right")
+    for (ind, _region), part in groups[:MAX_LINES]:
         label = f"{part[name_col].iloc[0]} · {areas[part.index[0]]}" if df["region_code"].nunique() > 1 else part[name_col].iloc[0]
         fig.add_trace(go.Scatter(x=part["bucket"], y=part["value"], mode="lines+markers", name=label,
                                  customdata=list(zip(part["region_code"], part["bucket_start"].astype(str), strict=True)),
                                  meta=ind))
-    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    fig.update_layout(legend={"orientation": "h", "y": -0.15, "font": {"size": 11}})
     return fig
 
 
