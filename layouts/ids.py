@@ -91,6 +91,7 @@ def console_step(status: str, event_id: int, locked: bool = False) -> dict:
     is never triggered by them."""
     return {"type": "console-step-locked" if locked else "console-step", "status": status, "event": event_id}
 
+
 # Analyst workbench (/analyst)
 ANALYST_ERROR = "analyst-error"
 ANALYST_AREAS = "analyst-areas"
