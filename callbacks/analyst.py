@@ -160,20 +160,21 @@ def _frame(services: Services, panel: str, f: AnalysisFilters) -> pd.DataFrame:
         return pd.read_sql(services.repo.panel_query(panel, f), conn)
 
 
-def empty_map(services: Services) -> go.Figure:
-    """The map before its data: the root's bounds, the style without outside requests."""
-    bounds = services.cached("bounds", services.repo.root_code())
+def empty_map(services: Services, area: str | None = None) -> go.Figure:
+    """The map before its data, fitted to ``area`` (default: the caller's top area), styled without
+    outside requests."""
+    bounds = services.cached("bounds", area or services.repo.root_code())
     center, zoom = view_for_bounds(bounds, 340, 300)
     fig = go.Figure(layout={"map": {"style": map_style(services.config.tile_url), "center": center, "zoom": zoom},
                             "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "dragmode": "lasso", "showlegend": False,
-                            "uirevision": "analyst"})
+                            "uirevision": f"analyst:{area or 'top'}"})
     return fig
 
 
 def map_figure(services: Services, f: AnalysisFilters, ranking: pd.DataFrame, lang: str) -> go.Figure:
     """The member areas coloured by the ranking's value (or events), with a selectable marker per area:
     a box or lasso over the markers sets the area filter, a click opens the area's records."""
-    fig = empty_map(services)
+    fig = empty_map(services, f.areas[0] if len(f.areas) == 1 else None)
     if ranking.empty:
         return fig
     codes = list(ranking["region_code"])
@@ -277,6 +278,10 @@ def drilled(f: AnalysisFilters, drill: dict | None, granularity_months: int = 1)
             start = date(int(month[:4]), int(month[5:7]), 1)
         except ValueError:
             return f
+        if f.granularity == "quarter":  # the whole bucket the point stands for
+            start = date(start.year, (start.month - 1) // 3 * 3 + 1, 1)
+        elif f.granularity == "year":
+            start = date(start.year, 1, 1)
         f = replace(f, period_from=start, period_to=start + relativedelta(months=granularity_months - 1))
     return f
 

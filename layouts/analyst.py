@@ -68,6 +68,14 @@ def month_options(periods: list[str]) -> list[dict]:
     return [{"label": p, "value": p} for p in periods]
 
 
+def dropdown_labels(lang: str) -> dict:
+    """The dropdowns' own words (select all, search, …) in ``lang``; Dash's defaults are English."""
+    if lang == "en":
+        return {}
+    return {"select_all": "全选", "deselect_all": "全不选", "selected_count": "已选 {num_selected} 项", "search": "搜索",
+            "clear_search": "清除搜索", "clear_selection": "清除选择", "no_options_found": "无匹配选项"}
+
+
 def _field(key: str, control, lang: str) -> html.Div:  # noqa: ANN001
     return html.Div(className="analyst-field", children=[label(key, lang, tag=html.Label), control])
 
@@ -76,35 +84,36 @@ def filters_panel(opts: dict, lang: str) -> html.Aside:
     """The filter column: areas, period, theme, indicators, event filters, comparison and the map."""
     any_ = t("analyst.any", lang)
     months = month_options(opts["periods"])
+    words = {"labels": dropdown_labels(lang)} if lang != "en" else {}
     return html.Aside(className="panel analyst-filters", children=[
         label("analyst.filters", lang, tag=html.H2),
         html.Div(id=ids.ANALYST_ERROR, className="analyst-error", role="alert"),
-        _field("analyst.areas", dcc.Dropdown(id=ids.ANALYST_AREAS, options=opts["areas"], multi=True,
+        _field("analyst.areas", dcc.Dropdown(**words, id=ids.ANALYST_AREAS, options=opts["areas"], multi=True,
                                              placeholder=t("analyst.areas.all", lang), className="control"), lang),
         html.Div(className="analyst-row", children=[
-            _field("analyst.from", dcc.Dropdown(id=ids.ANALYST_FROM, options=months, placeholder=t("analyst.latest12", lang),
+            _field("analyst.from", dcc.Dropdown(**words, id=ids.ANALYST_FROM, options=months, placeholder=t("analyst.latest12", lang),
                                                 className="control"), lang),
-            _field("analyst.to", dcc.Dropdown(id=ids.ANALYST_TO, options=months, className="control"), lang),
+            _field("analyst.to", dcc.Dropdown(**words, id=ids.ANALYST_TO, options=months, className="control"), lang),
         ]),
         dcc.RadioItems(id=ids.ANALYST_GRAN, value="month", inline=True, className="analyst-radio",
                        options=[{"label": t(f"analyst.gran.{g}", lang), "value": g} for g in GRANULARITIES]),
         html.Small(id=ids.ANALYST_WINDOW, className="analyst-window"),
-        _field("analyst.theme", dcc.Dropdown(id=ids.ANALYST_THEME, options=opts["themes"],
+        _field("analyst.theme", dcc.Dropdown(**words, id=ids.ANALYST_THEME, options=opts["themes"],
                                              placeholder=t("analyst.theme.all", lang), className="control"), lang),
-        _field("analyst.indicators", dcc.Dropdown(id=ids.ANALYST_INDICATORS, options=opts["indicators"], multi=True,
+        _field("analyst.indicators", dcc.Dropdown(**words, id=ids.ANALYST_INDICATORS, options=opts["indicators"], multi=True,
                                                   placeholder=any_, className="control", maxHeight=320), lang),
         label("analyst.events", lang, tag=html.H3),
         html.Div(className="analyst-row", children=[
-            _field("analyst.sources", dcc.Dropdown(id=ids.ANALYST_SOURCES, options=opts["sources"], multi=True,
+            _field("analyst.sources", dcc.Dropdown(**words, id=ids.ANALYST_SOURCES, options=opts["sources"], multi=True,
                                                    placeholder=any_, className="control"), lang),
-            _field("analyst.categories", dcc.Dropdown(id=ids.ANALYST_CATEGORIES, options=opts["categories"], multi=True,
+            _field("analyst.categories", dcc.Dropdown(**words, id=ids.ANALYST_CATEGORIES, options=opts["categories"], multi=True,
                                                       placeholder=any_, className="control"), lang),
         ]),
         html.Div(className="analyst-row", children=[
-            _field("analyst.statuses", dcc.Dropdown(id=ids.ANALYST_STATUSES, multi=True, placeholder=any_, className="control",
+            _field("analyst.statuses", dcc.Dropdown(**words, id=ids.ANALYST_STATUSES, multi=True, placeholder=any_, className="control",
                                                     options=[{"label": t(f"status.{s}", lang), "value": s} for s in LIFECYCLE]),
                    lang),
-            _field("analyst.severities", dcc.Dropdown(id=ids.ANALYST_SEVERITIES, multi=True, placeholder=any_, className="control",
+            _field("analyst.severities", dcc.Dropdown(**words, id=ids.ANALYST_SEVERITIES, multi=True, placeholder=any_, className="control",
                                                       options=[{"label": t(f"severity.{s}", lang), "value": s} for s in SEVERITIES]),
                    lang),
         ]),
@@ -112,8 +121,8 @@ def filters_panel(opts: dict, lang: str) -> html.Aside:
                                                  options=[{"label": t(f"analyst.cmp.{c}", lang), "value": c} for c in COMPARISONS]),
                lang),
         html.Div(className="analyst-row", children=[
-            dcc.Dropdown(id=ids.ANALYST_CMP_FROM, options=months, placeholder=t("analyst.from", lang), className="control"),
-            dcc.Dropdown(id=ids.ANALYST_CMP_TO, options=months, placeholder=t("analyst.to", lang), className="control"),
+            dcc.Dropdown(**words, id=ids.ANALYST_CMP_FROM, options=months, placeholder=t("analyst.from", lang), className="control"),
+            dcc.Dropdown(**words, id=ids.ANALYST_CMP_TO, options=months, placeholder=t("analyst.to", lang), className="control"),
         ]),
         label("analyst.map", lang, tag=html.H3),
         dcc.Graph(id=ids.ANALYST_MAP, className="analyst-map", responsive=True, config={"displaylogo": False, "scrollZoom": True},

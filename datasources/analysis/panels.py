@@ -331,8 +331,9 @@ def _member_events(scope: Scope, filters: AnalysisFilters, start, end, label: st
 
 
 def ranking(scope: Scope, filters: AnalysisFilters) -> Select:
-    """The member areas ranked by the primary indicator over the window (best first by its polarity),
-    or by their event count when no indicator is chosen; with their events in the window."""
+    """The member areas ranked by the primary indicator over the window (best first by its polarity; areas
+    without a value after those with one), then by their event count (the only key when no indicator is
+    chosen); with their events in the window."""
     r, i = _regions, _indicators
     start, end = filters.window()
     code = filters.primary_indicator()
@@ -340,10 +341,9 @@ def ranking(scope: Scope, filters: AnalysisFilters) -> Select:
     evs = _member_events(scope, filters, start, end, "events")
     events = func.coalesce(evs.c.events, 0)
     polarity = select(i.c.polarity).where(i.c.code == (code or "")).scalar_subquery()
-    if code:
-        order = (case((vals.c.value.is_(None), 1), else_=0), (vals.c.value * polarity).desc())
-    else:
-        order = (events.desc(),)
+    order = (events.desc(),)
+    if code:  # areas without a value of the indicator rank after those with one, by their events
+        order = (case((vals.c.value.is_(None), 1), else_=0), (vals.c.value * polarity).desc(), events.desc())
     rank = func.rank().over(order_by=order)
     return (
         select(rank.label("rank"), r.c.code.label("region_code"), r.c.name.label("region_name"),

@@ -16,10 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, func, select
+from sqlalchemy import Connection, Date, Engine, Select, func, select
 from sqlalchemy.sql.elements import ColumnElement, Label, UnaryExpression
+
+from datasources.models import EpochSeconds
 
 MAX_LIMIT = 1000
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "contains")
@@ -91,15 +94,22 @@ def _condition(expr: ColumnElement, f: ColumnFilter) -> ColumnElement:
         from sqlalchemy import String, cast
 
         return cast(expr, String).like(f"%{escaped}%", escape="\\")
-    try:
-        python_type = expr.type.python_type
-    except NotImplementedError:
-        python_type = str
-    if python_type in (int, float) or expr.type.__class__.__name__ == "EpochSeconds":
+    if isinstance(expr.type, EpochSeconds | Date):  # a time as typed: 2026-11-20 or 2026-11-20 08:30
         try:
-            value = python_type(value) if python_type in (int, float) else value
+            moment = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise RecordsError(f.column, f"a number, not {value[:30]!r}") from None
+            raise RecordsError(f.column, f"a date as YYYY-MM-DD, not {value[:30]!r}") from None
+        value = moment if isinstance(expr.type, EpochSeconds) else moment.date()
+    else:
+        try:
+            python_type = expr.type.python_type
+        except NotImplementedError:
+            python_type = str
+        if python_type in (int, float):
+            try:
+                value = python_type(value)
+            except ValueError:
+                raise RecordsError(f.column, f"a number, not {value[:30]!r}") from None
     ops = {"=": expr.__eq__, "!=": expr.__ne__, "<": expr.__lt__, "<=": expr.__le__, ">": expr.__gt__, ">=": expr.__ge__}
     return ops[f.op](value)
 

@@ -231,7 +231,7 @@ def test_ranking_equals_independent_sql(repo, filters):
         values = _member_value(repo, filters, code, members)
         polarity = _agg(repo)[code][1]
         assert dict(zip(got["region_code"], got["value"], strict=True)) == pytest.approx(values)
-        key = {m: (values[m] is None, -(values[m] or 0) * polarity) for m in members}
+        key = {m: (values[m] is None, -(values[m] or 0) * polarity, -events[m]) for m in members}
     expected_order = sorted(members, key=lambda m: (key[m], m))
     assert list(got["region_code"]) == expected_order
     assert list(got["rank"])[0] == 1

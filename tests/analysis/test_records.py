@@ -75,6 +75,20 @@ def test_column_filters_equal_sql_where(repo):
     assert [r["id"] for r in got.rows] == expected
 
 
+def test_time_filters_read_dates(repo):
+    from datetime import datetime
+
+    from datasources.models import to_epoch
+
+    w = _window(repo)
+    expected = _ids(repo, "e.reported_at >= :s AND e.reported_at < :e AND e.reported_at >= :d", "e.reported_at DESC, e.id DESC",
+                    w | {"d": to_epoch(datetime(2026, 11, 1))})
+    got = _page(repo, filters=parse_filter_query("{reported_at} >= 2026-11-01", PANELS["events"].keys), limit=1000)
+    assert got.total == len(expected) > 0 and [r["id"] for r in got.rows] == expected[:1000]
+    with pytest.raises(RecordsError):
+        _page(repo, filters=parse_filter_query("{reported_at} >= yesterday", PANELS["events"].keys))
+
+
 def test_contains_treats_wildcards_as_text(repo):
     got = _page(repo, filters=[ColumnFilter("title", "contains", "%")])
     assert got.total == 0 and got.rows == []

@@ -20,6 +20,11 @@ depends_on = None
 def upgrade() -> None:
     op.create_index("ix_events_severity_reported", "events", ["severity", "reported_at"])
     op.create_index("ix_regions_name", "regions", ["name"])
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite's planner uses an index for ORDER BY … LIMIT only with statistics on it; the demo build
+        # analyses its tables, but an index added later has none (measured: 5 s instead of 15 ms a page).
+        op.execute("ANALYZE ix_events_severity_reported")
+        op.execute("ANALYZE ix_regions_name")
 
 
 def downgrade() -> None:
