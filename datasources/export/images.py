@@ -49,19 +49,24 @@ def captioned(fig: go.Figure, title: str, lines: Sequence[str]) -> go.Figure:
     """A copy of ``fig`` with ``title`` in bold and ``lines`` (area, filters, data time) under it, and a
     font that shows Chinese."""
     out = go.Figure(fig)
-    top = 56 + _LINE_PX * len(lines) + 14
+    legend = out.layout.legend
+    # A horizontal legend above the plot (the panels' style) keeps its place: the caption goes above it.
+    above = 26 if legend.orientation == "h" and (legend.y is None or legend.y >= 1) and out.layout.showlegend is not False else 0
+    if above:
+        out.update_layout(legend={"y": 1, "yanchor": "bottom", "yref": "paper", "x": 0, "xanchor": "left"})
+    top = 56 + _LINE_PX * len(lines) + 14 + above
     out.update_layout(
         title={"text": f"<b>{html.escape(title)}</b>", "x": 0.01, "xanchor": "left", "y": 1, "yanchor": "top",
                "yref": "container", "pad": {"t": 14}, "font": {"size": 18}},
         font={"family": FONT_FAMILY},
-        margin={"t": top},
+        margin={"t": top, "r": max(60, out.layout.margin.r or 0)},  # room for slanted last tick labels
         paper_bgcolor="white",
     )
     if lines:
         # Under the title, above the plot: one left-aligned block (a multi-line title is placed badly).
         out.add_annotation(
             text="<br>".join(html.escape(line) for line in lines), xref="paper", yref="paper", x=0, y=1,
-            xanchor="left", yanchor="bottom", yshift=10, align="left", showarrow=False, font={"size": 12, "color": "#333"},
+            xanchor="left", yanchor="bottom", yshift=10 + above, align="left", showarrow=False, font={"size": 12, "color": "#333"},
         )
     return out
 
