@@ -62,6 +62,8 @@ class Config:
                "ingest batches queue on it"})
     redis_timeout_ms: int = field(default=500, metadata={"doc": "Redis connect and read timeout in ms; slower counts as an outage (run uncached); 0 = none"})
     redis_retry_seconds: int = field(default=5, metadata={"doc": "seconds the app runs uncached after a Redis failure before trying Redis again"})
+    export_dir: str = field(default="", metadata={
+        "doc": "folder of export job files, shared by the workers of one host (empty: instance/exports)"})
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:

@@ -390,3 +390,27 @@ class AuditLog(Base):
     ip: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
     __table_args__ = (Index("ix_audit_log_action_ts", "action", "ts"), Index("ix_audit_log_ip_ts", "ip", "ts"))
+
+
+class ExportJob(Base):
+    """A file export running in a worker's thread (``datasources.export.jobs``): its progress lives here so
+    that whichever worker answers the browser's poll can report it; the file lies under the instance dir."""
+
+    __tablename__ = "export_jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    scope_code: Mapped[str | None] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(8))  # zip | csv | xlsx
+    panel: Mapped[str | None] = mapped_column(String(64))
+    query: Mapped[str] = mapped_column(Text, default="")  # the filters as a URL query string
+    lang: Mapped[str] = mapped_column(String(4), default="zh")
+    status: Mapped[str] = mapped_column(String(8))  # running | done | failed
+    rows_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    path: Mapped[str] = mapped_column(Text, default="")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(EpochSeconds)
+    updated_at: Mapped[datetime] = mapped_column(EpochSeconds)
+    expires_at: Mapped[datetime] = mapped_column(EpochSeconds, index=True)

@@ -310,6 +310,23 @@ MESSAGES: dict[str, dict[str, str]] = {
     "degraded.banner_shell": {"zh": "数据更新中断（自 {since} 起）", "en": "Data updates interrupted since {since}"},
     "degraded.title": {"zh": "城市运行管理中心", "en": "City Operations Center"},
     "degraded.waiting": {"zh": "暂时无法读取数据，连接恢复后本页自动加载", "en": "The data cannot be read just now; this page loads by itself when it is back"},
+    "export.controls": {"zh": "导出", "en": "Export"},
+    "export.all": {"zh": "导出全部", "en": "Export what I see"},
+    "export.fmt.csv": {"zh": "CSV", "en": "CSV"},
+    "export.fmt.xlsx": {"zh": "XLSX", "en": "XLSX"},
+    "export.fmt.png": {"zh": "PNG", "en": "PNG"},
+    "export.fmt.svg": {"zh": "SVG", "en": "SVG"},
+    "export.tip.csv": {"zh": "导出本面板数据（CSV，Excel 可直接打开）", "en": "This panel's data as CSV (opens in Excel)"},
+    "export.tip.xlsx": {"zh": "导出本面板数据（Excel 工作簿）", "en": "This panel's data as an Excel workbook"},
+    "export.tip.png": {"zh": "导出本面板图表（PNG 图片，含标题、区域、筛选条件和数据时间）",
+                       "en": "This panel's chart as PNG, with title, areas, filters and data time"},
+    "export.tip.svg": {"zh": "导出本面板图表（SVG 矢量图）", "en": "This panel's chart as SVG (vector)"},
+    "export.tip.zip": {"zh": "所有面板的数据和图表及说明清单，打包为 ZIP", "en": "Every panel's data and chart with a manifest, as one ZIP"},
+    "export.running": {"zh": "正在导出：{done} / {total} 行", "en": "Exporting: {done} of {total} rows"},
+    "export.ready": {"zh": "导出完成：{name}（{rows} 行）", "en": "Ready: {name} ({rows} rows)"},
+    "export.failed": {"zh": "导出失败：{error}", "en": "Export failed: {error}"},
+    "export.expired": {"zh": "导出任务已过期，请重新导出", "en": "The export has expired; export again"},
+    "export.download": {"zh": "下载", "en": "Download"},
 }
 
 

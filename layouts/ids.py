@@ -134,3 +134,14 @@ def analyst_graph(panel: str) -> str:
 def export_slot(panel: str) -> dict:
     """Pattern-matching id of the place for a panel's export buttons."""
     return {"type": EXPORT_SLOT, "panel": panel}
+
+
+# Export controls of an analyst panel (pattern-matching ids: {"type": …, "panel": <panel id>, …}).
+EXPORT_LINK = "export-link"  # + "fmt": png | svg (plain download links)
+EXPORT_START = "export-start"  # + "kind": csv | xlsx | zip (buttons that start an export job)
+EXPORT_JOB = "export-job"  # Store: the running job's id
+EXPORT_POLL = "export-poll"  # Interval polling the job's progress
+EXPORT_PROGRESS = "export-progress"  # <progress> bar
+EXPORT_STATUS = "export-status"  # progress / ready / failed text
+EXPORT_FILE = "export-file"  # link to the finished file (clicked for the user when it appears)
+EXPORT_CLICKED = "export-clicked"  # Store: the file link last clicked for the user
