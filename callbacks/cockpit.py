@@ -41,6 +41,7 @@ from layouts.map_figure import (
 LAYER_KEYS = frozenset(LAYERS)
 OPEN_EVENT_POINTS = 120  # the most severe and newest; the rest show in the heat layer and the panel
 ALERT_POINTS = 200  # open alerts drawn on the map, most severe first
+RESIZE_SLACK_PX = 16  # below the fit's 24 px padding: the fitted area still shows whole
 KPI_PARTS = ("value", "unit", "name", "change", "yoy", "spark", "fresh", "card")
 
 
@@ -350,7 +351,8 @@ def render_outputs(view: dict, sent: dict | None) -> tuple:
     sent = sent or {}
     figure, map_hashes = patch_delta(view["figure"], sent.get("map"))
     changed, part_hashes = parts_delta(parts, sent.get("parts"), KPI_OUTPUTS)
-    return (figure, *changed.values(), {"map": map_hashes, "parts": part_hashes})
+    shown = {"indicator": view["state"].indicator, "period": view["state"].period}  # see navigation's relay
+    return (figure, *changed.values(), {"map": map_hashes, "parts": part_hashes, "shown": shown})
 
 
 # Wiring only (ids, outputs, client-side JS), checked by the browser tests; not by mutation testing.
@@ -425,8 +427,11 @@ def register(app: dash.Dash, services: Services) -> None:
                 new ResizeObserver(() => {
                     clearTimeout(t);
                     t = setTimeout(() => {
-                        const now = measure();
-                        if (JSON.stringify(now) !== last) {
+                        const now = measure(), was = JSON.parse(last);
+                        // A shift smaller than the fit's padding (the area title filling in after the first
+                        // render moves the map by a few px) keeps the view: no second render at load.
+                        const big = Math.abs(now.w - was.w) > SLACK || Math.abs(now.h - was.h) > SLACK || now.vh !== was.vh;
+                        if (big) {
                             last = JSON.stringify(now);
                             window.dash_clientside.set_props('SIZE_ID', {data: now});
                         }
@@ -435,7 +440,7 @@ def register(app: dash.Dash, services: Services) -> None:
             }
             return measure();
         }
-        """.replace("MAP_ID", ids.MAP).replace("SIZE_ID", ids.MAP_SIZE),
+        """.replace("MAP_ID", ids.MAP).replace("SIZE_ID", ids.MAP_SIZE).replace("SLACK", str(RESIZE_SLACK_PX)),
         Output(ids.MAP_SIZE, "data"),
         Input(ids.URL, "pathname"),
     )
