@@ -12,6 +12,7 @@ from dateutil.relativedelta import relativedelta
 
 from callbacks import access, inputs
 from callbacks.delta import parts_delta, patch_delta
+from callbacks.geo import children_url
 from callbacks.services import Services
 from callbacks.state import ViewState, parse_search, to_search
 from datasources.access.roles import VIEW
@@ -111,15 +112,20 @@ def map_patch(
     scale = min(max(size.get("vh") or 1080, 810) / 1080, 3.0)  # plotly sizes are px: follow the screen like the CSS
     fig = Patch()
     if has_children:
+        boundaries = children_url(area, version, services.scope)  # only the children: a few KB, not a whole level
         fig["data"][T_CONTEXT]["locations"] = []
         fig["data"][T_CONTEXT]["z"] = []
     else:
-        siblings = [s["code"] for s in _siblings(services, region) if s["code"] != area]
-        fig["data"][T_CONTEXT]["geojson"] = geojson_url(level, version, services.scope)
+        family = _siblings(services, region)
+        # A leaf is drawn among its siblings, the children of its parent; a parent outside the caller's scope
+        # (a scope that is itself a leaf) leaves the level's boundaries within the scope.
+        boundaries = children_url(region["parent_code"], version, services.scope) if family else geojson_url(level, version, services.scope)
+        siblings = [s["code"] for s in family if s["code"] != area]
+        fig["data"][T_CONTEXT]["geojson"] = boundaries
         fig["data"][T_CONTEXT]["locations"] = siblings
         fig["data"][T_CONTEXT]["z"] = [0] * len(siblings)
     n = len(rows)
-    fig["data"][T_VALUES]["geojson"] = geojson_url(level, version, services.scope)
+    fig["data"][T_VALUES]["geojson"] = boundaries
     fig["data"][T_VALUES]["locations"] = [r["code"] for r in rows]
     fig["data"][T_VALUES]["z"] = [r["value"] for r in rows]
     fig["data"][T_VALUES]["colorscale"] = colorscale(ind["polarity"])
