@@ -1,12 +1,15 @@
-"""Boundaries by parent: ``/geo/children/<code>.json`` holds the children of one area (what the map draws for
+"""What the browser fetches besides callback answers. Boundaries by parent: ``/geo/children/<code>.json`` holds the children of one area (what the map draws for
 it), compressed, kept by the browser for as long as the geometry version in the URL, and refused (404, as for
-an unknown area) outside the caller's scope."""
+an unknown area) outside the caller's scope. plotly.js is the map-only bundle from assets/, never also Dash's
+full one."""
 
 from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
+from plotly.offline import get_plotlyjs_version
 from sqlalchemy import text
 
 from callbacks.geo import children_url
@@ -61,3 +64,12 @@ def test_the_favicon_is_kept_by_the_browser(city_sqlite):
     resp = city_sqlite.client("leader").get("/_favicon.ico?v=1")
     assert resp.status_code == 200
     assert resp.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+def test_the_page_loads_the_map_only_plotly_bundle_and_not_the_full_one(city_sqlite):
+    page = city_sqlite.client("leader").get("/").get_data(as_text=True)
+    assert "/assets/plotly-map.min.js" in page
+    assert "plotly.min.js" not in page.replace("plotly-map.min.js", "")  # Dash's 4.8 MB bundle stays out
+    bundle = (Path(__file__).parents[2] / "assets" / "plotly-map.min.js").read_text()[:200]
+    assert f"plotly.js (map - minified) v{get_plotlyjs_version()}" in bundle  # the version plotly.py expects
+    assert "MIT license" in bundle
