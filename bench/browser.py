@@ -259,7 +259,8 @@ class Run:
                     "posts": len(posts), "outputs": [(p["output"], p["decoded"], p["request"]) for p in posts], "post_decoded": sum(r["decoded"] for r in posts),
                     "post_request": sum(r["request"] for r in posts),
                     "geo_decoded": sum(r["decoded"] for r in geo), "geo_wire": sum(r["wire"] for r in geo),
-                    "other": sorted({r["url"].split("?")[0].removeprefix(self.base) for r in log
+                    # other requests of the click, with the bytes that came over the network (0: from the browser's cache)
+                    "other": sorted({f'{r["url"].split("?")[0].removeprefix(self.base)} ({max(r["wire"], 0)} B)' for r in log
                                      if r not in posts and r not in geo and "_dash-update-component" not in r["url"]}),
                 })
         page.close()
