@@ -60,6 +60,12 @@ def test_children_boundaries_need_a_signed_in_caller(city_sqlite):
     assert b"FeatureCollection" not in resp.data
 
 
+def test_the_page_carries_its_icon_inline(city_sqlite):
+    page = city_sqlite.client("leader").get("/").get_data(as_text=True)
+    assert '<link rel="icon" type="image/x-icon" href="data:image/x-icon;base64,' in page
+    assert "_favicon.ico" not in page  # chromium would fetch it again on every drill
+
+
 def test_the_favicon_is_kept_by_the_browser(city_sqlite):
     resp = city_sqlite.client("leader").get("/_favicon.ico?v=1")
     assert resp.status_code == 200
