@@ -28,6 +28,7 @@ import flask
 
 from callbacks import admin, api, auth, cockpit, console, export, header, navigation, router, security, ticker
 from callbacks import analyst as analyst_page
+from callbacks import geo as geo_routes
 from callbacks.services import Services
 from config import ROOT, Config
 from datasources import db
@@ -62,6 +63,7 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
     auth.register(app, services)  # the guard first: every later route and callback has a caller
     security.register(app, services)
     _register_routes(app.server, services)
+    geo_routes.register(app, services)  # per-parent boundaries, compressed and cached
     api.register(app, services)
     export.register(app, services)
     admin.register(app, services)

@@ -12,6 +12,7 @@ from dateutil.relativedelta import relativedelta
 
 from callbacks import access, inputs
 from callbacks.delta import parts_delta, patch_delta
+from callbacks.geo import children_url
 from callbacks.services import Services
 from callbacks.state import ViewState, parse_search, to_search
 from datasources.access.roles import VIEW
@@ -41,6 +42,7 @@ from layouts.map_figure import (
 LAYER_KEYS = frozenset(LAYERS)
 OPEN_EVENT_POINTS = 120  # the most severe and newest; the rest show in the heat layer and the panel
 ALERT_POINTS = 200  # open alerts drawn on the map, most severe first
+RESIZE_SLACK_PX = 16  # below the fit's 24 px padding: the fitted area still shows whole
 KPI_PARTS = ("value", "unit", "name", "change", "yoy", "spark", "fresh", "card")
 
 
@@ -110,15 +112,20 @@ def map_patch(
     scale = min(max(size.get("vh") or 1080, 810) / 1080, 3.0)  # plotly sizes are px: follow the screen like the CSS
     fig = Patch()
     if has_children:
+        boundaries = children_url(area, version, services.scope)  # only the children: a few KB, not a whole level
         fig["data"][T_CONTEXT]["locations"] = []
         fig["data"][T_CONTEXT]["z"] = []
     else:
-        siblings = [s["code"] for s in _siblings(services, region) if s["code"] != area]
-        fig["data"][T_CONTEXT]["geojson"] = geojson_url(level, version, services.scope)
+        family = _siblings(services, region)
+        # A leaf is drawn among its siblings, the children of its parent; a parent outside the caller's scope
+        # (a scope that is itself a leaf) leaves the level's boundaries within the scope.
+        boundaries = children_url(region["parent_code"], version, services.scope) if family else geojson_url(level, version, services.scope)
+        siblings = [s["code"] for s in family if s["code"] != area]
+        fig["data"][T_CONTEXT]["geojson"] = boundaries
         fig["data"][T_CONTEXT]["locations"] = siblings
         fig["data"][T_CONTEXT]["z"] = [0] * len(siblings)
     n = len(rows)
-    fig["data"][T_VALUES]["geojson"] = geojson_url(level, version, services.scope)
+    fig["data"][T_VALUES]["geojson"] = boundaries
     fig["data"][T_VALUES]["locations"] = [r["code"] for r in rows]
     fig["data"][T_VALUES]["z"] = [r["value"] for r in rows]
     fig["data"][T_VALUES]["colorscale"] = colorscale(ind["polarity"])
@@ -350,7 +357,8 @@ def render_outputs(view: dict, sent: dict | None) -> tuple:
     sent = sent or {}
     figure, map_hashes = patch_delta(view["figure"], sent.get("map"))
     changed, part_hashes = parts_delta(parts, sent.get("parts"), KPI_OUTPUTS)
-    return (figure, *changed.values(), {"map": map_hashes, "parts": part_hashes})
+    shown = {"indicator": view["state"].indicator, "period": view["state"].period}  # see navigation's relay
+    return (figure, *changed.values(), {"map": map_hashes, "parts": part_hashes, "shown": shown})
 
 
 # Wiring only (ids, outputs, client-side JS), checked by the browser tests; not by mutation testing.
@@ -425,8 +433,11 @@ def register(app: dash.Dash, services: Services) -> None:
                 new ResizeObserver(() => {
                     clearTimeout(t);
                     t = setTimeout(() => {
-                        const now = measure();
-                        if (JSON.stringify(now) !== last) {
+                        const now = measure(), was = JSON.parse(last);
+                        // A shift smaller than the fit's padding (the area title filling in after the first
+                        // render moves the map by a few px) keeps the view: no second render at load.
+                        const big = Math.abs(now.w - was.w) > SLACK || Math.abs(now.h - was.h) > SLACK || now.vh !== was.vh;
+                        if (big) {
                             last = JSON.stringify(now);
                             window.dash_clientside.set_props('SIZE_ID', {data: now});
                         }
@@ -435,7 +446,7 @@ def register(app: dash.Dash, services: Services) -> None:
             }
             return measure();
         }
-        """.replace("MAP_ID", ids.MAP).replace("SIZE_ID", ids.MAP_SIZE),
+        """.replace("MAP_ID", ids.MAP).replace("SIZE_ID", ids.MAP_SIZE).replace("SLACK", str(RESIZE_SLACK_PX)),
         Output(ids.MAP_SIZE, "data"),
         Input(ids.URL, "pathname"),
     )

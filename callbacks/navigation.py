@@ -11,7 +11,6 @@ from dash import ALL, Input, Output, State, no_update
 
 from callbacks import access, inputs
 from callbacks.cockpit import resolve_state
-from callbacks.export import kpis_href
 from callbacks.services import Services
 from callbacks.state import parse_search, to_search
 from datasources.access.roles import DRILL, VIEW
@@ -95,16 +94,21 @@ def period_options(services: Services) -> list[dict]:
 
 
 def register(app: dash.Dash, services: Services) -> None:
-    """Wire URL writes and the language-dependent labels."""
+    """Wire URL writes and the language-dependent labels. One click posts once here (the URL write); what
+    only follows the URL's text (page links, the export link, the language) is computed in the browser."""
 
-    def navigate(click, _cards, indicator, period, lang_clicks, search):  # noqa: ANN001, ANN202
+    def navigate(click, _cards, pick, lang_clicks, search):  # noqa: ANN001, ANN202
         trigger = dash.callback_context.triggered_id
         if trigger is None:
             return no_update
         if isinstance(trigger, dict):
             value = dash.callback_context.triggered[0]["value"]
+        elif trigger == ids.NAV_PICK:  # a selector the user changed (see the relay below)
+            if not isinstance(pick, dict) or pick.get("id") not in (ids.INDICATOR_SELECT, ids.PERIOD_SELECT):
+                return no_update
+            trigger, value = pick["id"], pick.get("value")
         else:
-            by_input = {ids.MAP: click, ids.INDICATOR_SELECT: indicator, ids.PERIOD_SELECT: period, ids.LANG_TOGGLE: lang_clicks}
+            by_input = {ids.MAP: click, ids.LANG_TOGGLE: lang_clicks}
             if trigger not in by_input:  # a crafted post naming a state or an unknown id as the trigger
                 return no_update
             value = by_input[trigger]
@@ -127,35 +131,70 @@ def register(app: dash.Dash, services: Services) -> None:
         Output(ids.URL, "search"),
         Input(ids.MAP, "clickData"),
         Input(ids.kpi("card", ALL), "n_clicks"),
-        Input(ids.INDICATOR_SELECT, "value"),
-        Input(ids.PERIOD_SELECT, "value"),
+        Input(ids.NAV_PICK, "data"),
         Input(ids.LANG_TOGGLE, "n_clicks"),
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )(navigate)
 
-    def labels(search):  # noqa: ANN001, ANN202
-        lang = parse_search(search).lang
+    # The selectors show what the cockpit resolved (it writes them with each view, and keeps what it wrote
+    # in VIEW_SENT's "shown"): only a value that differs from it was picked by the user and navigates. The
+    # cockpit's own writes stop here, in the browser, instead of posting an echo of the URL.
+    app.clientside_callback(
+        """
+        function(indicator, period, sent) {
+            const trig = (window.dash_clientside.callback_context.triggered || [])[0];
+            const none = window.dash_clientside.no_update;
+            if (!trig) return none;
+            const shown = (sent && sent.shown) || {};
+            const isIndicator = trig.prop_id.startsWith('IND_ID.');
+            const value = isIndicator ? indicator : period;
+            if (value === null || value === undefined || value === (isIndicator ? shown.indicator : shown.period)) return none;
+            return {id: isIndicator ? 'IND_ID' : 'PER_ID', value: value};
+        }
+        """.replace("IND_ID", ids.INDICATOR_SELECT).replace("PER_ID", ids.PERIOD_SELECT),
+        Output(ids.NAV_PICK, "data"),
+        Input(ids.INDICATOR_SELECT, "value"),
+        Input(ids.PERIOD_SELECT, "value"),
+        State(ids.VIEW_SENT, "data"),
+        prevent_initial_call=True,
+    )
+
+    # The language of the URL, changed only when it differs from the one on screen: the labels (10 KB of
+    # texts) travel on a language switch, not on every click.
+    app.clientside_callback(
+        """
+        function(search, current) {
+            const lang = new URLSearchParams(search || '').getAll('lang').pop() === 'en' ? 'en' : 'zh';
+            return lang === current ? window.dash_clientside.no_update : lang;
+        }
+        """,
+        Output(ids.VIEW_LANG, "data"),
+        Input(ids.URL, "search"),
+        State(ids.VIEW_LANG, "data"),
+    )
+
+    def labels(lang):  # noqa: ANN001, ANN202
+        lang = "en" if lang == "en" else "zh"
         known = set(MESSAGES) | {f"page.{p['id']}" for p in services.cached("pages")}
         keys = inputs.output_keys(dash.callback_context.outputs_list[0], "key", known)
         root = services.cached("region", services.repo.root_code())
         title = screen_title(services.config.title, root, lang)
         return label_texts(services, keys, lang), t("lang_switch", lang), title, "zh-CN" if lang == "zh" else "en"
 
-    def cockpit_options(search):  # noqa: ANN001, ANN202
-        lang = parse_search(search).lang
+    def cockpit_options(lang):  # noqa: ANN001, ANN202
+        lang = "en" if lang == "en" else "zh"
         return layer_options(lang), indicator_options(services, lang), period_options(services)
 
-    def export_href(search):  # noqa: ANN001, ANN202
-        return kpis_href(parse_search(search))
-
+    # The page is built in its language (the layout request's Referer names it): no labels at load.
     access.callback(
         app, VIEW,
         Output(ids.label(ALL), "children"),
         Output(ids.LANG_TOGGLE, "children"),
         Output(ids.TITLE, "children"),
         Output(ids.ROOT, "lang"),
-        Input(ids.URL, "search"),
+        Input(ids.VIEW_LANG, "data"),
+        prevent_initial_call=True,
     )(labels)
 
     # Apart from the shell's labels: other pages have no cockpit controls, and a callback naming an
@@ -165,7 +204,25 @@ def register(app: dash.Dash, services: Services) -> None:
         Output(ids.LAYERS, "options"),
         Output(ids.INDICATOR_SELECT, "options"),
         Output(ids.PERIOD_SELECT, "options"),
-        Input(ids.URL, "search"),
+        Input(ids.VIEW_LANG, "data"),
     )(cockpit_options)
 
-    access.callback(app, VIEW, Output(ids.EXPORT_KPIS, "href"), Input(ids.URL, "search"))(export_href)
+    # The export link carries the view's area, period and language (callbacks.export.kpis_href, in the
+    # browser; the export route checks them again).
+    app.clientside_callback(
+        """
+        function(search) {
+            const q = new URLSearchParams(search || '');
+            const last = (k) => { const v = q.getAll(k); return v.length ? v[v.length - 1] : ''; };
+            const area = last('area'), period = last('period');
+            const parts = [
+                ['area', area === '' ? '' : (/^[A-Za-z0-9_.:-]{1,64}$/.test(area) ? area : '?')],
+                ['period', /^[0-9]{4}-[0-9]{2}$/.test(period) ? period : ''],
+                ['lang', last('lang') === 'en' ? 'en' : 'zh'],
+            ];
+            return '/export/kpis.csv?' + parts.filter(p => p[1]).map(p => p[0] + '=' + encodeURIComponent(p[1])).join('&');
+        }
+        """,
+        Output(ids.EXPORT_KPIS, "href"),
+        Input(ids.URL, "search"),
+    )

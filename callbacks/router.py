@@ -7,6 +7,7 @@ load renders each page once."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -96,15 +97,16 @@ def register(app: dash.Dash, services: Services, pages: dict[str, PageSpec]) -> 
         Input(ids.URL, "pathname"), State(ids.URL, "search"), State(ids.PAGE_KEY, "data"),
     )(route)  # also at load: a layout request without a Referer (stripped by a proxy) got the cockpit
 
-    def nav(search, key):  # noqa: ANN001, ANN202
-        query = inputs.text(search)
-        hrefs = [path + query for _page, path, _label, _perm in shell.NAV]
-        classes = ["nav-link" + (" current" if page == key else "") for page, *_ in shell.NAV]
-        return (*hrefs, *classes)
-
-    access.callback(
-        app, VIEW,
+    # The header's page links carry the current query (in the browser: no post per click).
+    app.clientside_callback(
+        """
+        function(search, key) {
+            const pages = PAGES;
+            const query = search || '';
+            return [...pages.map(p => p[1] + query), ...pages.map(p => 'nav-link' + (p[0] === key ? ' current' : ''))];
+        }
+        """.replace("PAGES", json.dumps([[page, path] for page, path, _label, _perm in shell.NAV])),
         *[Output(ids.nav(page), "href") for page, *_ in shell.NAV],
         *[Output(ids.nav(page), "className") for page, *_ in shell.NAV],
         Input(ids.URL, "search"), Input(ids.PAGE_KEY, "data"),
-    )(nav)
+    )

@@ -207,6 +207,21 @@ class Repository:
         )
         return '{"type":"FeatureCollection","features":[' + feats + "]}"
 
+    def children_geojson(self, parent: str, scope: str | None = None) -> str:
+        """A FeatureCollection (JSON text) of the children of ``parent`` (which must lie within ``scope``),
+        simplified for display: what the map draws when ``parent`` is selected, a few KB instead of a whole
+        level. Feature ``id`` is the region code."""
+        self.check_scope(parent, scope)  # the children of an area within the scope are within it too
+        sql = "SELECT code, name, parent_code, geometry_display FROM regions WHERE parent_code = :p ORDER BY code"
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(sql), {"p": parent}).all()
+        feats = ",".join(
+            f'{{"type":"Feature","id":{json.dumps(code)},'
+            f'"properties":{json.dumps({"name": name, "parent": parent_code}, ensure_ascii=False)},"geometry":{geom}}}'
+            for code, name, parent_code, geom in rows
+        )
+        return '{"type":"FeatureCollection","features":[' + feats + "]}"
+
     # ------------------------------------------------------------------ catalog and periods
     def pages(self) -> list[dict]:
         """Themes and topics in display order."""

@@ -31,6 +31,8 @@ DATA_VERSION = "data-version"
 PAGE = "page-content"
 PAGE_KEY = "page-key"
 NAV = "page-nav"
+VIEW_LANG = "view-lang"  # the language of the labels on screen: they are sent only when it changes
+NAV_PICK = "nav-pick"  # a selector's value picked by the user (not the one the cockpit wrote): navigates
 
 
 def kpi(part: str, code: str) -> dict:

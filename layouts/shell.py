@@ -114,6 +114,7 @@ def page(ctx: dict, page_key: str, body: list, lang: str | None = None) -> html.
             dcc.Interval(id=ids.REFRESH, interval=refresh_ms(ctx)),
             dcc.Store(id=ids.DATA_VERSION, data=ctx["data_version"]),
             dcc.Store(id=ids.PAGE_KEY, data=page_key),
+            dcc.Store(id=ids.VIEW_LANG, data=lang),
             header(ctx | {"page": page_key}, lang),
             *status_parts({"ok": True, "since": None}),
             html.Div(body, id=ids.PAGE, className="ioc-page"),

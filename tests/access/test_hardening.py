@@ -146,11 +146,14 @@ def test_wrong_json_types_in_map_size_layers_and_clicks_never_fail(city_sqlite):
         resp = dp.post(client, dp.body(city_sqlite.app, "url.search", {"map.clickData": click, "url.search": ""},
                                        changed=["map.clickData"]))
         assert resp.status_code in (200, 204), (click, resp.data[:200])
-    for indicator in ({"x": 1}, "<script>", 7):
-        resp = dp.post(client, dp.body(city_sqlite.app, "url.search", {"indicator-select.value": indicator, "url.search": ""},
-                                       changed=["indicator-select.value"]))
+    for indicator in ({"x": 1}, "<script>", 7):  # a selector's pick reaches the server through the nav-pick store
+        resp = dp.post(client, dp.body(city_sqlite.app, "url.search", {"nav-pick.data": {"id": "indicator-select", "value": indicator},
+                                                                       "url.search": ""}, changed=["nav-pick.data"]))
         assert resp.status_code in (200, 204)
         assert "<script>" not in resp.get_data(as_text=True)
+    for pick in ("x", [1], {"id": "url", "value": "?area=1"}, {"id": {"a": 1}}, None):
+        resp = dp.post(client, dp.body(city_sqlite.app, "url.search", {"nav-pick.data": pick, "url.search": ""}, changed=["nav-pick.data"]))
+        assert resp.status_code in (200, 204), (pick, resp.data[:200])
 
 
 def test_boundary_urls_outside_the_levels_are_404_and_not_cached(city_sqlite):

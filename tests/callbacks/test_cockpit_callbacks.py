@@ -39,7 +39,7 @@ def test_default_view_maps_the_citys_townships(services):
     view = cockpit_view(services, "", ["heat", "open"])
     ops = _ops(view)
     assert ops[("data", T_VALUES, "locations")] == [c["code"] for c in repo.children(repo.root_code())]
-    assert ops[("data", T_VALUES, "geojson")].startswith("/geo/level-1.json")
+    assert ops[("data", T_VALUES, "geojson")].startswith(f"/geo/children/{repo.root_code()}.json")
     assert _crumbs(view) == [repo.root_code()]
 
 

@@ -121,7 +121,7 @@ def test_map_of_a_lower_is_better_indicator_colours_low_values_green(services):
     assert ops[("data", T_VALUES, "z")] == [30.0, 80.0]  # A (20+30+40)/3, B (90+70)/2
     assert ops[("data", T_VALUES, "colorscale")] == colorscale(-1)
     assert ops[("data", T_VALUES, "colorscale")][0][1] == "#1a9850"  # the lowest PM2.5 is green
-    assert ops[("data", T_VALUES, "geojson")] == f"/geo/level-1.json?v={GEOMETRY_VERSION}&s=all"
+    assert ops[("data", T_VALUES, "geojson")] == f"/geo/children/{CITY}.json?v={GEOMETRY_VERSION}&s=all"  # the city's children only
     assert ops[("data", T_VALUES, "colorbar", "title", "text")] == "μg/m³"
     # hover: name, value, rank of 2 (lower is better: A first), change vs before: (30-40)/40, (80-30)/30
     assert ops[("data", T_VALUES, "customdata")] == [["甲镇", "30", "1/2", "-25.0%"], ["乙镇", "80", "2/2", "+166.7%"]]
@@ -146,7 +146,7 @@ def test_map_of_a_higher_is_better_indicator_colours_high_values_green(services)
 def test_map_of_a_town_shows_its_communities_with_ranks_and_gaps(services):
     ops = _ops(cockpit_view(services, f"?area={TA}&indicator=emg_max&lang=en", [])["figure"])
     assert ops[("data", T_VALUES, "locations")] == [A1, A2, A3]
-    assert ops[("data", T_VALUES, "geojson")] == f"/geo/level-2.json?v={GEOMETRY_VERSION}&s=all"
+    assert ops[("data", T_VALUES, "geojson")] == f"/geo/children/{TA}.json?v={GEOMETRY_VERSION}&s=all"
     assert ops[("data", T_VALUES, "z")] == [3.0, 7.0, None]
     # no previous values; A3 has no value, so no rank; its English name is empty: the Chinese one shows
     assert ops[("data", T_VALUES, "customdata")] == [["A1", "3", "1/3", "–"], ["A2", "7", "2/3", "–"], ["甲三社区", "–", "–", "–"]]
@@ -158,7 +158,8 @@ def test_map_of_a_community_shows_it_among_its_siblings(services):
     assert ops[("data", T_VALUES, "customdata")] == [["甲二社区", "30", "1/1", "-25.0%"]]  # (30-40)/40
     assert ops[("data", T_CONTEXT, "locations")] == [A1, A3]
     assert ops[("data", T_CONTEXT, "z")] == [0, 0]
-    assert ops[("data", T_CONTEXT, "geojson")] == f"/geo/level-2.json?v={GEOMETRY_VERSION}&s=all"
+    # the community among its siblings: the children of its town, drawn from the town's boundaries
+    assert ops[("data", T_CONTEXT, "geojson")] == ops[("data", T_VALUES, "geojson")] == f"/geo/children/{TA}.json?v={GEOMETRY_VERSION}&s=all"
 
 
 def test_map_layers_show_heat_open_events_and_facilities(services):
@@ -564,7 +565,7 @@ def test_an_area_with_a_single_child_still_maps_its_child(services):
     ind = next(i for i in services.repo.indicators() if i["code"] == "eco_sum")
     rows = services.repo.child_values("eco_sum", TB, OCT)[:1]
     ops = _ops(map_patch(services, ViewState(area=TB, period="2026-10"), region, ind, rows, services.repo.bounds(TB), set(), {}))
-    assert ops[("data", T_VALUES, "geojson")] == f"/geo/level-2.json?v={GEOMETRY_VERSION}&s=all"
+    assert ops[("data", T_VALUES, "geojson")] == f"/geo/children/{TB}.json?v={GEOMETRY_VERSION}&s=all"
     assert ops[("data", T_CONTEXT, "locations")] == []
 
 

@@ -1,0 +1,91 @@
+"""What one click costs in callback posts, in a real browser on the county demo: the first load renders the
+cockpit once and never echoes the URL back; a drill posts once per server feature (URL, view, header, ticker)
+and sends no labels; only the language switch sends the labels; a selector the user changes still navigates."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from layouts import ids
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # slow: the county demo is built first
+
+POLL = "data-version.data"  # the data-version timer: not caused by a click
+
+
+@pytest.fixture(scope="module")
+def township(ioc_repo) -> dict:
+    rows = [r for r in ioc_repo.children(ioc_repo.root_code()) if ioc_repo.region(r["code"])["n_children"] > 0]
+    return max(rows, key=lambda r: r["area_km2"])
+
+
+def _record(cp) -> list[str]:  # noqa: ANN001
+    """The output key of every callback post the page makes from now on (the timer's poll left out)."""
+    posts: list[str] = []
+
+    def on_request(req) -> None:  # noqa: ANN001
+        if "_dash-update-component" in req.url:
+            output = json.loads(req.post_data or "{}").get("output", "")
+            if output != POLL:
+                posts.append(output)
+
+    cp.page.on("request", on_request)
+    return posts
+
+
+def _feature(output: str) -> str:
+    """A readable name of the callback an output key belongs to."""
+    for name, fragment in (("view", "map.figure"), ("header", "header-mode.children"), ("ticker", "ticker.children"),
+                           ("labels", '"type":"label"'), ("options", "indicator-select.options"), ("route", "page-content"),
+                           ("nav", "nav-cockpit"), ("export", "export-kpis")):
+        if fragment in output:
+            return name
+    return output
+
+
+def _settle(cp) -> None:  # noqa: ANN001
+    cp.page.wait_for_load_state("networkidle")
+
+
+def test_first_load_renders_once_and_a_drill_posts_once_per_feature_without_labels(cockpit, ioc_repo, township):
+    cp = cockpit(1920, 1080)
+    posts = _record(cp)
+    root = ioc_repo.root_code()
+    cp.open("/")
+    cp.wait_for_view(root)
+    cp.wait_for_map_fitted(root)
+    _settle(cp)
+    first = [_feature(p) for p in posts]
+    assert first.count("view") == 1, first  # one render: a few px of layout shift after it keep the view
+    assert "url.search" not in first, first  # the selectors' values written by the cockpit are not echoed
+    assert "labels" not in first, first  # the page is built in its language
+    assert not {"nav", "export"} & set(first), first  # computed in the browser
+
+    posts.clear()
+    cp.click_region(township)
+    cp.wait_for_view(township["code"])
+    _settle(cp)
+    assert sorted(_feature(p) for p in posts) == ["header", "ticker", "url.search", "view"], posts
+
+    posts.clear()
+    cp.page.click(f"#{ids.LANG_TOGGLE}")
+    cp.page.wait_for_function("() => document.documentElement.querySelector('#ioc-root').lang === 'en'")
+    cp.wait_for_view(township["code"])
+    _settle(cp)
+    lang = [_feature(p) for p in posts]
+    assert lang.count("labels") == 1 and lang.count("options") == 1, lang
+    assert cp.page.locator(f"#{ids.LANG_TOGGLE}").inner_text().strip() == "中文"
+
+
+def test_a_period_the_user_picks_still_navigates(cockpit, ioc_repo, ioc_period):
+    cp = cockpit(1920, 1080)
+    root = ioc_repo.root_code()
+    cp.open("/")
+    cp.wait_for_view(root)
+    older = ioc_repo.periods()[1].strftime("%Y-%m")
+    cp.page.evaluate("([id, v]) => window.dash_clientside.set_props(id, {value: v})", [ids.PERIOD_SELECT, older])
+    cp.page.wait_for_function("(p) => new URLSearchParams(location.search).get('period') === p", arg=older)
+    assert parse_qs(urlparse(cp.page.url).query)["period"] == [older]
