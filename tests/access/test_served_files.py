@@ -1,12 +1,13 @@
 """What the browser fetches besides callback answers. Boundaries by parent: ``/geo/children/<code>.json`` holds the children of one area (what the map draws for
 it), compressed, kept by the browser for as long as the geometry version in the URL, and refused (404, as for
-an unknown area) outside the caller's scope. plotly.js is the map-only bundle from assets/, never also Dash's
+an unknown area) outside the caller's scope. plotly.js is the custom bundle from assets/ (the traces drawn), never also Dash's
 full one."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 from plotly.offline import get_plotlyjs_version
@@ -72,10 +73,24 @@ def test_the_favicon_is_kept_by_the_browser(city_sqlite):
     assert resp.headers["Cache-Control"] == "public, max-age=31536000, immutable"
 
 
-def test_the_page_loads_the_map_only_plotly_bundle_and_not_the_full_one(city_sqlite):
+def test_the_page_loads_the_custom_plotly_bundle_and_not_the_full_one(city_sqlite):
     page = city_sqlite.client("leader").get("/").get_data(as_text=True)
-    assert "/assets/plotly-map.min.js" in page
-    assert "plotly.min.js" not in page.replace("plotly-map.min.js", "")  # Dash's 4.8 MB bundle stays out
-    bundle = (Path(__file__).parents[2] / "assets" / "plotly-map.min.js").read_text()[:200]
-    assert f"plotly.js (map - minified) v{get_plotlyjs_version()}" in bundle  # the version plotly.py expects
+    assert "/assets/plotly-ioc.min.js" in page
+    assert "plotly.min.js" not in page.replace("plotly-ioc.min.js", "")  # Dash's 4.8 MB bundle stays out
+    bundle = (Path(__file__).parents[2] / "assets" / "plotly-ioc.min.js").read_text()[:200]
+    assert f"minified) v{get_plotlyjs_version()}" in bundle  # the version plotly.py expects
     assert "MIT license" in bundle
+
+
+def test_the_plotly_bundle_holds_every_trace_type_the_pages_draw():
+    root = Path(__file__).parents[2]
+    header = (root / "assets" / "plotly-ioc.min.js").read_text()[:300]
+    bundled = set(re.search(r"ioc custom: ([a-z ]+) - minified", header).group(1).split()) | {"scatter"}
+    drawn = {
+        name.lower()
+        for folder in ("callbacks", "layouts", "datasources")
+        for path in (root / folder).rglob("*.py")
+        for name in re.findall(r"\bgo\.([A-Z][a-z]+)\(", path.read_text())
+    } - {"figure"}
+    assert drawn, "no trace found: the pattern no longer matches how the pages build figures"
+    assert drawn <= bundled, f"add {sorted(drawn - bundled)} to TRACES in scripts/plotly-bundle.sh and rebuild"
