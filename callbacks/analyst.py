@@ -391,14 +391,13 @@ def register(app: dash.Dash, services: Services) -> None:
 
     access.callback(
         app, EXPORT,
-        Output(ids.URL, "search", allow_duplicate=True),
+        Output(ids.ANALYST_URL, "search"),
         *[Output(cid, "value") for cid, _p in CONTROLS],
         Output(ids.ANALYST_INDICATORS, "options"),
         Output(ids.ANALYST_CATEGORIES, "options"),
         Input(ids.URL, "search"),
         *[Input(cid, "value") for cid, _p in CONTROLS],
         Input(ids.ANALYST_MAP, "selectedData"),
-        prevent_initial_call="initial_duplicate",
     )(sync)
 
     def charts(search):  # noqa: ANN001, ANN202

@@ -175,6 +175,7 @@ def records_panel(lang: str) -> html.Section:
 def page(opts: dict, lang: str) -> list:
     """The whole analyst page body."""
     return [html.Main(className="ioc-main analyst-main", children=[
+        dcc.Location(id=ids.ANALYST_URL, refresh="callback-nav"),  # tells the shell's URL (ids.URL) it moved
         dcc.Store(id=ids.ANALYST_DRILL, data=None),
         filters_panel(opts, lang),
         html.Div(className="analyst-grid", children=[*(chart_panel(p, lang) for p in CHARTS), records_panel(lang)]),

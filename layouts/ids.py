@@ -102,6 +102,10 @@ DEGRADED_RETRY = "degraded-retry"  # its timer: asks the server whether the data
 
 # Analyst workbench (/analyst)
 ANALYST_ERROR = "analyst-error"
+# The analyst page writes its URL through a Location of its own: a callback writing the shell's URL with
+# analyst inputs would run on every page (its output exists everywhere) and fail for the missing inputs.
+# Locations follow each other's history pushes, so the shell's URL (and every reader of it) follows.
+ANALYST_URL = "analyst-url"
 ANALYST_AREAS = "analyst-areas"
 ANALYST_FROM = "analyst-from"
 ANALYST_TO = "analyst-to"
