@@ -25,7 +25,21 @@ from datetime import datetime
 import dash
 import flask
 
-from callbacks import admin, api, auth, cockpit, console, export, header, navigation, router, security, ticker
+from callbacks import (
+    admin,
+    api,
+    auth,
+    cockpit,
+    console,
+    export,
+    header,
+    health,
+    logs,
+    navigation,
+    router,
+    security,
+    ticker,
+)
 from callbacks.services import Services
 from config import ROOT, Config
 from datasources import db
@@ -40,6 +54,7 @@ from layouts import cockpit as cockpit_layout
 def create_app(config: Config | dict | None = None) -> dash.Dash:
     """Build a Dash app on the configured database (which must hold data: see ``ensure_demo``)."""
     cfg = config if isinstance(config, Config) else Config.from_env().with_overrides(config)
+    logs.configure_logging(cfg.log_level, cfg.log_format)
     engine = db.make_engine(cfg.database_url)
     services = Services.create(cfg, Repository(engine))
     demo = is_demo(services.base_repo)
@@ -53,10 +68,16 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
         suppress_callback_exceptions=True,
     )
     services.cache.init_app(app.server)
+    if cfg.proxies:  # behind nginx: the client's address (audit log, rate limits) and scheme from its headers
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=cfg.proxies, x_proto=cfg.proxies)
     auth.configure(app.server, cfg, demo)
     pages = {p.key: p for p in (router.PageSpec("cockpit", "/", cockpit_layout.page), router.PageSpec("console", "/console", console.page))}
     app.layout = lambda: router.initial_layout(services, pages) if flask.g.get("ioc_principal") else dash.html.Div()
     auth.register(app, services)  # the guard first: every later route and callback has a caller
+    logs.register(app.server)  # request ids before even the guard: its refusals are logged with theirs
+    health.register(app.server, services)
     security.register(app, services)
     _register_routes(app.server, services)
     api.register(app, services)
@@ -105,10 +126,6 @@ def _register_routes(server: flask.Flask, services: Services) -> None:
         resp = flask.Response(body, mimetype="application/geo+json")
         resp.headers["Cache-Control"] = "private, max-age=86400, immutable"
         return resp
-
-    @server.get("/healthz")
-    def healthz():  # noqa: ANN202
-        return {"status": "ok", "data_version": services.base_repo.data_version()}
 
 
 def ensure_demo(cfg: Config, force: bool = False, quiet: bool = False) -> None:

@@ -52,6 +52,10 @@ class Config:
     api_rate_per_minute: int = field(default=120, metadata={
         "doc": "ingest requests a minute per API token (token bucket, per worker process; 0 = no limit; 429 above)"})
     api_rate_burst: int = field(default=30, metadata={"doc": "ingest requests a token may send at once before the rate applies"})
+    log_level: str = field(default="INFO", metadata={"doc": "level of the app's logs (DEBUG, INFO, WARNING, ERROR)"})
+    log_format: str = field(default="json", metadata={"doc": "logs on stderr: json (one JSON object a line, with the request id) or text"})
+    proxies: int = field(default=0, metadata={
+        "doc": "reverse proxies in front (1 behind the nginx of deploy/): client address and scheme are taken from their X-Forwarded-* headers"})
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:
