@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from tests import dash_posts as dp  # noqa: E402
 from tests.serving.conftest import sign_in  # noqa: E402
 from tests.serving.stack import production_stack  # noqa: E402
-from tests.serving.test_slow_clients import SlowClients  # noqa: E402
+from tests.serving.test_production_setup import SlowClients  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:

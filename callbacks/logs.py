@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import flask
 from flask import g, has_request_context, request
+from werkzeug.exceptions import HTTPException
 
 #: What a request id from outside may look like (the nginx front's map uses the same pattern).
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -37,7 +38,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        rid = getattr(record, "request_id", None) or current_request_id()
+        rid = getattr(record, "request_id", None)
         if rid:
             line["request_id"] = rid
         for key, value in record.__dict__.items():
@@ -53,15 +54,29 @@ def current_request_id() -> str | None:
     return g.get("request_id") if has_request_context() else None
 
 
+def _stamp_request_id(factory):  # noqa: ANN001, ANN202
+    """A LogRecord factory that stamps the current request's id on every record (any logger, any handler)."""
+
+    def make(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        record = factory(*args, **kwargs)
+        record.request_id = current_request_id()
+        return record
+
+    make._ioc = True  # type: ignore[attr-defined]
+    return make
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     """Send the ``ioc`` loggers (and anything propagating to the root) to stderr as JSON lines (``fmt``
     'text': plain lines for a terminal). Idempotent: a second app in the same process changes nothing."""
+    if not getattr(logging.getLogRecordFactory(), "_ioc", False):
+        logging.setLogRecordFactory(_stamp_request_id(logging.getLogRecordFactory()))
     root = logging.getLogger()
     if any(getattr(h, _MARK, False) for h in root.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s"))
+        "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     setattr(handler, _MARK, True)
     root.addHandler(handler)
     logging.getLogger("ioc").setLevel(level.upper())
@@ -95,8 +110,11 @@ def register(server: flask.Flask) -> None:
 
 def callback_output() -> str | None:
     """The output key of the Dash callback this request posts (None for other requests)."""
-    if request.path != "/_dash-update-component" or request.method != "POST":
+    if request.path != "/_dash-update-component" or request.method != "POST" or request.mimetype != "application/json":
         return None
-    body = request.get_json(silent=True)
+    try:  # parsed once already by the callback guard (cached); an over-long body is never read here
+        body = request.get_json(silent=True)
+    except HTTPException:
+        return None
     output = body.get("output") if isinstance(body, dict) else None
     return output[:200] if isinstance(output, str) else None

@@ -1,4 +1,6 @@
-"""50 slow clients (one byte every 2 s) hold connections to the production setup while normal requests
+"""The production setup of deploy/ (nginx + gunicorn) as started by systemd, on loopback.
+
+50 slow clients (one byte every 2 s) hold connections to the production setup while normal requests
 keep being answered, correctly and without starving. Timings are not asserted beyond a ceiling that only
 starvation would reach (5 s per request); bench/slow_clients.py measures the p95 with and without the
 nginx front."""
@@ -117,3 +119,20 @@ def test_static_assets_come_from_nginx_with_a_year_of_caching(stack):
     assert resp.content == (ROOT / "assets" / name).read_bytes()
     assert "max-age=31536000" in resp.headers["Cache-Control"]
     assert not any(f"/assets/{name}" in line for line in stack.log_text().splitlines())  # never reached gunicorn
+
+
+def test_a_request_id_reaches_nginxs_and_the_apps_json_logs_and_comes_back(stack):
+    resp = requests.get(f"{stack.url}/healthz", headers={"X-Request-ID": "probe-42.a"}, timeout=10)
+    assert resp.headers["X-Request-ID"] == "probe-42.a"
+    fresh = requests.get(f"{stack.url}/healthz", timeout=10).headers["X-Request-ID"]
+    assert len(fresh) == 32  # nginx's own id when the client sends none, the same in the app's log
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # log lines are written after the answer
+        app_lines = [json.loads(line) for line in stack.log_text().splitlines() if line.startswith("{")]
+        front_lines = [json.loads(line) for line in (stack.workdir / "access.log").read_text().splitlines()]
+        ids = {(x.get("logger"), x.get("request_id")) for x in app_lines + front_lines}
+        if {("ioc.access", "probe-42.a"), ("nginx.access", "probe-42.a"), ("ioc.access", fresh), ("nginx.access", fresh)} <= ids:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"request ids missing from the logs: {sorted(ids, key=str)[-10:]}")
