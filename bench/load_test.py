@@ -1,0 +1,186 @@
+"""Load test of the production setup: wall screens polling at the refresh interval plus duty officers
+drilling (and one data feed), against the county demo, with locust.
+
+    python bench/load_test.py --minutes 10                # the figures in docs/PRODUCTION.md
+    python bench/load_test.py --minutes 1 --walls 10      # a quick look
+
+Copies the county demo (default /work/cache/bench-county.db, or --db; built by
+``python app.py demo --scale county``) to a temporary folder (the app writes accounts and the feed's events),
+builds the callback posts the wall's browser makes (tests/dash_posts.py, from the app's own callback map),
+starts nginx + gunicorn with deploy/'s configuration on free loopback ports (tests/serving/stack.py), runs
+locust headless and samples the RSS of every gunicorn worker every 5 s. Prints sustained requests/s, p50/p95
+per request kind and overall, errors, and worker memory; writes the whole result as JSON (--json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests import dash_posts as dp  # noqa: E402
+from tests.serving.stack import production_stack  # noqa: E402
+
+KPI_TYPES = ("value", "unit", "name", "change", "yoy", "spark", "fresh", "card")
+MAP_SIZE = {"w": 1200, "h": 760, "vh": 1080}  # the wall's 1920x1080 cockpit
+
+
+def prepare(url: str, workdir: Path) -> Path:
+    """Demo accounts, a feed token and the callback posts of the wall, written to ``workdir/posts.json``."""
+    from sqlalchemy import text
+
+    from app import create_app
+    from config import Config
+    from datasources.access.accounts import Accounts
+
+    cfg = Config.from_env().with_overrides({"database_url": url, "scheduler": 0, "cache_type": "NullCache"})
+    app = create_app(cfg)
+    services = app.server.config["IOC_SERVICES"]
+    engine = services.base_repo.engine
+    with engine.connect() as conn:
+        heads = conn.execute(text("SELECT code FROM indicators WHERE headline = :t ORDER BY theme, code"), {"t": True}).scalars().all()
+        towns = conn.execute(text("SELECT code FROM regions WHERE level = 1 ORDER BY code")).scalars().all()
+        communities = conn.execute(text("SELECT code FROM regions WHERE level = 2 ORDER BY code")).scalars().all()
+        points = [list(p) for p in conn.execute(text(
+            "SELECT centroid_lon, centroid_lat FROM regions WHERE level = 2 ORDER BY code LIMIT 50")).all()]
+        refresh = json.loads(conn.execute(text("SELECT value FROM meta WHERE key = 'mode_profiles'")).scalar() or "{}")
+    codes = {f"kpi-{p}": list(heads) for p in KPI_TYPES}
+    callbacks = {
+        "poll": _poll_body(app),
+        "facts": dp.body(app, "header-mode.children", {"url.search": "", "data-version.data": 0}),
+        "render": dp.body(app, "map.figure", {"url.search": "", "layer-toggle.value": ["heat", "open", "alerts"],
+                                              "map-size.data": MAP_SIZE}, codes),
+        "ticker": dp.body(app, "ticker.children", {"url.search": "", "data-version.data": 0}),
+        "labels": dp.body(app, "lang-toggle.children", {"url.search": ""}, _label_codes()),
+        "options": dp.body(app, "indicator-select.options", {"url.search": ""}),
+        "export_href": dp.body(app, "export-kpis.href", {"url.search": ""}),
+    }
+    secret, _ = Accounts(engine).create_token("load-test-feed", "feed", None, actor="bench")
+    posts = {
+        "password": cfg.demo_password, "refresh_seconds": (refresh.get("daily") or {}).get("refresh_seconds", cfg.refresh_seconds),
+        "geo_url": "/geo/level-1.json", "callbacks": callbacks, "feed_token": secret, "points": points,
+        "drill_searches": ["", *[f"?area={c}" for c in towns], *[f"?area={c}" for c in communities[::7]]],
+    }
+    engine.dispose()
+    path = workdir / "posts.json"
+    path.write_text(json.dumps(posts, ensure_ascii=False))
+    return path
+
+
+def _poll_body(app) -> dict:  # noqa: ANN001
+    key = next(k for k, v in app.callback_map.items()
+               if k.startswith("data-version.data") and [i["id"] for i in v["inputs"]] == ["refresh-interval"])
+    return dp.body(app, key, {"refresh-interval.n_intervals": 1, "data-version.data": 0})
+
+
+def _label_codes() -> dict[str, list[str]]:
+    """Label keys for the labels callback's ALL output (about as many as the cockpit page shows)."""
+    from layouts.i18n import MESSAGES
+
+    return {"label": sorted(MESSAGES)[:40]}
+
+
+class MemorySampler(threading.Thread):
+    """RSS of every gunicorn worker (children of the master), every ``every`` seconds."""
+
+    def __init__(self, master: int, every: float = 5.0) -> None:
+        super().__init__(daemon=True)
+        self.master, self.every, self.samples = psutil.Process(master), every, []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                workers = {c.pid: c.memory_info().rss for c in self.master.children()}
+            except psutil.Error:
+                workers = {}
+            self.samples.append({"t": time.time(), "workers": workers, "master": self.master.memory_info().rss})
+            self._stop_event.wait(self.every)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
+def summary(stats_csv: Path, seconds: float, memory: list[dict]) -> dict:
+    """The figures of one run from locust's stats CSV and the memory samples."""
+    rows = list(csv.DictReader(stats_csv.open()))
+    kinds = {}
+    for r in rows:
+        kinds[r["Name"] if r["Name"] != "Aggregated" else "ALL"] = {
+            "requests": int(r["Request Count"]), "failures": int(r["Failure Count"]),
+            "rps": round(float(r["Requests/s"]), 2), "p50_ms": float(r["50%"] or 0), "p95_ms": float(r["95%"] or 0),
+            "p99_ms": float(r["99%"] or 0), "max_ms": round(float(r["Max Response Time"] or 0)),
+        }
+    per_worker = [v for s in memory for v in s["workers"].values()]
+    last = memory[-1]["workers"] if memory else {}
+    mib = 1024 * 1024
+    return {
+        "seconds": round(seconds), "kinds": kinds,
+        "worker_rss_mib": {"workers": len(last), "max": round(max(per_worker) / mib) if per_worker else None,
+                           "last": sorted(round(v / mib) for v in last.values()),
+                           "first": sorted(round(v / mib) for v in memory[0]["workers"].values()) if memory else []},
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--db", default="/work/cache/bench-county.db", help="SQLite demo to copy (county scale)")
+    parser.add_argument("--walls", type=int, default=50)
+    parser.add_argument("--officers", type=int, default=10)
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: deploy/gunicorn.conf.py)")
+    parser.add_argument("--threads", type=int, help="threads per worker (default: deploy/gunicorn.conf.py)")
+    parser.add_argument("--cache", default="SimpleCache", help="IOC_CACHE_TYPE of the app (RedisCache needs IOC_REDIS_URL)")
+    parser.add_argument("--json", help="write the result here")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ioc-load-"))
+    try:
+        target = work / "county.db"
+        print(f"copying {args.db} ...", flush=True)
+        shutil.copy(args.db, target)
+        url = f"sqlite:///{target}"
+        posts = prepare(url, work)
+        env = {"IOC_CACHE_TYPE": args.cache, "IOC_SCHEDULER": "1", "IOC_LOG_LEVEL": "WARNING"}
+        with production_stack(url, work / "run", workers=args.workers, threads=args.threads, env=env) as stack:
+            sampler = MemorySampler(stack.gunicorn().pid)
+            sampler.start()
+            users = args.walls + args.officers + 1
+            started = time.time()
+            cmd = [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "load" / "locustfile.py"), "--headless",
+                   "--host", stack.url, "-u", str(users), "-r", "10", "-t", f"{int(args.minutes * 60)}s",
+                   "--csv", str(work / "locust"), "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING"]
+            lenv = {**os.environ, "IOC_LOAD_POSTS": str(posts), "IOC_LOAD_WALLS": str(args.walls),
+                    "IOC_LOAD_OFFICERS": str(args.officers)}
+            print(f"locust: {args.walls} walls + {args.officers} officers + 1 feed for {args.minutes} min against {stack.url}",
+                  flush=True)
+            subprocess.run(cmd, env=lenv, check=False)
+            seconds = time.time() - started
+            sampler.stop()
+            result = summary(work / "locust_stats.csv", seconds, sampler.samples)
+            result |= {"walls": args.walls, "officers": args.officers, "workers": len(stack.worker_pids()),
+                       "threads": args.threads or int(os.environ.get("IOC_THREADS", 0)) or "deploy default",
+                       "cache": args.cache, "load_average_at_end": os.getloadavg()}
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
