@@ -3,6 +3,7 @@ started once for the module that asks for it."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 import pytest
@@ -28,6 +29,8 @@ def stack(mini_pristine, tmp_path_factory):
     """nginx in front of gunicorn (2 workers × 4 threads) on a private copy of the mini demo."""
     if nginx_binary() is None:
         need("nginx is not installed (scripts/test.sh installs Debian's nginx)")
+    if importlib.util.find_spec("gunicorn") is None:
+        need("gunicorn is not installed (pip install -e '.[test,prod]')")
     workdir = tmp_path_factory.mktemp("stack")
     url = sqlite_copy(mini_pristine, workdir / "mini.db")
     with production_stack(url, workdir / "run", workers=2, threads=4) as running:
