@@ -144,6 +144,7 @@ def main() -> int:
     parser.add_argument("--officers", type=int, default=10)
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: deploy/gunicorn.conf.py)")
     parser.add_argument("--threads", type=int, help="threads per worker (default: deploy/gunicorn.conf.py)")
+    parser.add_argument("--worker-class", help="gunicorn worker class (default: deploy/gunicorn.conf.py's gthread)")
     parser.add_argument("--cache", default="SimpleCache", help="IOC_CACHE_TYPE of the app (RedisCache needs IOC_REDIS_URL)")
     parser.add_argument("--json", help="write the result here")
     args = parser.parse_args()
@@ -154,7 +155,8 @@ def main() -> int:
         shutil.copy(args.db, target)
         url = f"sqlite:///{target}"
         posts = prepare(url, work)
-        env = {"IOC_CACHE_TYPE": args.cache, "IOC_SCHEDULER": "1", "IOC_LOG_LEVEL": "WARNING"}
+        env = {"IOC_CACHE_TYPE": args.cache, "IOC_SCHEDULER": "1", "IOC_LOG_LEVEL": "WARNING",
+               **({"IOC_WORKER_CLASS": args.worker_class} if args.worker_class else {})}
         with production_stack(url, work / "run", workers=args.workers, threads=args.threads, env=env) as stack:
             sampler = MemorySampler(stack.gunicorn().pid)
             sampler.start()
@@ -172,6 +174,7 @@ def main() -> int:
             sampler.stop()
             result = summary(work / "locust_stats.csv", seconds, sampler.samples)
             result |= {"walls": args.walls, "officers": args.officers, "workers": len(stack.worker_pids()),
+                       "worker_class": args.worker_class or "gthread",
                        "threads": args.threads or int(os.environ.get("IOC_THREADS", 0)) or "deploy default",
                        "cache": args.cache, "load_average_at_end": os.getloadavg()}
         print(json.dumps(result, indent=2, ensure_ascii=False))

@@ -17,7 +17,7 @@ bind = os.environ.get("IOC_BIND", "127.0.0.1:8000")
 # gthread: each worker process answers several requests at once with threads. A callback spends much of
 # its time in SQLite/PostgreSQL and Redis, which release the GIL, so threads overlap well; and a worker
 # process costs ~150–250 MB (pandas, geopandas, plotly), a thread almost nothing.
-worker_class = "gthread"
+worker_class = os.environ.get("IOC_WORKER_CLASS", "gthread")
 workers = int(os.environ.get("IOC_WORKERS", "3"))   # 2 cores: cores + 1
 threads = int(os.environ.get("IOC_THREADS", "4"))
 
