@@ -115,25 +115,58 @@ class MemorySampler(threading.Thread):
         self.join()
 
 
-def summary(stats_csv: Path, seconds: float, memory: list[dict]) -> dict:
-    """The figures of one run from locust's stats CSV and the memory samples."""
+def _figures(times: list[float], failures: int, seconds: float) -> dict:
+    ordered = sorted(times)
+
+    def q(p: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))]) if ordered else 0
+
+    return {"requests": len(ordered), "failures": failures, "rps": round(len(ordered) / seconds, 2) if seconds else 0,
+            "p50_ms": q(0.50), "p95_ms": q(0.95), "p99_ms": q(0.99), "max_ms": round(ordered[-1]) if ordered else 0}
+
+
+def steady_state(records: list, end: float) -> dict:
+    """Figures of the requests made after the last screen finished loading (its login and page load are
+    the ramp-up, reported apart as 'page load …'), per kind and over all."""
+    ready = [t for t, name, _ms, _ok in records if name == "__ready__"]
+    start = max(ready) if ready else min((r[0] for r in records), default=end)
+    window = [r for r in records if r[0] > start and r[1] != "__ready__" and not r[1].startswith("page load")]
+    seconds = max(end - start, 1e-9)
+    kinds: dict[str, dict] = {}
+    for name in sorted({r[1] for r in window}):
+        rows = [r for r in window if r[1] == name]
+        kinds[name] = _figures([r[2] for r in rows], sum(not r[3] for r in rows), seconds)
+    kinds["ALL (steady)"] = _figures([r[2] for r in window], sum(not r[3] for r in window), seconds)
+    loads = [r for r in records if r[1].startswith("page load")]
+    kinds["page loads (ramp-up)"] = _figures([r[2] for r in loads], sum(not r[3] for r in loads), max(start - records[0][0], 1e-9)
+                                             if records else 1)
+    return {"steady_seconds": round(seconds), "ramp_up_seconds": round(start - records[0][0]) if records else 0, "kinds": kinds}
+
+
+def summary(stats_csv: Path, records_json: Path, seconds: float, memory: list[dict]) -> dict:
+    """The figures of one run from the request records, locust's stats CSV and the memory samples."""
     rows = list(csv.DictReader(stats_csv.open()))
-    kinds = {}
-    for r in rows:
-        kinds[r["Name"] if r["Name"] != "Aggregated" else "ALL"] = {
-            "requests": int(r["Request Count"]), "failures": int(r["Failure Count"]),
-            "rps": round(float(r["Requests/s"]), 2), "p50_ms": float(r["50%"] or 0), "p95_ms": float(r["95%"] or 0),
-            "p99_ms": float(r["99%"] or 0), "max_ms": round(float(r["Max Response Time"] or 0)),
-        }
+    whole = next((r for r in rows if r["Name"] == "Aggregated"), None)
+    records = json.loads(records_json.read_text()) if records_json.exists() else []
+    steady = steady_state(records, records[-1][0] if records else time.time())
     per_worker = [v for s in memory for v in s["workers"].values()]
     last = memory[-1]["workers"] if memory else {}
     mib = 1024 * 1024
     return {
-        "seconds": round(seconds), "kinds": kinds,
+        "seconds": round(seconds), **steady,
+        "whole_run": {"requests": int(whole["Request Count"]), "failures": int(whole["Failure Count"])} if whole else None,
         "worker_rss_mib": {"workers": len(last), "max": round(max(per_worker) / mib) if per_worker else None,
                            "last": sorted(round(v / mib) for v in last.values()),
                            "first": sorted(round(v / mib) for v in memory[0]["workers"].values()) if memory else []},
     }
+
+
+def table(result: dict) -> str:
+    """The figures as a Markdown table (docs/PRODUCTION.md)."""
+    lines = ["| request | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, k in result["kinds"].items():
+        lines.append(f"| {name} | {k['requests']} | {k['rps']} | {k['p50_ms']} | {k['p95_ms']} | {k['p99_ms']} | {k['max_ms']} | {k['failures']} |")
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -166,18 +199,20 @@ def main() -> int:
                    "--host", stack.url, "-u", str(users), "-r", "10", "-t", f"{int(args.minutes * 60)}s",
                    "--csv", str(work / "locust"), "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING"]
             lenv = {**os.environ, "IOC_LOAD_POSTS": str(posts), "IOC_LOAD_WALLS": str(args.walls),
+                    "IOC_LOAD_RECORDS": str(work / "records.json"),
                     "IOC_LOAD_OFFICERS": str(args.officers)}
             print(f"locust: {args.walls} walls + {args.officers} officers + 1 feed for {args.minutes} min against {stack.url}",
                   flush=True)
             subprocess.run(cmd, env=lenv, check=False)
             seconds = time.time() - started
             sampler.stop()
-            result = summary(work / "locust_stats.csv", seconds, sampler.samples)
+            result = summary(work / "locust_stats.csv", work / "records.json", seconds, sampler.samples)
             result |= {"walls": args.walls, "officers": args.officers, "workers": len(stack.worker_pids()),
                        "worker_class": args.worker_class or "gthread",
                        "threads": args.threads or int(os.environ.get("IOC_THREADS", 0)) or "deploy default",
                        "cache": args.cache, "load_average_at_end": os.getloadavg()}
         print(json.dumps(result, indent=2, ensure_ascii=False))
+        print(table(result))
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2, ensure_ascii=False))
     finally:

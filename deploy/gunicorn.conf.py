@@ -25,7 +25,11 @@ threads = int(os.environ.get("IOC_THREADS", "4"))
 # cut earlier by the database statement timeout).
 timeout = int(os.environ.get("IOC_WORKER_TIMEOUT", "60"))
 graceful_timeout = 30            # on restart/upgrade: finish the requests in flight
-keepalive = 5                    # nginx keeps upstream connections open (upstream keepalive)
+# nginx keeps upstream connections open (upstream keepalive, closed by nginx after its 60 s
+# keepalive_timeout): gunicorn must keep them longer, or it closes one just as nginx sends a POST on it
+# and nginx answers 502 (a POST is never retried). Idle keep-alive connections wait in the worker's
+# poller, not in a thread.
+keepalive = 75
 
 # Recycle workers now and then so a slow leak (caches, fragmentation) can never grow without bound;
 # the jitter keeps them from restarting all at once.

@@ -14,13 +14,28 @@ import json
 import os
 import random
 import re
+import time
 from datetime import datetime
 from pathlib import Path
 
-from locust import HttpUser, between, constant, task
+from locust import HttpUser, between, constant, events, task
 
 POSTS = json.loads(Path(os.environ["IOC_LOAD_POSTS"]).read_text(encoding="utf-8"))
 HEADERS = {"Content-Type": "application/json"}
+#: (time, name, ms, ok) of every request, and ("__ready__", time) when a screen finished loading: the runner
+#: takes its steady-state figures from the requests after the last screen was up (IOC_LOAD_RECORDS).
+RECORDS: list[tuple] = []
+
+
+@events.request.add_listener
+def _record(name: str, response_time: float, exception: Exception | None, **_kw) -> None:  # noqa: ANN003
+    RECORDS.append((time.time(), name, response_time, exception is None))
+
+
+@events.quitting.add_listener
+def _dump(**_kw) -> None:  # noqa: ANN003
+    if os.environ.get("IOC_LOAD_RECORDS"):
+        Path(os.environ["IOC_LOAD_RECORDS"]).write_text(json.dumps(RECORDS))
 
 
 def _with(body: dict, values: dict) -> dict:
@@ -40,24 +55,25 @@ class Screen(HttpUser):
     username = "leader"
 
     def on_start(self) -> None:
-        page = self.client.get("/login", name="/login").text
+        page = self.client.get("/login", name="page load /login").text
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         self.client.post("/login", data={"username": self.username, "password": POSTS["password"], "csrf_token": token},
-                         name="/login [POST]", allow_redirects=False)
+                         name="page load /login [POST]", allow_redirects=False)
         self.search = ""
         self.version = 0
         self.sent: dict = {}
         for path in ("/", "/_dash-layout", "/_dash-dependencies", POSTS["geo_url"]):
-            self.client.get(path, name=path)
+            self.client.get(path, name=f"page load {path}")
         for name in ("labels", "options", "export_href"):
-            self.callback(name, {"url.search": ""})
-        self.refresh()
+            self.callback(name, {"url.search": ""}, prefix="page load ")
+        self.refresh(prefix="page load ")
+        RECORDS.append((time.time(), "__ready__", 0, True))
 
-    def callback(self, name: str, values: dict) -> dict | None:
+    def callback(self, name: str, values: dict, prefix: str = "") -> dict | None:
         """Post one callback as the browser does; the response's props, or None (204 no update / failure)."""
         body = _with(POSTS["callbacks"][name], values)
         with self.client.post("/_dash-update-component", data=json.dumps(body), headers={**HEADERS, "Origin": self.host},
-                              name=f"callback {name}", catch_response=True) as resp:
+                              name=f"{prefix}callback {name}", catch_response=True) as resp:
             if resp.status_code == 204:
                 resp.success()
                 return None
@@ -66,14 +82,14 @@ class Screen(HttpUser):
                 return None
             return resp.json().get("response", {})
 
-    def refresh(self) -> None:
+    def refresh(self, prefix: str = "") -> None:
         """What a changed data version (or a new area) makes the page post: header, cockpit, ticker."""
         common = {"url.search": self.search, "data-version.data": self.version}
-        self.callback("facts", common)
-        view = self.callback("render", {**common, "view-sent.data": self.sent.get("view")})
+        self.callback("facts", common, prefix)
+        view = self.callback("render", {**common, "view-sent.data": self.sent.get("view")}, prefix)
         if view and "view-sent" in view:
             self.sent["view"] = view["view-sent"]["data"]
-        ticker = self.callback("ticker", {**common, "ticker-sent.data": self.sent.get("ticker")})
+        ticker = self.callback("ticker", {**common, "ticker-sent.data": self.sent.get("ticker")}, prefix)
         if ticker and "ticker-sent" in ticker:
             self.sent["ticker"] = ticker["ticker-sent"]["data"]
 
