@@ -178,7 +178,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: deploy/gunicorn.conf.py)")
     parser.add_argument("--threads", type=int, help="threads per worker (default: deploy/gunicorn.conf.py)")
     parser.add_argument("--worker-class", help="gunicorn worker class (default: deploy/gunicorn.conf.py's gthread)")
-    parser.add_argument("--cache", default="SimpleCache", help="IOC_CACHE_TYPE of the app (RedisCache needs IOC_REDIS_URL)")
+    parser.add_argument("--cache", default="RedisCache", help="IOC_CACHE_TYPE of the app: RedisCache (production) or SimpleCache")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14",
+                        help="Redis database of the run (emptied first: use one that nothing else uses)")
     parser.add_argument("--json", help="write the result here")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ioc-load-"))
@@ -188,7 +190,11 @@ def main() -> int:
         shutil.copy(args.db, target)
         url = f"sqlite:///{target}"
         posts = prepare(url, work)
-        env = {"IOC_CACHE_TYPE": args.cache, "IOC_SCHEDULER": "1", "IOC_LOG_LEVEL": "WARNING",
+        if args.cache == "RedisCache":
+            import redis
+
+            redis.Redis.from_url(args.redis_url).flushdb()  # no key of an earlier run's copy may answer
+        env = {"IOC_CACHE_TYPE": args.cache, "IOC_REDIS_URL": args.redis_url, "IOC_SCHEDULER": "1", "IOC_LOG_LEVEL": "WARNING",
                **({"IOC_WORKER_CLASS": args.worker_class} if args.worker_class else {})}
         with production_stack(url, work / "run", workers=args.workers, threads=args.threads, env=env) as stack:
             sampler = MemorySampler(stack.gunicorn().pid)
