@@ -134,3 +134,29 @@ def test_a_read_only_sqlite_file_is_served_read_only_with_the_scheduler_and_writ
 def _session_of(services, username: str) -> tuple[int, int]:  # noqa: ANN001
     user = next(u for u in services.accounts.users() if u["username"] == username)
     return user["id"], services.accounts.session_epoch(user["id"])
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_only_the_default_database_gets_the_demo_on_its_first_start(tmp_path, monkeypatch, mini_pristine):
+    """``pip install -e . && python app.py`` still builds the demo in instance/ioc.db; any other URL never does."""
+    built = []
+
+    def fake_create_app(cfg):  # noqa: ANN001, ANN202 - stop before serving
+        raise _Stop(cfg.database_url)
+
+    monkeypatch.setattr(app_module, "ensure_demo", lambda cfg: built.append(cfg.database_url))
+    monkeypatch.setattr(app_module, "create_app", fake_create_app)
+    monkeypatch.setattr(app_module.db, "serving_problem", lambda url: None)
+    monkeypatch.delenv("IOC_DATABASE_URL", raising=False)
+    with pytest.raises(_Stop):
+        app_module.main([])
+    assert built == [app_module.Config().database_url] and built[0].endswith("instance/ioc.db")
+
+    built.clear()
+    monkeypatch.setenv("IOC_DATABASE_URL", sqlite_copy(mini_pristine, tmp_path / "own.db"))
+    with pytest.raises(_Stop):
+        app_module.main(["run"])
+    assert built == []
