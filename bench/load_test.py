@@ -157,7 +157,8 @@ def summary(stats_csv: Path, records_json: Path, seconds: float, memory: list[di
         "whole_run": {"requests": int(whole["Request Count"]), "failures": int(whole["Failure Count"])} if whole else None,
         "worker_rss_mib": {"workers": len(last), "max": round(max(per_worker) / mib) if per_worker else None,
                            "last": sorted(round(v / mib) for v in last.values()),
-                           "first": sorted(round(v / mib) for v in memory[0]["workers"].values()) if memory else []},
+                           "first": sorted(round(v / mib) for v in memory[0]["workers"].values()) if memory else [],
+                           "master_max": round(max(m["master"] for m in memory) / mib) if memory else None},
     }
 
 
