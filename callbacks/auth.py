@@ -161,7 +161,7 @@ def register(app: dash.Dash, services: Services) -> None:
 
     @server.post("/logout")
     def logout():  # noqa: ANN202
-        if current_user.is_authenticated and not current_user.principal.read_only:
+        if current_user.is_authenticated:
             audit.record(services.base_repo.engine, "logout", current_user.principal.name, ip=client_ip())
         logout_user()
         session.clear()
