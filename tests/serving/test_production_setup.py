@@ -136,3 +136,23 @@ def test_a_request_id_reaches_nginxs_and_the_apps_json_logs_and_comes_back(stack
         time.sleep(0.2)
     else:
         raise AssertionError(f"request ids missing from the logs: {sorted(ids, key=str)[-10:]}")
+
+
+def test_the_shipped_nginx_site_passes_nginx_t_as_debian_includes_it(tmp_path):
+    import subprocess
+
+    from tests.conftest import need
+    from tests.serving.stack import SITE, nginx_binary
+
+    nginx = nginx_binary()
+    if nginx is None:
+        need("nginx is not installed (scripts/test.sh installs Debian's nginx)")
+    site = SITE.read_text().replace("/var/log/nginx/", f"{tmp_path}/")  # the only files nginx -t opens
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{\n include /etc/nginx/mime.types;\n include {tmp_path}/site.conf;\n}}\n")
+    result = subprocess.run([nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
