@@ -3,7 +3,7 @@
 ``create_app(config)`` wires database, cache, layouts and callbacks and returns the Dash app;
 ``server`` (for gunicorn: ``gunicorn 'app:create_server()'``) and the command line live here too:
 
-    python app.py                      # build the demo if the database is empty, then serve
+    python app.py                      # serve; the default database (instance/ioc.db) gets the demo on its first start
     python app.py demo --scale county --seed 1
     python app.py run --port 8050
     python app.py init                 # an empty database: schema and catalog, no demo data
@@ -20,13 +20,28 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import sys
 from datetime import datetime
 
 import dash
 import flask
 
-from callbacks import admin, api, auth, cockpit, console, export, header, navigation, router, security, ticker
+from callbacks import (
+    admin,
+    api,
+    auth,
+    cockpit,
+    console,
+    export,
+    header,
+    health,
+    logs,
+    navigation,
+    router,
+    security,
+    ticker,
+)
 from callbacks import analyst as analyst_page
 from callbacks import geo as geo_routes
 from callbacks.services import Services
@@ -39,11 +54,20 @@ from datasources.repository import Repository
 from datasources.scheduler import Scheduler
 from layouts import cockpit as cockpit_layout
 
+log = logging.getLogger("ioc.app")
+
 
 def create_app(config: Config | dict | None = None) -> dash.Dash:
     """Build a Dash app on the configured database (which must hold data: see ``ensure_demo``)."""
     cfg = config if isinstance(config, Config) else Config.from_env().with_overrides(config)
-    engine = db.screen_engine(cfg.database_url, cfg)  # connect/statement timeouts: an outage fails fast
+    logs.configure_logging(cfg.log_level, cfg.log_format)
+    path = db.sqlite_path(cfg.database_url)
+    read_only = path is not None and db.sqlite_is_read_only(path)
+    if read_only:
+        log.warning("the database %s is read-only: served read-only; the scheduler and every write "
+                    "(dispatch, mode switch, administration, ingest) are off", path)
+    # connect/statement timeouts: an outage fails fast
+    engine = db.screen_engine(db.read_only_url(path) if read_only else cfg.database_url, cfg)
     services = Services.create(cfg, Repository(engine))
     demo = is_demo(services.base_repo)
     app = security.HardenedDash(
@@ -56,11 +80,17 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
         suppress_callback_exceptions=True,
     )
     services.cache.init_app(app.server)
+    if cfg.proxies:  # behind nginx: the client's address (audit log, rate limits) and scheme from its headers
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=cfg.proxies, x_proto=cfg.proxies)
     auth.configure(app.server, cfg, demo)
     pages = {p.key: p for p in (router.PageSpec("cockpit", "/", cockpit_layout.page), router.PageSpec("console", "/console", console.page))}
     pages["analyst"] = router.PageSpec("analyst", "/analyst", functools.partial(analyst_page.page, services), EXPORT)
     app.layout = lambda: router.initial_layout(services, pages) if flask.g.get("ioc_principal") else dash.html.Div()
     auth.register(app, services)  # the guard first: every later route and callback has a caller
+    logs.register(app.server)  # request ids before even the guard: its refusals are logged with theirs
+    health.register(app.server, services)
     security.register(app, services)
     _register_routes(app.server, services)
     geo_routes.register(app, services)  # per-parent boundaries, compressed and cached
@@ -72,9 +102,10 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
         feature.register(app, services)
     app.server.config["IOC_SERVICES"] = services
     schedule = parse_schedule(cfg.mode_schedule)  # a bad schedule stops the start with a message naming the entry
-    if cfg.scheduler:
+    app.server.config["IOC_READ_ONLY"] = read_only
+    if cfg.scheduler and not read_only:
         app.server.config["IOC_SCHEDULER"] = Scheduler(engine, schedule, cfg.scheduler_seconds).start()
-    if demo:
+    if demo and not read_only:
         app.server.config["IOC_DEMO_ACCOUNTS"] = ensure_demo_accounts(services, cfg)
     return app
 
@@ -111,10 +142,6 @@ def _register_routes(server: flask.Flask, services: Services) -> None:
         resp.headers["Cache-Control"] = "private, max-age=86400, immutable"
         return resp
 
-    @server.get("/healthz")
-    def healthz():  # noqa: ANN202
-        return {"status": "ok", "data_version": services.base_repo.data_version()}
-
 
 def ensure_demo(cfg: Config, force: bool = False, quiet: bool = False) -> None:
     """Build the demo database when the configured one is empty (or when ``force``)."""
@@ -138,8 +165,15 @@ def ensure_demo(cfg: Config, force: bool = False, quiet: bool = False) -> None:
 
 
 def create_server() -> flask.Flask:
-    """WSGI entry for gunicorn: the Flask server of an app configured from the environment."""
-    return create_app().server
+    """WSGI entry for gunicorn: the Flask server of an app configured from the environment. A database
+    that cannot be served stops the start with a message naming it (never a new demo city)."""
+    cfg = Config.from_env()
+    logs.configure_logging(cfg.log_level, cfg.log_format)
+    problem = db.serving_problem(cfg.database_url)
+    if problem:
+        log.critical("cannot start: %s", problem)
+        raise auth.StartupError(problem)
+    return create_app(cfg).server
 
 
 def init_database(cfg: Config, catalog_dir: str | None = None) -> str:
@@ -188,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: run (default), demo, init, db upgrade, catalog load, derive."""
     parser = argparse.ArgumentParser(prog="ioc", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd")
-    run = sub.add_parser("run", help="serve the dashboard (builds the demo first if the database is empty)")
+    run = sub.add_parser("run", help="serve the dashboard (the default database instance/ioc.db gets the demo on its first start; "
+                                      "any other must exist: 'init' or 'demo' create it)")
     run.add_argument("--host")
     run.add_argument("--port", type=int)
     run.add_argument("--debug", action="store_true")
@@ -272,7 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     if debug and cfg.host not in ("127.0.0.1", "localhost", "::1"):
         print("refused: --debug runs code sent by the browser's debugger; it serves only on 127.0.0.1", file=sys.stderr)
         return 2
-    ensure_demo(cfg)
+    if cfg.database_url == Config().database_url:
+        ensure_demo(cfg)  # the default path: the demo city is built on the first start (README)
+    problem = db.serving_problem(cfg.database_url)
+    if problem:
+        print(f"cannot start: {problem}", file=sys.stderr)
+        return 2
     try:
         app = create_app(cfg)
     except auth.StartupError as exc:

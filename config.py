@@ -64,6 +64,10 @@ class Config:
     redis_retry_seconds: int = field(default=5, metadata={"doc": "seconds the app runs uncached after a Redis failure before trying Redis again"})
     export_dir: str = field(default="", metadata={
         "doc": "folder of export job files, shared by the workers of one host (empty: instance/exports)"})
+    log_level: str = field(default="INFO", metadata={"doc": "level of the app's logs (DEBUG, INFO, WARNING, ERROR)"})
+    log_format: str = field(default="json", metadata={"doc": "logs on stderr: json (one JSON object a line, with the request id) or text"})
+    proxies: int = field(default=0, metadata={
+        "doc": "reverse proxies in front (1 behind the nginx of deploy/): client address and scheme are taken from their X-Forwarded-* headers"})
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:

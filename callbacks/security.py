@@ -16,7 +16,6 @@ import hashlib
 import logging
 import pkgutil
 import re
-import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +25,7 @@ from flask import g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler
 
-from callbacks import access
+from callbacks import access, logs
 from callbacks.services import Services
 from datasources.access import audit
 from datasources.access.roles import AccessDenied
@@ -147,11 +146,6 @@ def register(app: dash.Dash, services: Services) -> None:
     csp: dict[str, str] = {}
 
     @server.before_request
-    def request_id():  # noqa: ANN202
-        rid = request.headers.get("X-Request-Id", "")
-        g.request_id = rid if rid.isalnum() and len(rid) <= 64 else uuid.uuid4().hex[:16]
-
-    @server.before_request
     def check_callback_post():  # noqa: ANN202
         if request.path != DASH_POST or request.method != "POST":
             return None
@@ -209,5 +203,7 @@ def register(app: dash.Dash, services: Services) -> None:
     @server.errorhandler(Exception)
     def unexpected(exc: Exception):  # noqa: ANN202
         rid = g.get("request_id", "")
-        log.exception("request %s %s failed (request id %s)", request.method, request.path[:200], rid)
+        callback = logs.callback_output()
+        log.exception("request %s %s failed (request id %s, callback %s)", request.method, request.path[:200], rid,
+                      callback, extra={"callback": callback})
         return flask.jsonify(error="internal error", request_id=rid), 500

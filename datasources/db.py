@@ -16,6 +16,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Date, Engine, Table, create_engine, event, inspect, make_url, text
+from sqlalchemy.exc import OperationalError
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,9 @@ def make_engine(
     """Create an engine; for SQLite files, create the folder and use WAL so readers never block.
 
     The defaults suit batch work (imports, derive, the demo): no statement timeout, a long wait for
-    SQLite's lock. Screens use :func:`screen_engine`, whose timeouts come from the config."""
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+    SQLite's lock. Screens use :func:`screen_engine`, whose timeouts come from the config. A read-only URL
+    from :func:`read_only_url` is opened as it is."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:") and "mode=ro" not in url:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("sqlite"):
         # Writers queue on the database lock: wait for it up to busy_timeout (pysqlite's own default is 5 s).
@@ -76,9 +78,16 @@ def unbounded(conn) -> None:  # noqa: ANN001 - a SQLAlchemy Connection inside a 
 def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
 
+    read_only = "mode=ro" in url
+
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
         cur = dbapi_conn.cursor()
+        if read_only:  # nothing may be written, not even the journal mode
+            cur.execute("PRAGMA query_only=ON")
+            cur.execute("PRAGMA cache_size=-65536")
+            cur.close()
+            return
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
@@ -178,6 +187,75 @@ def deadline_cursor(seconds: float, ping_seconds: float | None = None) -> type:
                 _DEADLINES.disarm(token)
 
     return DeadlineCursor
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    if not url.startswith("sqlite:///") or url.startswith("sqlite:///:memory:"):
+        return None
+    return Path(url.removeprefix("sqlite:///").split("?", 1)[0].removeprefix("file:"))
+
+
+def sqlite_is_read_only(path: Path) -> bool:
+    """True when an existing SQLite file may not be written: the file has no write permission bits, or its
+    folder cannot take the -wal/-shm files SQLite needs (no write bits, or not writable for this user).
+    Permission bits count even for root: a file made read-only on purpose is served read-only."""
+    if not path.is_file():
+        return False
+    no_write_bits = not (path.stat().st_mode & 0o222) or not (path.parent.stat().st_mode & 0o222)
+    return no_write_bits or not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK)
+
+
+def read_only_url(path: Path) -> str:
+    """A URL opening ``path`` read-only and immutable: no lock, no -wal/-shm files needed (the file must
+    not change while it is served)."""
+    return f"sqlite:///file:{path.resolve()}?mode=ro&immutable=1&uri=true"
+
+
+def is_read_only(engine: Engine) -> bool:
+    """True for an engine on a read-only URL (:func:`read_only_url`)."""
+    return engine.dialect.name == "sqlite" and engine.url.query.get("mode") == "ro"
+
+
+class DatabaseMissing(RuntimeError):
+    """The configured database cannot be served; the message names it and what to do."""
+
+
+def serving_problem(url: str) -> str | None:
+    """What keeps ``url`` from being served (None when it can be): a SQLite path whose folder or file does
+    not exist, a database without the schema, a PostgreSQL server that cannot be reached."""
+    path = sqlite_path(url)
+    if path is not None:
+        if not path.parent.is_dir():
+            return (f"the database folder {path.parent} does not exist (IOC_DATABASE_URL={url}): fix the path, "
+                    f"or create the folder and run 'python app.py init' (an empty database) or 'python app.py demo' (the demo city)")
+        if not path.is_file():
+            return (f"the database file {path} does not exist (IOC_DATABASE_URL={url}): fix the path, or run "
+                    "'python app.py init' (an empty database) or 'python app.py demo' (the demo city) to create it")
+        engine = make_engine(read_only_url(path) if sqlite_is_read_only(path) else url)
+        try:
+            if not has_schema(engine):
+                return f"the database file {path} holds no IOC schema: run 'python app.py init' or 'python app.py demo' first"
+        finally:
+            engine.dispose()
+        return None
+    if url.startswith("postgresql"):
+        from sqlalchemy.engine import make_url
+
+        parts = make_url(url)
+        where = f"PostgreSQL database {parts.database!r} on {parts.host or 'localhost'}:{parts.port or 5432}"
+        engine = create_engine(url, connect_args={"connect_timeout": 5})
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            if not has_schema(engine):
+                return f"the {where} holds no IOC schema: run 'python app.py init' or 'python app.py db upgrade' first"
+        except OperationalError as exc:
+            first = str(exc.orig or exc).strip().splitlines()[0]
+            return f"cannot connect to the {where} (user {parts.username or '-'}): {first}; check IOC_DATABASE_URL and the server"
+        finally:
+            engine.dispose()
+    return None
 
 
 def upgrade(engine: Engine) -> None:

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Install everything the tests need, then run ruff and the whole suite.
 #   bash scripts/test.sh [pytest args]
-# Installs: the project with its test extras (pip); Debian's chromium and fonts-noto-cjk (apt, when
+# Installs: the project with its test and prod extras (pip); Debian's chromium, fonts-noto-cjk and nginx
+# (the production setup's front, tests/serving) (apt, when
 # missing and apt is usable). Never downloads a browser of its own: Playwright drives /usr/bin/chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
+python3 -m pip install --quiet --disable-pip-version-check -e ".[test,prod]"
 
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
+dpkg -s nginx >/dev/null 2>&1 || need_apt+=(nginx)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing with apt: ${need_apt[*]}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from datasources import db
 from datasources.access import audit
 from datasources.access.roles import USER_ROLES, Principal, check_role_scope
 from datasources.models import ApiToken, User
@@ -33,6 +35,7 @@ TOKEN_PREFIX = "ioc_"
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 DEMO_ACCOUNTS = ("leader", "duty", "analyst", "township", "admin")
 _U, _K = User.__table__, ApiToken.__table__
+log = logging.getLogger("ioc.accounts")
 # Compared against when the username is unknown, so a miss costs as much time as a wrong password.
 _DUMMY_HASH = generate_password_hash("not a password")
 
@@ -135,7 +138,7 @@ class Accounts:
                                .where(_U.c.id == user_id)).mappings().first()
         if row is None or not row["active"] or row["session_epoch"] != epoch:
             return None
-        return Principal(row["username"], row["role"], row["scope_code"], "user", row["id"])
+        return Principal(row["username"], row["role"], row["scope_code"], "user", row["id"], self.read_only)
 
     def session_epoch(self, user_id: int) -> int:
         """The current session epoch of a user (part of the session cookie)."""
@@ -146,6 +149,8 @@ class Accounts:
         """Check a login, count failures, lock after LOCK_AFTER in a row, refuse an address with too many
         recent failures; every outcome is audited."""
         now = self.clock()
+        if self.read_only:
+            return self._authenticate_read_only(username, password, ip, now)
         since = now - timedelta(minutes=IP_WINDOW_MINUTES)
         if audit.count_since(self.engine, "login_failed", since, ip=ip) >= IP_MAX_FAILURES:
             audit.record(self.engine, "login_failed", username[:64], outcome="denied", ip=ip, detail="rate limited", ts=now)
@@ -180,6 +185,31 @@ class Accounts:
             conn.execute(update(_U).where(_U.c.id == row["id"]).values(failed_logins=0, locked_until=None, last_login_at=now))
             audit.record(conn, "login", name, ip=ip, ts=now)
         return LoginResult(Principal(row["username"], row["role"], row["scope_code"], "user", row["id"]))
+
+    @property
+    def read_only(self) -> bool:
+        """The database is served read-only: logins are checked but neither counted nor audited in it."""
+        return db.is_read_only(self.engine)
+
+    def _authenticate_read_only(self, username: str, password: str, ip: str, now: datetime) -> LoginResult:
+        """A login against a read-only database: password, lock and state checked; the outcome goes to the
+        log (the audit table cannot be written)."""
+        with self.engine.connect() as conn:
+            row = None
+            if USERNAME_RE.fullmatch(username or ""):
+                row = conn.execute(select(_U).where(_U.c.username == username)).mappings().first()
+        ok = check_password_hash(row["password_hash"] if row else _DUMMY_HASH, password or "")
+        if row is not None and row["locked_until"] and row["locked_until"] > now:
+            result = LoginResult(None, "locked", row["locked_until"])
+        elif row is None or not ok:
+            result = LoginResult(None, "bad")
+        elif not row["active"]:
+            result = LoginResult(None, "inactive")
+        else:
+            result = LoginResult(Principal(row["username"], row["role"], row["scope_code"], "user", row["id"], True))
+        log.warning("login %s of %r from %s (read-only database: not audited)", result.reason or "ok",
+                    (username or "")[:64], ip)
+        return result
 
     def ensure_demo_accounts(self, password: str, township_scope: str) -> list[tuple[str, str, str | None]]:
         """One account per role, named after it (the township account scoped to ``township_scope``);
@@ -240,9 +270,10 @@ class Accounts:
             row = conn.execute(select(_K).where(_K.c.token_hash == hash_token(secret))).mappings().first()
             if row is None or row["revoked_at"] is not None:
                 return None
-            if row["last_used_at"] is None or now - row["last_used_at"] >= timedelta(minutes=1):
+            stale = row["last_used_at"] is None or now - row["last_used_at"] >= timedelta(minutes=1)
+            if stale and not self.read_only:
                 conn.execute(update(_K).where(_K.c.id == row["id"]).values(last_used_at=now))
-        return Principal(f"token:{row['name']}", row["role"], row["scope_code"], "token", row["id"])
+        return Principal(f"token:{row['name']}", row["role"], row["scope_code"], "token", row["id"], self.read_only)
 
     # ------------------------------------------------------------------ checks
     def _check_username(self, username: str) -> None:

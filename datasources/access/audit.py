@@ -3,12 +3,14 @@ or admin change."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.engine import Connection, Engine
 
+from datasources import db
 from datasources.models import AuditLog
 
 ACTIONS = (
@@ -17,17 +19,23 @@ ACTIONS = (
     "user_create", "user_update", "token_create", "token_revoke", "access_denied",
 )
 _T = AuditLog.__table__
+log = logging.getLogger("ioc.audit")
 
 
 def record(
     bind: Engine | Connection, action: str, username: str | None, *, outcome: str = "ok", target: str = "",
     ip: str = "", detail: str = "", ts: datetime | None = None,
 ) -> None:
-    """Append one entry (in the caller's transaction when given a Connection)."""
+    """Append one entry (in the caller's transaction when given a Connection). A database served read-only
+    cannot take it: the entry goes to the log instead."""
     row = {
         "ts": ts or datetime.now().replace(microsecond=0), "username": username, "action": action,
         "outcome": outcome, "target": target[:128], "ip": ip[:64], "detail": detail[:2000],
     }
+    if db.is_read_only(bind.engine):
+        log.warning("audit (read-only database, not stored): %s %s %s", action, outcome, username,
+                    extra={"audit": {k: str(v) for k, v in row.items()}})
+        return
     if isinstance(bind, Connection):
         bind.execute(insert(_T), row)
     else:

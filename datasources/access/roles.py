@@ -24,6 +24,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "feed": frozenset({INGEST}),
 }
 ROLES = tuple(MATRIX)
+#: Permissions that write to the database: nobody holds them while the database is served read-only.
+WRITES = frozenset({DISPATCH, SWITCH_MODE, ADMINISTER, INGEST})
 #: Roles a person can log in with (``feed`` is for tokens only).
 USER_ROLES = ("leader", "duty", "analyst", "township", "admin")
 #: Roles that must be limited to a region subtree.
@@ -40,9 +42,12 @@ class Principal:
     scope: str | None = None
     kind: str = "user"
     id: int = 0
+    read_only: bool = False  # the database is served read-only: no write permission holds
 
     def can(self, permission: str) -> bool:
-        """True when the role grants ``permission``."""
+        """True when the role grants ``permission`` (and, for a write, the database can be written)."""
+        if self.read_only and permission in WRITES:
+            return False
         return permission in MATRIX.get(self.role, frozenset())
 
 
@@ -51,7 +56,8 @@ class AccessDenied(PermissionError):
 
     def __init__(self, principal: Principal | None, permission: str):
         who = f"{principal.kind} {principal.name!r} ({principal.role})" if principal else "anonymous caller"
-        super().__init__(f"{who} may not {permission}")
+        why = " while the database is served read-only" if principal and principal.read_only and permission in WRITES else ""
+        super().__init__(f"{who} may not {permission}{why}")
         self.permission = permission
 
 

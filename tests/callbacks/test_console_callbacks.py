@@ -16,25 +16,32 @@ from callbacks import console
 from datasources import db
 from datasources.access.roles import Principal
 from datasources.catalog_loader import event_categories
-from datasources.demo import build_demo
 from datasources.ingest import Writer
 from layouts import console as console_layout
 from layouts.console import due_text, duration_text
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, pg_copy, sqlite_copy
 
 NOW = AS_OF  # 2026-11-20 18:00, the demo's as-of time
 OPEN = console.filters("open", "all", "all", "all", [])
 
 
-@pytest.fixture(scope="module")
-def city(tmp_path_factory):  # noqa: ANN201
-    """(app, services, community code, {name: event id}) on an own SQLite copy of the mini demo."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def city(request, tmp_path_factory):  # noqa: ANN201
+    """(app, services, community code, {name: event id}) on an own copy of the mini demo, SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        url = sqlite_copy(request.getfixturevalue("mini_pristine"), tmp_path_factory.mktemp("console") / "console.db")
+        yield _console_city(url)
+        return
+    with pg_copy(request.getfixturevalue("mini_pg_template")) as url:
+        city = _console_city(url)
+        yield city
+        city[1].base_repo.engine.dispose()
+
+
+def _console_city(url: str):  # noqa: ANN202
     from app import create_app
 
-    path = tmp_path_factory.mktemp("console") / "console.db"
-    url = f"sqlite:///{path}"
     engine = db.make_engine(url)
-    build_demo(engine, "mini", seed=1, as_of=AS_OF)
     with engine.begin() as conn:
         leaf, lon, lat = conn.execute(text("SELECT code, centroid_lon, centroid_lat FROM regions WHERE level = 2 ORDER BY code LIMIT 1")).one()
         ids = [r for r, in conn.execute(text("SELECT id FROM events WHERE region_code = :l"), {"l": leaf})]
@@ -57,6 +64,7 @@ def city(tmp_path_factory):  # noqa: ANN201
     Writer(engine, clock=lambda: NOW).events(rows)
     with engine.connect() as conn:
         by_title = dict(conn.execute(text("SELECT title, id FROM events WHERE region_code = :l"), {"l": leaf}).all())
+    engine.dispose()
     app = create_app({"database_url": url, "cache_type": "NullCache"})
     return app, app.server.config["IOC_SERVICES"], leaf, by_title
 

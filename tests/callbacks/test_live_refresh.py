@@ -14,15 +14,21 @@ from callbacks.cockpit import RENDER_PARTS, cockpit_view, render_outputs
 from callbacks.delta import patch_delta
 from datasources.ingest import Writer
 from layouts.map_figure import T_OPEN, T_VALUES
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, pg_copy
 
 
-@pytest.fixture
-def live_app(mini_pristine, tmp_path):
-    """The app on a private copy of the mini demo (this test writes)."""
-    path = tmp_path / "live.db"
-    shutil.copy(mini_pristine.removeprefix("sqlite:///"), path)
-    return create_app({"database_url": f"sqlite:///{path}", "cache_type": "NullCache"})
+@pytest.fixture(params=["sqlite", "postgresql"])
+def live_app(request, mini_pristine, tmp_path):
+    """The app on a private copy of the mini demo (this test writes), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "live.db"
+        shutil.copy(mini_pristine.removeprefix("sqlite:///"), path)
+        yield create_app({"database_url": f"sqlite:///{path}", "cache_type": "NullCache"})
+        return
+    with pg_copy(request.getfixturevalue("mini_pg_template")) as url:
+        app = create_app({"database_url": url, "cache_type": "NullCache"})
+        yield app
+        app.server.config["IOC_SERVICES"].base_repo.engine.dispose()
 
 
 @pytest.fixture
