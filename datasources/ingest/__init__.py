@@ -16,7 +16,7 @@ version once. The demo builder, the command line, and later the ingest API and t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +30,7 @@ from datasources.ingest import alerting, entries
 from datasources.ingest.derive import Touched, bump_data_version, derive, meta_value, set_meta
 from datasources.ingest.entries import CatalogReport, Records
 from datasources.ingest.errors import IngestError, Problem
-from datasources.models import Base
+from datasources.models import Base, Event
 
 Clock = Callable[[], datetime]
 
@@ -86,6 +86,17 @@ class Batch:
         gets (event id, created) per record (see :func:`entries.write_events`)."""
         return self._count("events", entries.write_events(self.conn, records, self.touched, self.now,
                                                           scope=scope, results=results))
+
+    def events_bulk(self, chunks: Iterable[Records]) -> int:
+        """Many new events streamed in chunks (the demo's millions): the events table's indexes are dropped
+        first and rebuilt once when the batch closes, each chunk is validated and bulk-loaded like
+        :meth:`events` (COPY on PostgreSQL), and derive runs once over the whole id range. Memory stays
+        at one chunk. Meant for loading into a quiet database: (source, external_id) repeats across
+        chunks are caught only when the unique index is rebuilt, which then rolls the batch back."""
+        if "events" not in self.touched.deferred_indexes:
+            db.drop_indexes(self.conn, Event.__table__)
+            self.touched.deferred_indexes.add("events")
+        return sum(self.events(chunk) for chunk in chunks)
 
     def event_updates(self, records: Records, actor: str = "system") -> int:
         """Lifecycle steps of existing events, recorded in ``event_steps`` as done by ``actor``; replayed
@@ -187,6 +198,9 @@ class Writer:
 
     def events(self, records: Records) -> WriteReport:
         return self._one("events", records)
+
+    def events_bulk(self, chunks: Iterable[Records]) -> WriteReport:
+        return self._one("events_bulk", chunks)
 
     def event_updates(self, records: Records, actor: str = "system") -> WriteReport:
         return self._one("event_updates", records, actor)
