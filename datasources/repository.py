@@ -414,7 +414,7 @@ class Repository:
                 "e.reported_at, e.lon, e.lat, r.name AS region_name FROM events e JOIN regions r ON r.code = e.region_code "
                 f"WHERE {self._in_area(conn, area)} {cond} ORDER BY e.reported_at DESC, e.id DESC LIMIT :n"
             ), params).mappings().all()
-        return [r | {"reported_at": _as_datetime(r["reported_at"])} for r in rows]
+        return [dict(r) | {"reported_at": _as_datetime(r["reported_at"])} for r in rows]
 
     def open_event_count(self, area: str, scope: str | None = None) -> int:
         """Events in the area's subtree not yet resolved (from the monthly roll-up)."""

@@ -91,8 +91,8 @@ class Batch:
         """Many new events streamed in chunks (the demo's millions): the events table's indexes are dropped
         first and rebuilt once when the batch closes, each chunk is validated and bulk-loaded like
         :meth:`events` (COPY on PostgreSQL), and derive runs once over the whole id range. Memory stays
-        at one chunk. Meant for loading into a quiet database: (source, external_id) repeats across
-        chunks are caught only when the unique index is rebuilt, which then rolls the batch back."""
+        at one chunk. A (source, external_id) already stored, by an earlier chunk too, is skipped as in
+        :meth:`events` (looked up without the index: meant for bulk loads, which rarely carry client ids)."""
         if "events" not in self.touched.deferred_indexes:
             db.drop_indexes(self.conn, Event.__table__)
             self.touched.deferred_indexes.add("events")
