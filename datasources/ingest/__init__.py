@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from datasources import db
@@ -33,6 +34,7 @@ from datasources.ingest.errors import IngestError, Problem
 from datasources.models import Base, Event
 
 Clock = Callable[[], datetime]
+BULK_SLICE = 100_000  # records per write of events_bulk (memory: about 1 KB per record while written)
 
 
 @dataclass
@@ -96,7 +98,7 @@ class Batch:
         if "events" not in self.touched.deferred_indexes:
             db.drop_indexes(self.conn, Event.__table__)
             self.touched.deferred_indexes.add("events")
-        return sum(self.events(chunk) for chunk in chunks)
+        return sum(self.events(piece) for chunk in chunks for piece in _slices(chunk, BULK_SLICE))
 
     def event_updates(self, records: Records, actor: str = "system") -> int:
         """Lifecycle steps of existing events, recorded in ``event_steps`` as done by ``actor``; replayed
@@ -145,6 +147,18 @@ class Batch:
         for k, v in facts.items():
             set_meta(self.conn, k, str(v))
         self.touched.writes += len(facts)
+
+
+def _slices(records: Records, size: int) -> Iterator[Records]:
+    """``records`` in pieces of at most ``size``: the write path holds a few Python objects per field of
+    every record of a piece, so the piece, not the chunk a caller hands in, bounds its memory."""
+    if isinstance(records, pd.DataFrame):
+        for k in range(0, len(records), size):
+            yield records.iloc[k:k + size].reset_index(drop=True)
+        return
+    rows = list(records)
+    for k in range(0, len(rows), size):
+        yield rows[k:k + size]
 
 
 def _take_write_lock(conn: Connection) -> None:
