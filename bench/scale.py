@@ -11,7 +11,8 @@ level 1, then an even spread of the deeper levels):
 - drill-down: the cockpit callback body (``cockpit_view``) plus Dash's JSON serialisation of its outputs,
   and the ticker (``ticker_items``), which the same click refreshes;
 - cold: each area's first visit with a new app and an empty result cache (run first, so the database
-  has not read these areas in this run either); warm: again, no result cache (pure query cost);
+  has not read these areas in this run either); warm: again, with the result cache (what a second visit
+  costs) and with no result cache (pure query cost);
 - old: the same drill-down and ticker with the area filter of before the events' ancestor columns
   (every event of the area through ``region_closure``), and the ticker's old query alone.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -111,7 +113,7 @@ def ticker(services, area: str) -> None:  # noqa: ANN001
 
 def measure(url: str, areas: list[str], rounds: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {k: [] for k in (
-        "drill cold", "ticker cold", "drill warm", "ticker warm", "drill warm, old filter", "ticker warm, old filter",
+        "drill cold", "ticker cold", "drill warm, result cache", "drill warm", "ticker warm", "drill warm, old filter", "ticker warm, old filter",
         "ticker query", "ticker query, old")}
     for area in areas:  # cold: a new app, an empty cache, an area not read before in this run
         app = create_app({"database_url": url, "cache_type": "SimpleCache"})
@@ -120,6 +122,15 @@ def measure(url: str, areas: list[str], rounds: int) -> dict[str, list[float]]:
         with app.server.app_context():
             out["drill cold"].append(timed(lambda: drill(services, codes, area)))  # noqa: B023
             out["ticker cold"].append(timed(lambda: ticker(services, area)))  # noqa: B023
+    app = create_app({"database_url": url, "cache_type": "SimpleCache"})  # warm: a visited area, cached results
+    services = app.server.config["IOC_SERVICES"]
+    codes = [i["code"] for i in services.cached("indicators") if i["headline"]]
+    with app.server.app_context():
+        for area in areas:
+            drill(services, codes, area)
+        for _ in range(rounds):
+            for area in areas:
+                out["drill warm, result cache"].append(timed(lambda: drill(services, codes, area)))  # noqa: B023
     app = create_app({"database_url": url, "cache_type": "NullCache"})
     services = app.server.config["IOC_SERVICES"]
     repo: Repository = services.repo.unscoped if hasattr(services.repo, "unscoped") else services.repo
@@ -160,9 +171,11 @@ def main() -> int:
             n_regions = conn.execute(text("SELECT COUNT(*) FROM regions")).scalar_one()
         engine.dispose()
         areas = sample_areas(url, args.per_level)
+        load = os.getloadavg()[0]
         print(f"\n== {label}: {engine.dialect.name}, {n_events:,} events, {n_regions:,} regions; "
-              f"{len(areas)} areas x {args.rounds} rounds ({datetime.now():%H:%M})", flush=True)
+              f"{len(areas)} areas x {args.rounds} rounds ({datetime.now():%H:%M}, load {load:.1f})", flush=True)
         res = measure(url, areas, args.rounds)
+        load = max(load, os.getloadavg()[0])
         summary = {k: {"p50_ms": round(pct(v, 50), 1), "p95_ms": round(pct(v, 95), 1), "max_ms": round(max(v), 1), "n": len(v)}
                    for k, v in res.items()}
         print(f"{'':28s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}")
@@ -177,7 +190,7 @@ def main() -> int:
             print(f"{k:28s} {v:8.1f}x")
         (results_dir / f"scale-{label}.json").write_text(json.dumps(
             {"label": label, "dialect": engine.dialect.name, "events": n_events, "regions": n_regions, "areas": len(areas),
-             "rounds": args.rounds, "summary": summary, "ratios": ratios}, indent=2))
+             "rounds": args.rounds, "load_average": round(load, 1), "cpus": os.cpu_count(), "summary": summary, "ratios": ratios}, indent=2))
     return 0
 
 
