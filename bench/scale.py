@@ -111,6 +111,12 @@ def ticker(services, area: str) -> None:  # noqa: ANN001
     ticker_items(services, f"?area={area}", TICKER_EVENTS)
 
 
+def old_ticker_query(repo: Repository, area: str) -> list:
+    """The old ticker query, on a connection from the pool as the repository's methods take one."""
+    with repo.engine.connect() as conn:
+        return conn.execute(text(OLD_TICKER_SQL), {"a": area, "n": TICKER_EVENTS}).all()
+
+
 def measure(url: str, areas: list[str], rounds: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {k: [] for k in (
         "drill cold", "ticker cold", "drill warm, result cache", "drill warm", "ticker warm", "drill warm, old filter", "ticker warm, old filter",
@@ -148,9 +154,7 @@ def measure(url: str, areas: list[str], rounds: int) -> dict[str, list[float]]:
                     out["drill warm, old filter"].append(timed(lambda: drill(services, codes, area)))  # noqa: B023
                     out["ticker warm, old filter"].append(timed(lambda: ticker(services, area)))  # noqa: B023
                 out["ticker query"].append(timed(lambda: repo.recent_events(area, TICKER_EVENTS)))  # noqa: B023
-                with repo.engine.connect() as conn:
-                    out["ticker query, old"].append(timed(lambda: conn.execute(  # noqa: B023
-                        text(OLD_TICKER_SQL), {"a": area, "n": TICKER_EVENTS}).all()))  # noqa: B023
+                out["ticker query, old"].append(timed(lambda: old_ticker_query(repo, area)))  # noqa: B023
     return out
 
 
