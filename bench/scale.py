@@ -158,14 +158,38 @@ def measure(url: str, areas: list[str], rounds: int) -> dict[str, list[float]]:
     return out
 
 
+def markdown(res: dict) -> str:
+    """One stored result as a Markdown table: each way next to the old way it replaced, with the ratio."""
+    s = res["summary"]
+    pairs = [("drill cold", None), ("drill warm, result cache", None), ("drill warm", "drill warm, old filter"),
+             ("ticker cold", None), ("ticker warm", "ticker warm, old filter"), ("ticker query", "ticker query, old")]
+    lines = [f"**{res['label']}** ({res['dialect']}, {res['events']:,} events, {res['regions']:,} regions; {res['areas']} areas "
+             f"x {res['rounds']} rounds; load average up to {res.get('load_average', '?')} on {res.get('cpus', '?')} cores)", "",
+             "| server time | p50 | p95 | old way p50 | old way p95 | old/new p95 |", "|---|---|---|---|---|---|"]
+    for new, old in pairs:
+        a = s[new]
+        if old:
+            b = s[old]
+            lines.append(f"| {new} | {a['p50_ms']:.1f} ms | {a['p95_ms']:.1f} ms | {b['p50_ms']:.1f} ms | {b['p95_ms']:.1f} ms | "
+                         f"{b['p95_ms'] / a['p95_ms']:.1f}x |")
+        else:
+            lines.append(f"| {new} | {a['p50_ms']:.1f} ms | {a['p95_ms']:.1f} ms | | | |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", action="append", required=True, help="label=database URL (repeatable)")
+    parser.add_argument("--db", action="append", default=[], help="label=database URL (repeatable)")
+    parser.add_argument("--markdown", action="store_true", help="print the stored results as Markdown tables and stop")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--per-level", type=int, default=12, help="areas sampled per level below level 1")
     args = parser.parse_args()
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(exist_ok=True)
+    if args.markdown:
+        for path in sorted(results_dir.glob("scale-*.json")):
+            print(markdown(json.loads(path.read_text())))
+        return 0
     for spec in args.db:
         label, _, url = spec.partition("=")
         engine = db.make_engine(url)
