@@ -368,5 +368,8 @@ def drop_indexes(conn, table: Table) -> None:  # noqa: ANN001
 
 def create_indexes(conn, table: Table) -> None:  # noqa: ANN001
     """Re-create the indexes dropped by ``drop_indexes``."""
+    if conn.dialect.name == "postgresql":
+        # Sorting tens of millions of keys in memory instead of in temporary files (this transaction only).
+        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
     for index in table.indexes:
         index.create(conn, checkfirst=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -99,9 +99,7 @@ def build_demo(
         batch.regions([{k: r[k] for k in region_fields} for r in records], demo_geography.level_names(scale))
         say("indicator values", 15)
         batch.values(_indicator_values(catalog, profiles, records, hot, as_of, seed, max_level))
-        for k, events in enumerate(demo_events.generate_events(leaves, as_of, seed, SCALE_FACTOR[scale])):
-            say("events", 25 + 10 * k)
-            batch.events(events)
+        batch.events_bulk(_with_progress(demo_events.generate_events(leaves, as_of, seed, SCALE_FACTOR[scale]), say))
         say("facilities", 75)
         batch.facilities(demo_events.generate_facilities(leaves, townships, seed, as_of, SCALE_FACTOR[scale]))
         kinds = dict(batch.conn.execute(text("SELECT id, kind FROM facilities WHERE live = :t ORDER BY id"), {"t": True}).all())
@@ -115,6 +113,13 @@ def build_demo(
         counts["indicator_values_derived"] = conn.execute(text("SELECT COUNT(*) FROM indicator_values WHERE derived = :t"), {"t": True}).scalar_one()
     say("done", 100)
     return DemoReport(scale, seed, as_of, repair, counts, time.perf_counter() - t0)
+
+
+def _with_progress(chunks: Iterator[pd.DataFrame], say: Progress) -> Iterator[pd.DataFrame]:
+    """Pass the event chunks (one per month) through, reporting each (25 % … 75 %)."""
+    for k, chunk in enumerate(chunks):
+        say(f"events {chunk['reported_at'].iat[0]:%Y-%m}" if len(chunk) else "events", 25 + min(50, k * 50 // (MONTHS + 1)))
+        yield chunk
 
 
 def _analyze(engine: Engine) -> None:

@@ -151,10 +151,13 @@ def sample_points(polygons: list, per_polygon: int, rng: np.random.Generator) ->
 def generate_events(
     leaves: list[dict], as_of: datetime, seed: int, scale_factor: float = 1.0, years: int = 3
 ) -> Iterator[pd.DataFrame]:
-    """Events for ``years`` years up to ``as_of`` over the leaf regions, one DataFrame per source (the
-    write layer's ``events`` fields; timestamps as datetime64, NaT where a step has not happened).
+    """Events for ``years`` years up to ``as_of`` over the leaf regions, one DataFrame per calendar month
+    (every source, in order of ``reported_at``) with the write layer's ``events`` fields; timestamps as
+    datetime64, NaT where a step has not happened.
 
-    ``leaves`` are dicts with code, name, population, geometry and hotspot (a factor >= 1)."""
+    Each (source, month) draws from its own seeded generator, so memory stays at one month at any scale
+    and the rows do not depend on how the stream is cut. ``leaves`` are dicts with code, name,
+    population, geometry and hotspot (a factor >= 1)."""
     catalog = demo_categories()
     rng = _rng(seed, 10)
     start = (as_of - timedelta(days=365 * years)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -165,86 +168,107 @@ def generate_events(
     pop = np.array([lf["population"] for lf in leaves], dtype=float)
     hot = np.array([lf["hotspot"] for lf in leaves], dtype=float)
     pools = sample_points([lf["geometry"] for lf in leaves], 64, rng)
-    hours = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1.2, 2.5, 4.5, 6, 6.2, 5.8, 4.5, 4.8, 5.6, 5.8, 5.5, 5, 4, 3.4, 3, 2.6, 2, 1.4])
-    hours /= hours.sum()
     names = np.array([lf["name"] for lf in leaves], dtype=object)
     codes = np.array([lf["code"] for lf in leaves], dtype=object)
-    as_of64 = np.datetime64(as_of, "us")
+    season = 1 + 0.12 * np.cos(2 * np.pi * (doy - 196) / 365.25)  # summer peak (floods, outdoor work)
+    work = np.where(weekday >= 5, 0.75, 1.1)
+    trend = (1.015) ** years_from_asof
+    rates = []  # expected events per day, per source (calibrated to the published yearly volume)
     for src in SOURCES:
-        season = 1 + 0.12 * np.cos(2 * np.pi * (doy - 196) / 365.25)  # summer peak (floods, outdoor work)
-        work = np.where(weekday >= 5, 0.75, 1.1)
-        trend = (1.015) ** years_from_asof
         lam = src.per_year * scale_factor / 365.25 * season * work * trend
         lam *= src.per_year * scale_factor * years / lam.sum() * (len(days) / (365.25 * years))
-        per_day = rng.poisson(lam)
-        n = int(per_day.sum())
-        day_idx = np.repeat(np.arange(len(days)), per_day)
-        secs = rng.choice(24, n, p=hours) * 3600 + rng.integers(0, 3600, n)
-        reported = days[day_idx].astype("datetime64[us]") + secs.astype("timedelta64[s]")
-        keep = reported <= as_of64
-        reported, n = reported[keep], int(keep.sum())
-        reported.sort()
-        weights = pop * hot ** (1.6 if src.id != "hotline" else 1.0)
-        leaf = rng.choice(len(leaves), n, p=weights / weights.sum())
-        pt = pools[leaf, rng.integers(0, pools.shape[1], n)]
-        cat_w = np.array([c[1] for c in src.categories])
-        cat = rng.choice(len(src.categories), n, p=cat_w / cat_w.sum())
-        sev = rng.choice(4, n, p=np.array(src.severity_p) / sum(src.severity_p)) + 1
-        # Lifecycle: dispatch after minutes, resolve after hours to days, close a day later.
-        d_disp = rng.exponential(0.6, n) * 3600
-        d_res = rng.lognormal(np.log(src.resolve_hours * 3600), 0.8, n)
-        d_close = rng.exponential(18, n) * 3600
-        disp = reported + d_disp.astype("timedelta64[s]")
-        res = disp + d_res.astype("timedelta64[s]")
-        clo = res + d_close.astype("timedelta64[s]")
-        # Whether the event ever reaches the published done state, and (if done state is 'resolved or
-        # closed') whether it also gets closed.
-        done = rng.random(n) < src.done_rate
-        stuck_at = rng.choice(np.array(["processing", "resolved"], dtype=object), n, p=[0.6, 0.4])
-        status = np.full(n, "closed", dtype=object)
-        if src.done_states == ("closed",):
-            status[~done] = stuck_at[~done]
-        else:  # done = resolved or closed; the undone stay in processing
-            status[~done] = "processing"
-        res_never = status == "processing"  # stuck before resolution: never gets a resolved time
-        clo_never = status != "closed"
-        nat = np.datetime64("NaT", "us")
-        res = np.where(res_never, nat, res)
-        clo = np.where(clo_never, nat, clo)
-        # Events still in flight at as_of.
-        status = np.where(disp > as_of64, "reported", status)
-        status = np.where((disp <= as_of64) & (res > as_of64) & ~res_never, "processing", status)
-        status = np.where((res <= as_of64) & (clo > as_of64) & ~clo_never, "resolved", status)
-        disp = np.where(disp > as_of64, nat, disp)
-        res = np.where(res > as_of64, nat, res)
-        clo = np.where(clo > as_of64, nat, clo)
-        status = np.where((status == "processing") & (rng.random(n) < 0.25) & ~np.isnat(disp) & np.isnat(res), "dispatched", status)
-        rated = (status == "closed") & (rng.random(n) < src.rated_share) if src.satisfaction else np.zeros(n, bool)
-        happy = rng.random(n) < (src.satisfaction or 0)
-        score = np.where(happy, rng.choice([4, 5], n, p=[0.3, 0.7]), rng.choice([1, 2, 3], n, p=[0.3, 0.3, 0.4]))
-        cats = [catalog[c[0]] for c in src.categories]
-        sla_s = np.array([int(c.sla_hours * 3600) for c in cats])[cat]
-        due = reported + sla_s.astype("timedelta64[s]")
-        cat_zh = np.array([c.name_zh for c in cats], dtype=object)[cat]
-        titles = cat_zh + "·" + names[leaf]
-        yield pd.DataFrame({
-            "source": np.full(n, src.id, dtype=object),
-            "category": np.array([c.category for c in cats], dtype=object)[cat],
-            "theme": np.array([c.theme for c in cats], dtype=object)[cat],
-            "severity": sev,
-            "title": titles,
-            "lon": np.round(pt[:, 0], 6),
-            "lat": np.round(pt[:, 1], 6),
-            "region_code": codes[leaf],
-            "reported_at": reported,
-            "status": status,
-            "department": np.array([c.department for c in cats], dtype=object)[cat],
-            "dispatched_at": disp,
-            "resolved_at": res,
-            "closed_at": clo,
-            "satisfaction": np.where(rated, score, np.nan),
-            "due_at": due,
-        })
+        rates.append(lam)
+    month_of_day = days.astype("datetime64[M]")
+    for m_idx, month in enumerate(np.unique(month_of_day)):
+        in_month = np.flatnonzero(month_of_day == month)
+        frames = [
+            _source_month(src, s_idx, rates[s_idx][in_month], days[in_month], catalog, pools, pop, hot, names, codes,
+                          as_of, np.random.default_rng(np.random.SeedSequence([seed, 10, s_idx, m_idx])))
+            for s_idx, src in enumerate(SOURCES)
+        ]
+        out = pd.concat(frames, ignore_index=True)
+        yield out.sort_values("reported_at", kind="stable", ignore_index=True)
+
+
+_HOURS = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1.2, 2.5, 4.5, 6, 6.2, 5.8, 4.5, 4.8, 5.6, 5.8, 5.5, 5, 4, 3.4, 3, 2.6, 2, 1.4])
+_HOURS = _HOURS / _HOURS.sum()
+
+
+def _source_month(
+    src: Source, s_idx: int, lam: np.ndarray, days: np.ndarray, catalog: dict[str, EventCategory], pools: np.ndarray,
+    pop: np.ndarray, hot: np.ndarray, names: np.ndarray, codes: np.ndarray, as_of: datetime, rng: np.random.Generator,
+) -> pd.DataFrame:
+    """One source's events on ``days`` (expected ``lam`` per day), drawn from ``rng``."""
+    as_of64 = np.datetime64(as_of, "us")
+    per_day = rng.poisson(lam)
+    n = int(per_day.sum())
+    day_idx = np.repeat(np.arange(len(days)), per_day)
+    secs = rng.choice(24, n, p=_HOURS) * 3600 + rng.integers(0, 3600, n)
+    reported = days[day_idx].astype("datetime64[us]") + secs.astype("timedelta64[s]")
+    keep = reported <= as_of64
+    reported, n = reported[keep], int(keep.sum())
+    reported.sort()
+    weights = pop * hot ** (1.6 if src.id != "hotline" else 1.0)
+    leaf = rng.choice(len(pop), n, p=weights / weights.sum())
+    pt = pools[leaf, rng.integers(0, pools.shape[1], n)]
+    cat_w = np.array([c[1] for c in src.categories])
+    cat = rng.choice(len(src.categories), n, p=cat_w / cat_w.sum())
+    sev = rng.choice(4, n, p=np.array(src.severity_p) / sum(src.severity_p)) + 1
+    # Lifecycle: dispatch after minutes, resolve after hours to days, close a day later.
+    d_disp = rng.exponential(0.6, n) * 3600
+    d_res = rng.lognormal(np.log(src.resolve_hours * 3600), 0.8, n)
+    d_close = rng.exponential(18, n) * 3600
+    disp = reported + d_disp.astype("timedelta64[s]")
+    res = disp + d_res.astype("timedelta64[s]")
+    clo = res + d_close.astype("timedelta64[s]")
+    # Whether the event ever reaches the published done state, and (if done state is 'resolved or
+    # closed') whether it also gets closed.
+    done = rng.random(n) < src.done_rate
+    stuck_at = rng.choice(np.array(["processing", "resolved"], dtype=object), n, p=[0.6, 0.4])
+    status = np.full(n, "closed", dtype=object)
+    if src.done_states == ("closed",):
+        status[~done] = stuck_at[~done]
+    else:  # done = resolved or closed; the undone stay in processing
+        status[~done] = "processing"
+    res_never = status == "processing"  # stuck before resolution: never gets a resolved time
+    clo_never = status != "closed"
+    nat = np.datetime64("NaT", "us")
+    res = np.where(res_never, nat, res)
+    clo = np.where(clo_never, nat, clo)
+    # Events still in flight at as_of.
+    status = np.where(disp > as_of64, "reported", status)
+    status = np.where((disp <= as_of64) & (res > as_of64) & ~res_never, "processing", status)
+    status = np.where((res <= as_of64) & (clo > as_of64) & ~clo_never, "resolved", status)
+    disp = np.where(disp > as_of64, nat, disp)
+    res = np.where(res > as_of64, nat, res)
+    clo = np.where(clo > as_of64, nat, clo)
+    status = np.where((status == "processing") & (rng.random(n) < 0.25) & ~np.isnat(disp) & np.isnat(res), "dispatched", status)
+    rated = (status == "closed") & (rng.random(n) < src.rated_share) if src.satisfaction else np.zeros(n, bool)
+    happy = rng.random(n) < (src.satisfaction or 0)
+    score = np.where(happy, rng.choice([4, 5], n, p=[0.3, 0.7]), rng.choice([1, 2, 3], n, p=[0.3, 0.3, 0.4]))
+    cats = [catalog[c[0]] for c in src.categories]
+    sla_s = np.array([int(c.sla_hours * 3600) for c in cats])[cat]
+    due = reported + sla_s.astype("timedelta64[s]")
+    cat_zh = np.array([c.name_zh for c in cats], dtype=object)[cat]
+    titles = cat_zh + "·" + names[leaf]
+    return pd.DataFrame({
+        "source": np.full(n, src.id, dtype=object),
+        "category": np.array([c.category for c in cats], dtype=object)[cat],
+        "theme": np.array([c.theme for c in cats], dtype=object)[cat],
+        "severity": sev,
+        "title": titles,
+        "lon": np.round(pt[:, 0], 6),
+        "lat": np.round(pt[:, 1], 6),
+        "region_code": codes[leaf],
+        "reported_at": reported,
+        "status": status,
+        "department": np.array([c.department for c in cats], dtype=object)[cat],
+        "dispatched_at": disp,
+        "resolved_at": res,
+        "closed_at": clo,
+        "satisfaction": np.where(rated, score, np.nan),
+        "due_at": due,
+    })
 
 
 # Share of each kind commissioned during the last three years (the rest predates the records): the

@@ -30,6 +30,8 @@ from datasources.rules import OPEN_STATUSES, sql_list
 
 #: The predicate of open events, written the same way in the partial index and in the queries that use it.
 OPEN_EVENTS_SQL = f"status IN {sql_list(OPEN_STATUSES)}"
+#: Region levels with an ancestor column on events (``events.area<level>_code``).
+EVENT_AREA_LEVELS = (1, 2, 3)
 
 _EPOCH = datetime(1970, 1, 1)
 
@@ -200,8 +202,17 @@ class Event(Base):
     due_at: Mapped[datetime | None] = mapped_column(EpochSeconds)
     # The sending system's own id of the case: re-sending the same (source, external_id) never duplicates.
     external_id: Mapped[str | None] = mapped_column(String(64))
+    # The event's region's ancestors at levels 1-3 (the region itself at its own level; NULL above the
+    # leaf): "the newest events of an area" is then one index range, however many leaves the area has.
+    # Filled by the write layer (datasources.ingest.entries.event_areas) from region_closure.
+    area1_code: Mapped[str | None] = mapped_column(String(16))
+    area2_code: Mapped[str | None] = mapped_column(String(16))
+    area3_code: Mapped[str | None] = mapped_column(String(16))
     __table_args__ = (
         Index("ux_events_source_external", "source", "external_id", unique=True),
+        Index("ix_events_area1_reported", "area1_code", "reported_at", "id"),
+        Index("ix_events_area2_reported", "area2_code", "reported_at", "id"),
+        Index("ix_events_area3_reported", "area3_code", "reported_at", "id"),
         Index("ix_events_region_reported", "region_code", "reported_at"),
         Index("ix_events_reported", "reported_at"),
         # The analyst's records table sorted by severity (migration 0005).

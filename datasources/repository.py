@@ -20,7 +20,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine, bindparam, text
 
 from datasources.ingest import alerting
-from datasources.models import OPEN_EVENTS_SQL, from_epoch, to_epoch
+from datasources.models import EVENT_AREA_LEVELS, OPEN_EVENTS_SQL, from_epoch, to_epoch
 from datasources.rollup import CELL_DEG
 from datasources.rules import (
     DONE_STATUSES,
@@ -363,6 +363,21 @@ class Repository:
         return [{"period": _as_date(p), "value": v} for p, v in rows]
 
     # ------------------------------------------------------------------ events
+    def _in_area(self, conn, area: str) -> str:  # noqa: ANN001
+        """SQL condition on events ``e``: the event lies in ``area``'s subtree (bind ``:a`` = area).
+
+        At the levels with an ancestor column it is one equality on an index led by that column and
+        ``reported_at``, whatever the number of leaves below; the single root holds every event; other
+        levels fall back to the closure table."""
+        level, roots = conn.execute(text(
+            "SELECT level, (SELECT COUNT(*) FROM regions WHERE parent_code IS NULL) FROM regions WHERE code = :a"
+        ), {"a": area}).one()
+        if level in EVENT_AREA_LEVELS:
+            return f"e.area{int(level)}_code = :a"
+        if level == 0 and roots == 1:
+            return "1 = 1"
+        return "e.region_code IN (SELECT descendant_code FROM region_closure WHERE ancestor_code = :a)"
+
     def event_counts(
         self, area: str, start: datetime | date, end: datetime | date, by: str = "status", scope: str | None = None
     ) -> dict[Any, int]:
@@ -379,11 +394,13 @@ class Repository:
             params = {"a": area, "s": _as_date(start), "e": _as_date(end)}
         else:
             sql = (
-                f"SELECT e.{by} AS k, COUNT(*) AS n FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
-                f"WHERE c.ancestor_code = :a AND e.reported_at >= :s AND e.reported_at < :e GROUP BY e.{by} ORDER BY e.{by}"
+                f"SELECT e.{by} AS k, COUNT(*) AS n FROM events e "
+                f"WHERE {{in_area}} AND e.reported_at >= :s AND e.reported_at < :e GROUP BY e.{by} ORDER BY e.{by}"
             )
             params = {"a": area, "s": _to_datetime(start), "e": _to_datetime(end)}
         with self.engine.connect() as conn:
+            if "{in_area}" in sql:
+                sql = sql.replace("{in_area}", self._in_area(conn, area))
             return {k: int(n) for k, n in conn.execute(text(sql), params).all()}
 
     def event_monthly_totals(self, area: str, start: date, end: date, scope: str | None = None) -> list[dict]:
@@ -406,14 +423,13 @@ class Repository:
         cond = ""
         if before is not None:
             cond, params["b"] = "AND e.reported_at < :b", to_epoch(before)
-        rows = self._rows(
-            "SELECT e.id, e.source, e.category, e.theme, e.severity, e.title, e.status, e.region_code, "
-            "e.reported_at, e.lon, e.lat, r.name AS region_name FROM events e "
-            "JOIN region_closure c ON c.descendant_code = e.region_code JOIN regions r ON r.code = e.region_code "
-            f"WHERE c.ancestor_code = :a {cond} ORDER BY e.reported_at DESC, e.id DESC LIMIT :n",
-            params,
-        )
-        return [r | {"reported_at": _as_datetime(r["reported_at"])} for r in rows]
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT e.id, e.source, e.category, e.theme, e.severity, e.title, e.status, e.region_code, "
+                "e.reported_at, e.lon, e.lat, r.name AS region_name FROM events e JOIN regions r ON r.code = e.region_code "
+                f"WHERE {self._in_area(conn, area)} {cond} ORDER BY e.reported_at DESC, e.id DESC LIMIT :n"
+            ), params).mappings().all()
+        return [dict(r) | {"reported_at": _as_datetime(r["reported_at"])} for r in rows]
 
     def open_event_count(self, area: str, scope: str | None = None) -> int:
         """Events in the area's subtree not yet resolved (from the monthly roll-up)."""
@@ -460,12 +476,14 @@ class Repository:
             inv = 1.0 / cell_deg
             sql = (
                 "SELECT CAST(FLOOR(e.lon * :inv) AS INTEGER) AS cx, CAST(FLOOR(e.lat * :inv) AS INTEGER) AS cy, "
-                "COUNT(*) AS n FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
-                "WHERE c.ancestor_code = :a AND e.reported_at >= :s AND e.reported_at < :e AND e.lon IS NOT NULL "
+                "COUNT(*) AS n FROM events e "
+                "WHERE {in_area} AND e.reported_at >= :s AND e.reported_at < :e AND e.lon IS NOT NULL "
                 "GROUP BY 1, 2 ORDER BY 1, 2"
             )
             params = {"a": area, "s": _to_datetime(start), "e": _to_datetime(end), "inv": inv}
         with self.engine.connect() as conn:
+            if "{in_area}" in sql:
+                sql = sql.replace("{in_area}", self._in_area(conn, area))
             rows = conn.execute(text(sql), params).all()
         return [{"lon": (cx + 0.5) * cell_deg, "lat": (cy + 0.5) * cell_deg, "n": int(n)} for cx, cy, n in rows]
 
@@ -477,14 +495,14 @@ class Repository:
         if source is not None:
             cond, params["src"] = "AND e.source = :src", source
         with self.engine.connect() as conn:
+            in_area = self._in_area(conn, area)
             r = conn.execute(
                 text(
                     "SELECT COUNT(*) AS total, "
                     f"SUM(CASE WHEN e.status IN {_DONE} THEN 1 ELSE 0 END) AS done, "
                     "SUM(CASE WHEN e.satisfaction IS NOT NULL THEN 1 ELSE 0 END) AS rated, "
                     f"SUM(CASE WHEN e.satisfaction >= {SATISFIED_SCORE} THEN 1 ELSE 0 END) AS satisfied "
-                    "FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
-                    f"WHERE c.ancestor_code = :a AND e.reported_at >= :s AND e.reported_at < :e {cond}"
+                    f"FROM events e WHERE {in_area} AND e.reported_at >= :s AND e.reported_at < :e {cond}"
                 ),
                 params,
             ).mappings().one()
@@ -640,6 +658,8 @@ class Repository:
         if since is not None:
             where.append("e.reported_at >= :since")
             params["since"] = to_epoch(since)
+        # The closure join, not the area columns: open events are few, and the partial index of open
+        # events per leaf finds them without reading the area's closed history.
         base = "FROM events e JOIN region_closure c ON c.descendant_code = e.region_code WHERE " + " AND ".join(where)
         with self.engine.connect() as conn:
             total, overdue = conn.execute(text(f"SELECT COUNT(*), SUM(CASE WHEN {late} THEN 1 ELSE 0 END) {base}"), params).one()

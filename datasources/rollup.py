@@ -14,7 +14,7 @@ from datetime import date
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Connection, bindparam, text
 
-from datasources.models import to_epoch
+from datasources.models import EVENT_AREA_LEVELS, to_epoch
 from datasources.rules import DONE_STATUSES, SATISFIED_SCORE, sql_list
 
 CELL_DEG = 0.005  # resolution of event_cells; coarser heat grids are whole multiples of it
@@ -94,6 +94,30 @@ def build_closure(conn: Connection) -> int:
             return total
         total += added
         depth += 1
+
+
+def area_of_regions(conn: Connection) -> dict[str, dict[int, str]]:
+    """Per region code, its ancestor (or itself) at each level of ``EVENT_AREA_LEVELS``: the values of
+    the events' ``area<level>_code`` columns for an event placed in that region."""
+    rows = conn.execute(text(
+        "SELECT c.descendant_code, r.level, c.ancestor_code FROM region_closure c JOIN regions r ON r.code = c.ancestor_code "
+        f"WHERE r.level IN ({', '.join(str(k) for k in EVENT_AREA_LEVELS)})"
+    ))
+    out: dict[str, dict[int, str]] = {}
+    for code, level, ancestor in rows:
+        out.setdefault(code, {})[int(level)] = ancestor
+    return out
+
+
+def refresh_event_areas(conn: Connection) -> int:
+    """Set every event's ``area<level>_code`` columns from ``region_closure`` (after the region tree
+    changed, or for rows written outside the write layer, as the test fixtures do). Returns events updated."""
+    sets = ", ".join(
+        f"area{k}_code = (SELECT c.ancestor_code FROM region_closure c JOIN regions r ON r.code = c.ancestor_code "
+        f"WHERE c.descendant_code = events.region_code AND r.level = {k})"
+        for k in EVENT_AREA_LEVELS
+    )
+    return conn.execute(text(f"UPDATE events SET {sets}")).rowcount
 
 
 def ancestors_of(conn: Connection, codes: Collection[str] | None) -> set[str] | None:

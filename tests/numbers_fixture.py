@@ -53,6 +53,7 @@ from datasources.models import (
 )
 from datasources.rollup import (
     build_closure,
+    refresh_event_areas,
     rollup_event_cells,
     rollup_events_monthly,
     rollup_indicator_values,
@@ -232,6 +233,7 @@ def build_numbers_db(engine: Engine) -> None:
              "satisfaction": sat, "due_at": None}
             for i, region, src, cat, theme, sev, status, at, sat, lon, lat in EVENTS
         ])
+        refresh_event_areas(conn)  # the events' ancestor columns, as the write layer fills them
         rollup_events_monthly(conn)
         rollup_event_cells(conn)
         conn.execute(Facility.__table__.insert(), [

@@ -16,12 +16,13 @@ version once. The demo builder, the command line, and later the ingest API and t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from datasources import db
@@ -30,9 +31,10 @@ from datasources.ingest import alerting, entries
 from datasources.ingest.derive import Touched, bump_data_version, derive, meta_value, set_meta
 from datasources.ingest.entries import CatalogReport, Records
 from datasources.ingest.errors import IngestError, Problem
-from datasources.models import Base
+from datasources.models import Base, Event
 
 Clock = Callable[[], datetime]
+BULK_SLICE = 100_000  # records per write of events_bulk (memory: about 1 KB per record while written)
 
 
 @dataclass
@@ -87,6 +89,17 @@ class Batch:
         return self._count("events", entries.write_events(self.conn, records, self.touched, self.now,
                                                           scope=scope, results=results))
 
+    def events_bulk(self, chunks: Iterable[Records]) -> int:
+        """Many new events streamed in chunks (the demo's millions): the events table's indexes are dropped
+        first and rebuilt once when the batch closes, each chunk is validated and bulk-loaded like
+        :meth:`events` (COPY on PostgreSQL), and derive runs once over the whole id range. Memory stays
+        at one chunk. A (source, external_id) already stored, by an earlier chunk too, is skipped as in
+        :meth:`events` (looked up without the index: meant for bulk loads, which rarely carry client ids)."""
+        if "events" not in self.touched.deferred_indexes:
+            db.drop_indexes(self.conn, Event.__table__)
+            self.touched.deferred_indexes.add("events")
+        return sum(self.events(piece) for chunk in chunks for piece in _slices(chunk, BULK_SLICE))
+
     def event_updates(self, records: Records, actor: str = "system") -> int:
         """Lifecycle steps of existing events, recorded in ``event_steps`` as done by ``actor``; replayed
         steps (a known external_id) are skipped and listed in the report's ``skipped``."""
@@ -134,6 +147,18 @@ class Batch:
         for k, v in facts.items():
             set_meta(self.conn, k, str(v))
         self.touched.writes += len(facts)
+
+
+def _slices(records: Records, size: int) -> Iterator[Records]:
+    """``records`` in pieces of at most ``size``: the write path holds a few Python objects per field of
+    every record of a piece, so the piece, not the chunk a caller hands in, bounds its memory."""
+    if isinstance(records, pd.DataFrame):
+        for k in range(0, len(records), size):
+            yield records.iloc[k:k + size].reset_index(drop=True)
+        return
+    rows = list(records)
+    for k in range(0, len(rows), size):
+        yield rows[k:k + size]
 
 
 def _take_write_lock(conn: Connection) -> None:
@@ -188,6 +213,9 @@ class Writer:
 
     def events(self, records: Records) -> WriteReport:
         return self._one("events", records)
+
+    def events_bulk(self, chunks: Iterable[Records]) -> WriteReport:
+        return self._one("events_bulk", chunks)
 
     def event_updates(self, records: Records, actor: str = "system") -> WriteReport:
         return self._one("event_updates", records, actor)

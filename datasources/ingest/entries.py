@@ -23,6 +23,7 @@ from datasources.ingest.derive import Touched, meta_value, set_meta
 from datasources.ingest.errors import IngestError, Problem
 from datasources.ingest.validate import Checker, frame
 from datasources.models import (
+    EVENT_AREA_LEVELS,
     Event,
     EventStep,
     Facility,
@@ -35,7 +36,7 @@ from datasources.models import (
     RegionLevel,
     to_epoch,
 )
-from datasources.rollup import build_closure
+from datasources.rollup import area_of_regions, build_closure, refresh_event_areas
 from datasources.rules import LIFECYCLE, STATUS_TIME, can_transition, month_floor
 
 Records = pd.DataFrame | Iterable[Mapping[str, Any]]
@@ -45,6 +46,7 @@ EVENT_FIELDS = (
     "source", "category", "theme", "severity", "title", "description", "lon", "lat", "region_code", "reported_at",
     "status", "department", "dispatched_at", "resolved_at", "closed_at", "satisfaction", "due_at", "external_id",
 )
+AREA_FIELDS = tuple(f"area{k}_code" for k in EVENT_AREA_LEVELS)  # derived from region_code, never sent
 EVENT_TIMES = ("reported_at", "dispatched_at", "resolved_at", "closed_at", "due_at")
 
 
@@ -197,6 +199,8 @@ def write_regions(conn: Connection, records: Records, levels: Iterable[tuple[int
     if level_rows:
         db.upsert(conn, RegionLevel.__table__, level_rows, ["level"])
     build_closure(conn)
+    if conn.execute(text("SELECT 1 FROM events LIMIT 1")).first() is not None:
+        refresh_event_areas(conn)  # the tree may have changed under stored events
     # Screens fetch boundaries by a URL carrying this version: only a boundary change makes them re-fetch.
     set_meta(conn, "geometry_version", str(int(meta_value(conn, "geometry_version") or 0) + 1))
     touched.full = True
@@ -319,6 +323,7 @@ def write_events(conn: Connection, records: Records, touched: Touched, now: date
         "description": _text_or_empty(df, "description"), "lon": _float_or_none(lon), "lat": _float_or_none(lat),
         "region_code": region, "status": status, "department": _text_or_none(df, "department"),
         "satisfaction": _int_or_none(df, "satisfaction"), "external_id": _external_ids(df), **epochs,
+        **_event_areas(conn, region),
     }
     if keep.sum() >= BULK_ROWS and "events" not in touched.deferred_indexes:
         db.drop_indexes(conn, Event.__table__)
@@ -326,14 +331,17 @@ def write_events(conn: Connection, records: Records, touched: Touched, now: date
     # The new ids are read back rather than assumed to be MAX(id)+1…: a PostgreSQL sequence skips the ids
     # of rolled-back inserts. Every id above the old maximum is this batch's (the writer's lock).
     before = conn.execute(text("SELECT MAX(id) FROM events")).scalar() or 0
-    n = db.bulk_insert(conn, Event.__table__, list(EVENT_FIELDS),
-                       zip(*(cols[c][keep].tolist() for c in EVENT_FIELDS), strict=True))
+    fields = list(EVENT_FIELDS + AREA_FIELDS)
+    n = db.bulk_insert(conn, Event.__table__, fields, zip(*(cols[c][keep].tolist() for c in fields), strict=True))
     if n:
         lo, hi = conn.execute(text("SELECT MIN(id), MAX(id) FROM events WHERE id > :b"), {"b": before}).one()
-        touched.new_events.append((lo, hi))
-        months = times["reported_at"][keep].dt.to_period("M").dt.start_time.dt.date
-        touched.event_regions |= set(region[keep].tolist())
-        touched.event_months |= set(months)
+        if touched.new_events and touched.new_events[-1][1] + 1 == lo:  # a stream of chunks: one range
+            touched.new_events[-1] = (touched.new_events[-1][0], hi)
+        else:
+            touched.new_events.append((lo, hi))
+        months = np.unique(times["reported_at"][keep].to_numpy(dtype="datetime64[M]"))
+        touched.event_regions |= set(np.unique(region[keep].astype(str)).tolist())
+        touched.event_months |= {pd.Timestamp(m).date() for m in months}
     if results is not None:
         # Both databases number a bulk insert's rows in insertion order.
         new_ids = iter(conn.execute(text("SELECT id FROM events WHERE id > :b ORDER BY id"), {"b": before}).scalars().all()
@@ -341,6 +349,17 @@ def write_events(conn: Connection, records: Records, touched: Touched, now: date
         results.extend((next(new_ids), True) if keep[k] else (known[k], False) for k in range(len(df)))
     touched.writes += n
     return n
+
+
+def _event_areas(conn: Connection, region: np.ndarray) -> dict[str, np.ndarray]:
+    """The ``area<level>_code`` columns of events placed in ``region`` (None above the region's level)."""
+    by_region = area_of_regions(conn)
+    codes = pd.Series(region, dtype=object)
+    out = {}
+    for k in EVENT_AREA_LEVELS:
+        mapped = codes.map({code: levels[k] for code, levels in by_region.items() if k in levels})
+        out[f"area{k}_code"] = mapped.astype(object).where(mapped.notna(), None).to_numpy(dtype=object)
+    return out
 
 
 def _known_external_ids(conn: Connection, df: pd.DataFrame) -> list[int | None]:

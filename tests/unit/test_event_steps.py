@@ -171,9 +171,11 @@ def test_roles_without_dispatch_are_refused_and_audited(engine, role):
 def test_a_township_officer_may_dispatch_inside_the_township_only(engine):
     with engine.connect() as conn:
         towns = conn.execute(text("SELECT code FROM regions WHERE level = 1 ORDER BY code")).scalars().all()
-        inside, outside = (conn.execute(text(
+        first_reported = {t: conn.execute(text(
             "SELECT e.id FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
-            "WHERE c.ancestor_code = :t AND e.status = 'reported' ORDER BY e.id LIMIT 1"), {"t": t}).scalar_one() for t in towns[:2])
+            "WHERE c.ancestor_code = :t AND e.status = 'reported' ORDER BY e.id LIMIT 1"), {"t": t}).scalar() for t in towns}
+        towns = [t for t in towns if first_reported[t] is not None]  # townships with an event still to dispatch
+        inside, outside = (first_reported[t] for t in towns[:2])
     officer = Principal("township", "township", towns[0])
     with pytest.raises(ops.StepRefused, match="unknown event"):
         ops.dispatch(engine, officer, outside)

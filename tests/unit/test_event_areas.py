@@ -1,0 +1,146 @@
+"""The events' ancestor columns (``area1_code``…``area3_code``): filled by the write layer and the
+migration, and the area queries that read them give exactly what the closure-table queries gave."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import text
+
+from datasources import db
+from datasources.ingest import Writer
+from datasources.models import EVENT_AREA_LEVELS, to_epoch
+from datasources.repository import Repository
+from tests.conftest import AS_OF, pg_schema, sqlite_copy
+
+# The ticker's query before the area columns: every event of the subtree through the closure table.
+OLD_RECENT = (
+    "SELECT e.id, e.source, e.category, e.theme, e.severity, e.title, e.status, e.region_code, "
+    "e.reported_at, e.lon, e.lat, r.name AS region_name FROM events e "
+    "JOIN region_closure c ON c.descendant_code = e.region_code JOIN regions r ON r.code = e.region_code "
+    "WHERE c.ancestor_code = :a {cond} ORDER BY e.reported_at DESC, e.id DESC LIMIT :n"
+)
+CLOSURE_AREAS = (
+    "SELECT e.id, r.level, c.ancestor_code FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
+    "JOIN regions r ON r.code = c.ancestor_code WHERE r.level IN (1, 2, 3)"
+)
+
+
+def _areas_by_closure(conn) -> dict[tuple[int, int], str]:  # noqa: ANN001
+    return {(i, lvl): a for i, lvl, a in conn.execute(text(CLOSURE_AREAS))}
+
+
+def _stored_areas(conn) -> dict[tuple[int, int], str]:  # noqa: ANN001
+    cols = ", ".join(f"area{k}_code" for k in EVENT_AREA_LEVELS)
+    out = {}
+    for row in conn.execute(text(f"SELECT id, {cols} FROM events")):
+        for k, code in zip(EVENT_AREA_LEVELS, row[1:], strict=True):
+            if code is not None:
+                out[(row[0], k)] = code
+    return out
+
+
+def test_every_demo_event_carries_its_ancestors_as_the_closure_table_has_them(mini_url):
+    with db.make_engine(mini_url).connect() as conn:
+        assert _stored_areas(conn) == _areas_by_closure(conn)
+
+
+@pytest.mark.parametrize("before", [None, datetime(2026, 3, 1, 12)])
+def test_recent_events_equal_the_closure_query_in_every_area(mini_url, before):
+    repo = Repository(db.make_engine(mini_url))
+    with repo.engine.connect() as conn:
+        areas = conn.execute(text("SELECT code FROM regions ORDER BY level, code")).scalars().all()
+        for area in areas:
+            params = {"a": area, "n": 25}
+            cond = ""
+            if before is not None:
+                cond, params["b"] = "AND e.reported_at < :b", to_epoch(before)
+            old = [dict(r) for r in conn.execute(text(OLD_RECENT.format(cond=cond)), params).mappings()]
+            new = repo.recent_events(area, limit=25, before=before)
+            assert [r["id"] for r in new] == [r["id"] for r in old], area
+            assert [r["region_name"] for r in new] == [r["region_name"] for r in old], area
+
+
+def test_event_windows_equal_the_closure_queries_in_every_area(mini_url):
+    """Counts, rates and the heat grid over a window that is not whole months read raw events."""
+    repo = Repository(db.make_engine(mini_url))
+    start, end = datetime(2026, 6, 3, 8), datetime(2026, 9, 17)
+    closure = "FROM events e JOIN region_closure c ON c.descendant_code = e.region_code WHERE c.ancestor_code = :a "
+    window = "AND e.reported_at >= :s AND e.reported_at < :e"
+    with repo.engine.connect() as conn:
+        areas = conn.execute(text("SELECT code FROM regions ORDER BY level, code")).scalars().all()
+        for area in areas:
+            p = {"a": area, "s": to_epoch(start), "e": to_epoch(end)}
+            by_status = dict(conn.execute(text(f"SELECT e.status, COUNT(*) {closure}{window} GROUP BY e.status"), p).all())
+            assert repo.event_counts(area, start, end, "status") == by_status, area
+            rates = repo.event_rates(area, start.date(), end.date())
+            day = {"a": area, "s": to_epoch(datetime.combine(start.date(), datetime.min.time())),
+                   "e": to_epoch(datetime.combine(end.date(), datetime.min.time()))}
+            total, rated = conn.execute(text(f"SELECT COUNT(*), COUNT(e.satisfaction) {closure}{window}"), day).one()
+            assert (rates["total"], rates["rated"]) == (total, rated), area
+            cells = conn.execute(text(
+                f"SELECT CAST(FLOOR(e.lon * 50) AS INTEGER), CAST(FLOOR(e.lat * 50) AS INTEGER), COUNT(*) {closure}{window} "
+                "AND e.lon IS NOT NULL GROUP BY 1, 2"), p).all()
+            heat = repo.event_density(area, start, end, cell_deg=0.02)
+            assert sum(c["n"] for c in heat) == sum(n for _x, _y, n in cells), area
+            assert len(heat) == len(cells), area
+
+
+def test_written_events_get_the_ancestors_of_their_region(mini_pristine, tmp_path):
+    url = sqlite_copy(mini_pristine, tmp_path / "w.db")
+    engine = db.make_engine(url)
+    with engine.connect() as conn:
+        leaf, town = conn.execute(text(
+            "SELECT r.code, r.parent_code FROM regions r WHERE r.level = 2 ORDER BY r.code LIMIT 1")).one()
+    Writer(engine, clock=lambda: AS_OF).events([
+        {"source": "hotline", "category": "consult", "theme": "governance", "severity": 4, "title": "a",
+         "region_code": leaf, "reported_at": AS_OF, "status": "reported"},
+        {"source": "hotline", "category": "consult", "theme": "governance", "severity": 4, "title": "b",
+         "region_code": town, "reported_at": AS_OF, "status": "reported"},
+    ])
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT title, area1_code, area2_code, area3_code FROM events WHERE title IN ('a', 'b') "
+                                 "ORDER BY title")).all()
+    assert [tuple(r) for r in rows] == [("a", town, leaf, None), ("b", town, None, None)]
+    assert Repository(engine).recent_events(town, limit=2)[0]["title"] in {"a", "b"}
+
+
+def _upgrade_from_0004(url: str) -> None:
+    """Migrate an empty database to 0004, write one region tree and two events the 0004 way, then to head."""
+    engine = db.make_engine(url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0004")
+        for code, level, parent in (("1", 0, None), ("11", 1, "1"), ("111", 2, "11")):
+            conn.execute(text(
+                "INSERT INTO regions (code, name, name_en, level, parent_code, population, area_km2, centroid_lon, "
+                "centroid_lat, geometry, geometry_display) VALUES (:c, 'x', '', :l, :p, 0, 0, 0, 0, '', '')"),
+                {"c": code, "l": level, "p": parent})
+        for anc, desc, depth in (("1", "1", 0), ("11", "11", 0), ("111", "111", 0), ("1", "11", 1), ("11", "111", 1),
+                                 ("1", "111", 2)):
+            conn.execute(text("INSERT INTO region_closure (ancestor_code, descendant_code, depth) VALUES (:a, :d, :k)"),
+                         {"a": anc, "d": desc, "k": depth})
+        for k, region in enumerate(("111", "11")):
+            conn.execute(text(
+                "INSERT INTO events (source, category, theme, severity, title, description, region_code, reported_at, status) "
+                "VALUES ('s', 'c', 'governance', 4, :t, '', :r, :at, 'reported')"),
+                {"t": f"e{k}", "r": region, "at": to_epoch(datetime(2026, 1, 1 + k))})
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT title, area1_code, area2_code, area3_code FROM events ORDER BY title")).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [("e0", "11", "111", None), ("e1", "11", None, None)]
+
+
+def test_migration_fills_the_areas_of_stored_events_on_sqlite(tmp_path):
+    _upgrade_from_0004(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+def test_migration_fills_the_areas_of_stored_events_on_postgresql():
+    with pg_schema("ioc_areas") as url:
+        _upgrade_from_0004(url)
