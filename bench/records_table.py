@@ -6,7 +6,7 @@ to the naive way, as a ratio.
     python bench/records_table.py --db sqlite:////path/county.db --copy /tmp/records.db --rounds 20
 
 Ours: ``datasources.analysis.records.page`` over the events panel's query (``Repository.panel_query``) on a
-copy of the database migrated to head (migration 0005 adds the severity and area-name indexes): one
+copy of the database migrated to head (migration 0006 adds the severity and area-name indexes): one
 ``ORDER BY … LIMIT/OFFSET`` statement for the rows and the total from the monthly roll-up (a column filter
 counts the matching rows instead).
 Naive: what a quick prototype does per page request: read the events of the window with their area
@@ -110,7 +110,7 @@ def main() -> None:
             shutil.copy(url.removeprefix("sqlite:///"), copy)
         url = f"sqlite:///{copy}"
     engine = db.make_engine(url)
-    db.upgrade(engine)  # the copy gets migration 0005's indexes
+    db.upgrade(engine)  # the copy gets migration 0006's indexes
     repo = Repository(engine)
     n = repo._scalar("SELECT COUNT(*) FROM events")  # noqa: SLF001
     print(f"events: {n:,}  database: {url}  page size: {PAGE}")

@@ -96,7 +96,7 @@ class RegionLevel(Base):
 class Region(Base):
     __tablename__ = "regions"
     code: Mapped[str] = mapped_column(String(16), primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), index=True)  # the records table sorted by area (migration 0005)
+    name: Mapped[str] = mapped_column(String(64), index=True)  # the records table sorted by area (migration 0006)
     name_en: Mapped[str] = mapped_column(String(64), default="")
     level: Mapped[int] = mapped_column(Integer, index=True)
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
@@ -215,7 +215,7 @@ class Event(Base):
         Index("ix_events_area3_reported", "area3_code", "reported_at", "id"),
         Index("ix_events_region_reported", "region_code", "reported_at"),
         Index("ix_events_reported", "reported_at"),
-        # The analyst's records table sorted by severity (migration 0005).
+        # The analyst's records table sorted by severity (migration 0006).
         Index("ix_events_severity_reported", "severity", "reported_at"),
         # Open events by area: a partial index holding only the few open events (the map's points).
         Index("ix_events_open", "region_code", "severity", "reported_at",

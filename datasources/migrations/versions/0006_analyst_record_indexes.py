@@ -5,14 +5,14 @@ The records table pages millions of events sorted by time, severity or area; tim
 table (the planner walks regions by name and each region's events by ``ix_events_region_reported``).
 Measured in bench/records_table.py.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
