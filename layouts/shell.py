@@ -69,7 +69,7 @@ def mode_fact(mode_state: dict, can_switch: bool, lang: str = "zh") -> html.Span
     (both stay in the page so that one callback keeps them current)."""
     mode = mode_state.get("mode", "daily")
     return html.Span(className="header-fact mode-fact", children=[
-        label("mode", lang),
+        label("mode", lang, className="mode-label"),
         html.B(t(f"mode.{mode}", lang), id=ids.MODE, style={"display": "none"} if can_switch else {}),
         dcc.Dropdown(id=ids.MODE_SELECT, options=mode_options(mode_state, lang), value=mode, clearable=False,
                      searchable=False, className="control mode-select", style={} if can_switch else {"display": "none"}),

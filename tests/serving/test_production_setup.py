@@ -71,7 +71,7 @@ def test_normal_requests_are_answered_while_50_slow_clients_hold_connections(sta
     from app import create_app
 
     app = create_app({"database_url": mini_pristine})  # only for the shape of the callback posts
-    poll = dp.body(app, "data-version.data", {"refresh-interval.n_intervals": 3, "data-version.data": 0})
+    poll = dp.body(app, "data-version.data...data-status.data", {"refresh-interval.n_intervals": 3, "data-version.data": 0})
     header = dp.body(app, "header-mode.children", {"url.search": "", "data-version.data": 1})
     session = sign_in(stack.url)
     version = requests.get(f"{stack.url}/healthz", timeout=CEILING_S).json()["data_version"]
