@@ -29,27 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
-from callbacks.cockpit import cockpit_view  # noqa: E402
+from bench.cockpit_drill import cockpit_app, drill, pct  # noqa: E402
 from datasources import db  # noqa: E402
 from datasources.demo import build_demo  # noqa: E402
 from layouts.map_figure import base_figure  # noqa: E402
 
 AS_OF = datetime(2026, 11, 20, 18, 0)
-LAYERS = ["heat", "open"]
-
-
-def pct(values: list[float], q: float) -> float:
-    """q-th percentile (nearest rank) of a list of numbers."""
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q / 100 * len(s)) - 1))]
-
-
-def serialise(view: dict) -> bytes:
-    """The callback's outputs as Dash serialises them (plotly's JSON encoder)."""
-    parts = [view["figure"], view["breadcrumb"], view["area_title"], view["state"].indicator,
-             view["state"].period, view["event_stats"], view["kpi"]]
-    return pio.json.to_json_plotly(parts).encode()
-
 
 def targets(repo) -> list[str]:  # noqa: ANN001
     """A drill-down path over every township and two communities of each."""
@@ -62,17 +47,15 @@ def targets(repo) -> list[str]:  # noqa: ANN001
 
 
 def measure_ours(url: str, cache_type: str, areas: list[str], rounds: int) -> tuple[list[float], list[int], list[int]]:
-    app = create_app({"database_url": url, "cache_type": cache_type})
-    services = app.server.config["IOC_SERVICES"]
-    codes = [i["code"] for i in services.cached("indicators") if i["headline"]]
+    app, services, codes = cockpit_app(url, cache_type)
     times, sizes, gz = [], [], []
     with app.server.app_context():
         for area in areas:  # warm-up pass (database pages, and the result cache when there is one)
-            cockpit_view(services, f"?area={area}", LAYERS, codes)
+            drill(services, codes, area)
         for _ in range(rounds):
             for area in areas:
                 t0 = time.perf_counter()
-                body = serialise(cockpit_view(services, f"?area={area}", LAYERS, codes))
+                body = drill(services, codes, area)
                 times.append((time.perf_counter() - t0) * 1000)
                 sizes.append(len(body))
                 gz.append(len(gzip.compress(body)))
@@ -83,12 +66,10 @@ def measure_cold(url: str, areas: list[str]) -> list[float]:
     """First visit of each area in a fresh process-like state: a new app with an empty cache each time."""
     out = []
     for area in areas:
-        app = create_app({"database_url": url, "cache_type": "SimpleCache"})
-        services = app.server.config["IOC_SERVICES"]
-        codes = [i["code"] for i in services.repo.indicators() if i["headline"]]
+        app, services, codes = cockpit_app(url, "SimpleCache")
         with app.server.app_context():
             t0 = time.perf_counter()
-            serialise(cockpit_view(services, f"?area={area}", LAYERS, codes))
+            drill(services, codes, area)
             out.append((time.perf_counter() - t0) * 1000)
     return out
 

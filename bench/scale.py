@@ -32,19 +32,16 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-import plotly.io as pio
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import create_app  # noqa: E402
-from callbacks.cockpit import cockpit_view  # noqa: E402
+from bench.cockpit_drill import cockpit_app, drill, pct  # noqa: E402
 from callbacks.ticker import ticker_items  # noqa: E402
 from datasources import db  # noqa: E402
 from datasources.repository import Repository  # noqa: E402
 
-LAYERS = ["heat", "open"]
 TICKER_EVENTS = 12
 # The ticker's query before migration 0005: newest events of the subtree through the closure table.
 OLD_TICKER_SQL = (
@@ -54,19 +51,6 @@ OLD_TICKER_SQL = (
     "WHERE c.ancestor_code = :a ORDER BY e.reported_at DESC, e.id DESC LIMIT :n"
 )
 OLD_IN_AREA = "e.region_code IN (SELECT descendant_code FROM region_closure WHERE ancestor_code = :a)"
-
-
-def pct(values: list[float], q: float) -> float:
-    """q-th percentile (nearest rank) of a list of numbers."""
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q / 100 * len(s)) - 1))]
-
-
-def serialise(view: dict) -> bytes:
-    """The callback's outputs as Dash serialises them (plotly's JSON encoder)."""
-    parts = [view["figure"], view["breadcrumb"], view["area_title"], view["state"].indicator,
-             view["state"].period, view["event_stats"], view["kpi"]]
-    return pio.json.to_json_plotly(parts).encode()
 
 
 def sample_areas(url: str, per_level: int) -> list[str]:
@@ -103,10 +87,6 @@ def timed(fn: Callable[[], object]) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def drill(services, codes: list[str], area: str) -> None:  # noqa: ANN001
-    serialise(cockpit_view(services, f"?area={area}", LAYERS, codes))
-
-
 def ticker(services, area: str) -> None:  # noqa: ANN001
     ticker_items(services, f"?area={area}", TICKER_EVENTS)
 
@@ -122,25 +102,19 @@ def measure(url: str, areas: list[str], rounds: int) -> dict[str, list[float]]:
         "drill cold", "ticker cold", "drill warm, result cache", "drill warm", "ticker warm", "drill warm, old filter", "ticker warm, old filter",
         "ticker query", "ticker query, old")}
     for area in areas:  # cold: a new app, an empty cache, an area not read before in this run
-        app = create_app({"database_url": url, "cache_type": "SimpleCache"})
-        services = app.server.config["IOC_SERVICES"]
-        codes = [i["code"] for i in services.repo.indicators() if i["headline"]]
+        app, services, codes = cockpit_app(url, "SimpleCache")
         with app.server.app_context():
             out["drill cold"].append(timed(lambda: drill(services, codes, area)))  # noqa: B023
             out["ticker cold"].append(timed(lambda: ticker(services, area)))  # noqa: B023
-    app = create_app({"database_url": url, "cache_type": "SimpleCache"})  # warm: a visited area, cached results
-    services = app.server.config["IOC_SERVICES"]
-    codes = [i["code"] for i in services.cached("indicators") if i["headline"]]
+    app, services, codes = cockpit_app(url, "SimpleCache")  # warm: a visited area, cached results
     with app.server.app_context():
         for area in areas:
             drill(services, codes, area)
         for _ in range(rounds):
             for area in areas:
                 out["drill warm, result cache"].append(timed(lambda: drill(services, codes, area)))  # noqa: B023
-    app = create_app({"database_url": url, "cache_type": "NullCache"})
-    services = app.server.config["IOC_SERVICES"]
+    app, services, codes = cockpit_app(url, "NullCache")
     repo: Repository = services.repo.unscoped if hasattr(services.repo, "unscoped") else services.repo
-    codes = [i["code"] for i in services.cached("indicators") if i["headline"]]
     with app.server.app_context():
         for area in areas:  # warm-up of the old path (its pages), so that old and new compare warm
             with old_area_filter():

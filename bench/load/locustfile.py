@@ -82,6 +82,14 @@ class Screen(HttpUser):
                 return None
             return resp.json().get("response", {})
 
+    @task
+    def poll(self) -> None:
+        """The data-version poll every screen sends (a task of every user below): on a new version, refresh."""
+        props = self.callback("poll", {"data-version.data": self.version, "refresh-interval.n_intervals": 1})
+        if props and "data-version" in props:
+            self.version = props["data-version"]["data"]
+            self.refresh()
+
     def refresh(self, prefix: str = "") -> None:
         """What a changed data version (or a new area) makes the page post: header, cockpit, ticker."""
         common = {"url.search": self.search, "data-version.data": self.version}
@@ -95,21 +103,15 @@ class Screen(HttpUser):
 
 
 class Wall(Screen):
-    """A video-wall screen: nobody touches it; it polls the data version every refresh interval."""
+    """A video-wall screen: nobody touches it; its only task is the poll, every refresh interval."""
 
     fixed_count = int(os.environ.get("IOC_LOAD_WALLS", "50"))
     wait_time = constant(POSTS["refresh_seconds"])
 
-    @task
-    def poll(self) -> None:
-        props = self.callback("poll", {"data-version.data": self.version, "refresh-interval.n_intervals": 1})
-        if props and "data-version" in props:
-            self.version = props["data-version"]["data"]
-            self.refresh()
-
 
 class DutyOfficer(Screen):
-    """A duty officer drilling into townships and communities and back up, a few seconds apart."""
+    """A duty officer drilling into townships and communities and back up, a few seconds apart (and polling,
+    as every screen does: the two tasks equally often)."""
 
     fixed_count = int(os.environ.get("IOC_LOAD_OFFICERS", "10"))
     username = "duty"
@@ -120,13 +122,6 @@ class DutyOfficer(Screen):
         self.search = random.choice(POSTS["drill_searches"])
         self.callback("labels", {"url.search": self.search})
         self.refresh()
-
-    @task
-    def poll(self) -> None:
-        props = self.callback("poll", {"data-version.data": self.version, "refresh-interval.n_intervals": 1})
-        if props and "data-version" in props:
-            self.version = props["data-version"]["data"]
-            self.refresh()
 
 
 class Feed(HttpUser):
