@@ -8,6 +8,7 @@ scoped repository; a bad URL parameter shows a message naming it, never a traceb
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -383,14 +384,10 @@ def sync_view(services: Services, trigger: Any, search: str | None, controls: li
 
 
 def register(app: dash.Dash, services: Services) -> None:
-    """Wire the analyst page."""
+    """Wire the analyst page: four callbacks, each for callers holding the export permission."""
+    analyst_callback = functools.partial(access.callback, app, EXPORT)
 
-    def sync(search, *values):  # noqa: ANN001, ANN202
-        *controls, selected = values
-        return sync_view(services, dash.callback_context.triggered_id, search, controls, selected)
-
-    access.callback(
-        app, EXPORT,
+    @analyst_callback(
         Output(ids.ANALYST_URL, "search"),
         *[Output(cid, "value") for cid, _p in CONTROLS],
         Output(ids.ANALYST_INDICATORS, "options"),
@@ -398,22 +395,32 @@ def register(app: dash.Dash, services: Services) -> None:
         Input(ids.URL, "search"),
         *[Input(cid, "value") for cid, _p in CONTROLS],
         Input(ids.ANALYST_MAP, "selectedData"),
-    )(sync)
+    )
+    def sync(search, *values):  # noqa: ANN001, ANN202
+        *controls, selected = values
+        return sync_view(services, dash.callback_context.triggered_id, search, controls, selected)
 
-    def charts(search):  # noqa: ANN001, ANN202
-        return render(services, search)
-
-    access.callback(
-        app, EXPORT,
+    @analyst_callback(
         *[Output(ids.analyst_graph(p), "figure") for p in layout.CHARTS],
         Output(ids.ANALYST_MAP, "figure"),
-        Output(ids.ANALYST_RANKING_TABLE, "columns"),
-        Output(ids.ANALYST_RANKING_TABLE, "data"),
+        *[Output(ids.ANALYST_RANKING_TABLE, prop) for prop in ("columns", "data")],
         Output(ids.ANALYST_WINDOW, "children"),
         Output(ids.ANALYST_ERROR, "children"),
         Input(ids.URL, "search"),
-    )(charts)
+    )
+    def charts(search):  # noqa: ANN001, ANN202
+        return render(services, search)
 
+    @analyst_callback(
+        Output(ids.ANALYST_DRILL, "data"),
+        Output(ids.ANALYST_RECORDS_KIND, "value"),
+        Output(ids.ANALYST_RECORDS, "page_current"),
+        *[Input(ids.analyst_graph(p), "clickData") for p in layout.CHARTS],
+        Input(ids.ANALYST_MAP, "clickData"),
+        Input(ids.ANALYST_DRILL_CLEAR, "n_clicks"),
+        Input(ids.URL, "search"),
+        prevent_initial_call=True,
+    )
     def drill(*_args):  # noqa: ANN002, ANN202
         trigger = dash.callback_context.triggered_id
         if trigger == ids.ANALYST_DRILL_CLEAR or trigger == ids.URL:
@@ -424,35 +431,16 @@ def register(app: dash.Dash, services: Services) -> None:
             return no_update, no_update, no_update
         return d, d["records"], 0
 
-    access.callback(
-        app, EXPORT,
-        Output(ids.ANALYST_DRILL, "data"),
-        Output(ids.ANALYST_RECORDS_KIND, "value"),
-        Output(ids.ANALYST_RECORDS, "page_current"),
-        *[Input(ids.analyst_graph(p), "clickData") for p in layout.CHARTS],
-        Input(ids.ANALYST_MAP, "clickData"),
-        Input(ids.ANALYST_DRILL_CLEAR, "n_clicks"),
-        Input(ids.URL, "search"),
-        prevent_initial_call=True,
-    )(drill)
-
-    def table(search, drill_data, kind, page_current, page_size, sort_by, filter_query):  # noqa: ANN001, ANN202
-        columns, rows, pages, total = records_view(services, search, drill_data, kind, page_current, page_size, sort_by,
-                                                   filter_query)
-        return columns, rows, pages, total, drill_text(drill_data, services, parse_search(search).lang)
-
-    access.callback(
-        app, EXPORT,
-        Output(ids.ANALYST_RECORDS, "columns"),
-        Output(ids.ANALYST_RECORDS, "data"),
-        Output(ids.ANALYST_RECORDS, "page_count"),
+    @analyst_callback(
+        *[Output(ids.ANALYST_RECORDS, prop) for prop in ("columns", "data", "page_count")],
         Output(ids.ANALYST_RECORDS_TOTAL, "children"),
         Output(ids.ANALYST_DRILL_TEXT, "children"),
         Input(ids.URL, "search"),
         Input(ids.ANALYST_DRILL, "data"),
         Input(ids.ANALYST_RECORDS_KIND, "value"),
-        Input(ids.ANALYST_RECORDS, "page_current"),
-        Input(ids.ANALYST_RECORDS, "page_size"),
-        Input(ids.ANALYST_RECORDS, "sort_by"),
-        Input(ids.ANALYST_RECORDS, "filter_query"),
-    )(table)
+        *[Input(ids.ANALYST_RECORDS, prop) for prop in ("page_current", "page_size", "sort_by", "filter_query")],
+    )
+    def table(search, drill_data, kind, page_current, page_size, sort_by, filter_query):  # noqa: ANN001, ANN202
+        columns, rows, pages, total = records_view(services, search, drill_data, kind, page_current, page_size, sort_by,
+                                                   filter_query)
+        return columns, rows, pages, total, drill_text(drill_data, services, parse_search(search).lang)
