@@ -20,14 +20,16 @@ from callbacks.services import Services
 from config import Config
 from datasources import boundaries, db
 from datasources.access.accounts import Accounts
-from datasources.demo import OUTLINE, build_demo
+from datasources.demo import OUTLINE
 from datasources.ingest import IngestError, Writer
 from datasources.repository import Repository
-from tests import write_batches
+from tests import live_db, write_batches
 from tests.conftest import AS_OF, login
 
 NOW = AS_OF + timedelta(hours=1)
 LAYERS = ["heat", "open", "camera", "base_station"]
+# A copy of the mini demo per test (SQLite file, PostgreSQL database), made from templates built once.
+fresh_url, mini_template = live_db.fresh_url, live_db.mini_template
 
 
 def _services(url: str) -> Services:
@@ -90,17 +92,8 @@ def _append_then_compare_with_rebuild(url: str) -> dict:
     return {"events": r1, "updates": r2, "values": r3}
 
 
-@pytest.fixture
-def mini_copy(request, tmp_path) -> str:
-    """A fresh mini demo that a test may change (SQLite file or PostgreSQL schema)."""
-    url = f"sqlite:///{tmp_path / 'w.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    build_demo(db.make_engine(url), "mini", seed=1, as_of=AS_OF)
-    return url
-
-
-@pytest.mark.parametrize("mini_copy", ["sqlite", "postgresql"], indirect=True)
-def test_appending_events_steps_and_values_equals_a_full_rebuild(mini_copy):
-    reports = _append_then_compare_with_rebuild(mini_copy)
+def test_appending_events_steps_and_values_equals_a_full_rebuild(fresh_url):
+    reports = _append_then_compare_with_rebuild(fresh_url)
     assert reports["events"].written == {"events": 1000}
     assert reports["updates"].written == {"event_updates": 50}
     # Each write is one transaction with one data-version bump.
