@@ -139,16 +139,11 @@ def pg_url():
 
 
 @pytest.fixture(scope="session")
-def mini_sqlite(tmp_path_factory) -> str:
-    """URL of a SQLite file holding the 'mini' demo (4 townships), built once per session and read by many
-    tests through apps (which do write a little: accounts, the audit log). Tests that write data copy
-    ``mini_pristine`` instead."""
-    path = tmp_path_factory.mktemp("mini") / "mini.db"
-    url = f"sqlite:///{path}"
-    engine = db.make_engine(url)
-    build_demo(engine, "mini", seed=1, as_of=AS_OF)
-    engine.dispose()  # the last connection checkpoints the WAL into the file, so a copy of the file is whole
-    return url
+def mini_sqlite(mini_pristine, tmp_path_factory) -> str:
+    """URL of a SQLite file holding the 'mini' demo (4 townships), read by many tests through apps (which do
+    write a little: accounts, the audit log): a copy of ``mini_pristine``, not a second build. Tests that
+    write data copy ``mini_pristine`` instead."""
+    return sqlite_copy(mini_pristine, tmp_path_factory.mktemp("mini") / "mini.db")
 
 
 @pytest.fixture(scope="session")
@@ -170,10 +165,11 @@ def sqlite_copy(url: str, target: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def mini_pg(pg_url) -> str:
-    """The same 'mini' demo in PostgreSQL."""
-    build_demo(db.make_engine(pg_url), "mini", seed=1, as_of=AS_OF)
-    return pg_url
+def mini_pg(mini_pg_template) -> Iterator[str]:
+    """The same 'mini' demo in PostgreSQL: a database of its own copied from the session's template (not a
+    second build, and not in ``pg_url``'s schema, which schema tests reset)."""
+    with pg_copy(mini_pg_template) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
