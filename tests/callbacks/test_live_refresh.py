@@ -136,6 +136,7 @@ def test_pinned_alert_is_the_most_severe_then_the_newest():
     assert pinned_alert([]) is None
 
 
+@pytest.mark.parametrize("live_app", ["sqlite"], indirect=True)  # routing by path: no SQL of its own to run on both
 def test_the_router_serves_the_page_of_the_path_and_corrects_a_layout_built_for_another(live, live_app):
     import flask
 
