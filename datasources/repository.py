@@ -64,6 +64,9 @@ class Kpi:
     status: str  # ok | warn | alarm | none
     stale: bool
     sparkline: tuple[float | None, ...] = field(default=())
+    # False when the indicator is not collected at the area's level (below its lowest level) or the area
+    # never had a value of it (a township without a river has no river level): "not applicable", not stale.
+    applicable: bool = True
 
     def change(self, other: float | None) -> float | None:
         """Relative change of ``value`` against ``other`` (None when undefined)."""
@@ -273,6 +276,7 @@ class Repository:
             where, params = "i.theme = :theme", {"theme": theme}
         stmt = text(
             "SELECT i.code, i.name_zh, i.name_en, i.theme, i.unit, i.unit_en, i.polarity, i.frequency, i.warn, i.alarm, "
+            "i.level, EXISTS (SELECT 1 FROM indicator_values w WHERE w.indicator_code = i.code AND w.region_code = :area) AS has_any, "
             "v.period, v.value FROM indicators i LEFT JOIN indicator_values v "
             "ON v.indicator_code = i.code AND v.region_code = :area AND v.period > :start AND v.period <= :period "
             f"WHERE {where} ORDER BY i.theme, i.code, v.period"
@@ -281,28 +285,30 @@ class Repository:
             stmt = stmt.bindparams(bindparam("codes", expanding=True))
         with self.engine.connect() as conn:
             rows = conn.execute(stmt, {"area": area, "start": start, "period": period, **params}).all()
+            area_level = conn.execute(text("SELECT level FROM regions WHERE code = :a"), {"a": area}).scalar()
         series: dict[str, dict] = {}
         for r in rows:
             entry = series.setdefault(r.code, {"row": r, "points": {}})
             if r.period is not None:
                 entry["points"][_as_date(r.period)] = r.value
         order = list(codes) if codes is not None else list(series)
-        return [self._kpi(series[c]["row"], series[c]["points"], period, spark_months) for c in order if c in series]
+        return [self._kpi(series[c]["row"], series[c]["points"], period, spark_months, area_level) for c in order if c in series]
 
     @staticmethod
-    def _kpi(r, points: dict[date, float | None], period: date, spark_months: int) -> Kpi:  # noqa: ANN001
+    def _kpi(r, points: dict[date, float | None], period: date, spark_months: int, area_level: int | None = None) -> Kpi:  # noqa: ANN001
         dates = sorted(points)
         latest = dates[-1] if dates else None
         value = points[latest] if latest else None
         previous = points[dates[-2]] if len(dates) > 1 else None
         last_year = points.get(latest - relativedelta(years=1)) if latest else None
-        stale = is_stale(latest, period, r.frequency)
+        applicable = bool(r.has_any) and (area_level is None or area_level <= r.level)
+        stale = applicable and is_stale(latest, period, r.frequency)
         spark = [d for d in dates if d > period - relativedelta(months=spark_months)]
         return Kpi(
             code=r.code, name_zh=r.name_zh, name_en=r.name_en, theme=r.theme, unit=r.unit, unit_en=r.unit_en,
             polarity=r.polarity, frequency=r.frequency, value=value, period=latest, previous=previous,
             last_year=last_year, status=threshold_status(value, r.polarity, r.warn, r.alarm), stale=stale,
-            sparkline=tuple(points[d] for d in spark),
+            sparkline=tuple(points[d] for d in spark), applicable=applicable,
         )
 
     def child_values(self, indicator: str, area: str, period: date, scope: str | None = None) -> list[dict]:

@@ -352,6 +352,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "metric.water_level_m": {"zh": "水位（米）", "en": "Water level (m)"},
     "risk_type.geohazard": {"zh": "地质灾害隐患点", "en": "Geological hazard site"},
     "risk_type.waterlogging": {"zh": "易涝点", "en": "Waterlogging point"},
+    # On-screen corrections (issue 11 item 7, branch topicdata).
+    "not_applicable": {"zh": "不适用", "en": "Not applicable"},
+    "open_now.past": {"zh": "当前在办", "en": "Open now"},
+    "now_count": {"zh": "{n}（当前）", "en": "{n} (now)"},
+    "ticker.now": {"zh": "当前", "en": "Now"},
 }
 
 
