@@ -64,8 +64,8 @@ class Kpi:
     status: str  # ok | warn | alarm | none
     stale: bool
     sparkline: tuple[float | None, ...] = field(default=())
-    # False when the indicator is not collected at the area's level (below its lowest level) or the area
-    # never had a value of it (a township without a river has no river level): "not applicable", not stale.
+    # False when the indicator is not collected at the area's level (below its lowest level, or no area
+    # of that level has any value of it): "not applicable" there, not "stale".
     applicable: bool = True
 
     def change(self, other: float | None) -> float | None:
@@ -276,7 +276,8 @@ class Repository:
             where, params = "i.theme = :theme", {"theme": theme}
         stmt = text(
             "SELECT i.code, i.name_zh, i.name_en, i.theme, i.unit, i.unit_en, i.polarity, i.frequency, i.warn, i.alarm, "
-            "i.level, EXISTS (SELECT 1 FROM indicator_values w WHERE w.indicator_code = i.code AND w.region_code = :area) AS has_any, "
+            "i.level, EXISTS (SELECT 1 FROM indicator_values w JOIN regions g ON g.code = w.region_code "
+            "WHERE w.indicator_code = i.code AND g.level = (SELECT a.level FROM regions a WHERE a.code = :area)) AS has_any, "
             "v.period, v.value FROM indicators i LEFT JOIN indicator_values v "
             "ON v.indicator_code = i.code AND v.region_code = :area AND v.period > :start AND v.period <= :period "
             f"WHERE {where} ORDER BY i.theme, i.code, v.period"
