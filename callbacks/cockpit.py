@@ -20,7 +20,7 @@ from datasources.repository import ScopeError
 from datasources.rules import is_category
 from layouts import cockpit as cockpit_layout
 from layouts import ids
-from layouts.alert_text import alert_message
+from layouts.alert_text import alert_area, alert_text
 from layouts.cockpit import mode_layers, panel_order
 from layouts.i18n import pick, t
 from layouts.kpi import STATUS_COLORS, change_text, format_value, grade_change_text, sparkline_src
@@ -271,7 +271,7 @@ def _alerts(fig: Patch, services: Services, area: str, on: bool, lang: str, scal
     fig["data"][T_ALERT_CORE]["marker"]["color"] = [a["severity"] for a in alerts]
     fig["data"][T_ALERT_CORE]["marker"]["size"] = round(13 * scale)
     fig["data"][T_ALERT_CORE]["text"] = [
-        f"{t('alert', lang)} {t('severity.' + str(a['severity']), lang)} · {a['region_name']}<br>{alert_message(a['message'], a['region_name'])}" for a in alerts
+        f"{t('alert', lang)} {t('severity.' + str(a['severity']), lang)} · {alert_area(a, lang)}<br>{alert_text(a, lang)}" for a in alerts
     ]
 
 

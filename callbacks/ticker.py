@@ -16,7 +16,7 @@ from datasources.access.roles import VIEW
 from datasources.repository import ScopeError
 from datasources.rules import SEVERE
 from layouts import ids
-from layouts.alert_text import alert_message
+from layouts.alert_text import alert_area, alert_text
 from layouts.i18n import t
 
 ALERTS_SHOWN = 6
@@ -60,7 +60,7 @@ def _alert(a: dict, lang: str, extra: str = "") -> html.Span:
     when: datetime = a["started_at"]
     return html.Span(className=f"tick tick-alert sev-{a['severity']} {extra}".strip(), **{"data-alert": str(a["id"])}, children=[
         html.B(f"{t('alert', lang)} {t('severity.' + str(a['severity']), lang)}"),
-        f" {when:%m-%d %H:%M} {a['region_name']} · {alert_message(a['message'], a['region_name'])}",
+        f" {when:%m-%d %H:%M} {alert_area(a, lang)} · {alert_text(a, lang)}",
     ])
 
 

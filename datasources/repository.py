@@ -602,9 +602,14 @@ class Repository:
             "SELECT a.id, a.rule, CASE WHEN a.rule = 'severe_event' THEN 'event' "
             "WHEN a.rule LIKE 'threshold:%' THEN 'indicator' ELSE ar.kind END AS kind, "
             "a.severity, a.region_code, r.name AS region_name, a.message, a.started_at, a.acknowledged_by, "
-            "a.acknowledged_at, a.lon, a.lat, a.value, a.event_id, a.facility_id, a.indicator_code, a.category "
+            "a.acknowledged_at, a.lon, a.lat, a.value, a.event_id, a.facility_id, a.indicator_code, a.category, "
+            # What a message in another language is made of (layouts.alert_text.alert_text).
+            "r.name_en AS region_name_en, ar.name_en AS rule_name_en, ar.polarity AS rule_polarity, ar.warn AS rule_warn, "
+            "ar.alarm AS rule_alarm, ar.window_hours, i.name_en AS indicator_name_en, i.unit_en AS indicator_unit_en, "
+            "i.polarity AS indicator_polarity, i.alarm AS indicator_alarm, f.name AS facility_name "
             "FROM alerts a JOIN region_closure c ON c.descendant_code = a.region_code "
             "JOIN regions r ON r.code = a.region_code LEFT JOIN alert_rules ar ON ar.id = a.rule "
+            "LEFT JOIN indicators i ON i.code = a.indicator_code LEFT JOIN facilities f ON f.id = a.facility_id "
             "WHERE c.ancestor_code = :a AND a.cleared_at IS NULL "
             "ORDER BY a.severity, a.started_at DESC, a.id DESC LIMIT :n",
             {"a": area, "n": int(limit)},

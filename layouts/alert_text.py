@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import re
 
+from datasources.rules import threshold_status
+from layouts.i18n import pick
+from layouts.kpi import format_value
+
 _LONG_DECIMAL = re.compile(r"(?<![\d.])(\d+)\.(\d{3,})(?![\d.])")
 
 
@@ -29,3 +33,35 @@ def alert_message(message: str | None, region_name: str | None) -> str:
         if not rest or rest[0] in " ·:：,，":
             text = rest.lstrip(" ·:：,，")
     return round_numbers(text)
+
+
+def alert_area(alert: dict, lang: str) -> str:
+    """The alert's area name in ``lang`` (the Chinese name when there is no English one)."""
+    return pick(lang, alert.get("region_name") or "", alert.get("region_name_en") or "")
+
+
+def alert_text(alert: dict, lang: str) -> str:
+    """An open alert's message in ``lang`` (a row of ``Repository.open_alerts``). Chinese: the stored
+    message (see :func:`alert_message`). English: made from the alert's rule, indicator and value, since
+    the stored message is Chinese; a severe event's message is the event's title (data, left as it is)."""
+    if lang != "en":
+        return alert_message(alert.get("message"), alert.get("region_name"))
+    value = alert.get("value")
+    kind = alert.get("kind")
+    if kind == "indicator" and alert.get("indicator_name_en") and value is not None and alert.get("indicator_alarm") is not None:
+        side = "below" if (alert.get("indicator_polarity") or 1) > 0 else "above"
+        unit = alert.get("indicator_unit_en") or ""
+        unit = "%" if unit == "%" else f" {unit}" if unit else ""
+        return f"{alert['indicator_name_en']} {format_value(value)}{unit} is {side} the alarm threshold {format_value(alert['indicator_alarm'])}{unit}"
+    if kind == "reading" and alert.get("rule_name_en") and value is not None:
+        polarity = alert.get("rule_polarity") or -1
+        status = threshold_status(value, polarity, alert.get("rule_warn"), alert.get("rule_alarm"))
+        limit = alert.get("rule_alarm") if status == "alarm" else alert.get("rule_warn")
+        where = f"{alert['facility_name']}: " if alert.get("facility_name") else ""
+        side = "above" if polarity < 0 else "below"
+        level = "alarm" if status == "alarm" else "warning"
+        return f"{where}{alert['rule_name_en']} {format_value(value)} {side} the {level} value {format_value(limit)}"
+    if kind == "surge" and alert.get("rule_name_en") and value is not None:
+        hours = f" in {alert['window_hours']} h" if alert.get("window_hours") else ""
+        return f"{alert['rule_name_en']}: {format_value(value)} reports{hours}"
+    return alert_message(alert.get("message"), alert.get("region_name"))
