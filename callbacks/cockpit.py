@@ -151,8 +151,8 @@ def map_patch(
     fig["layout"]["map"]["zoom"] = zoom
     fig["layout"]["uirevision"] = f"{area}:{size.get('w')}x{size.get('h')}"
     fig["layout"]["hoverlabel"]["font"]["size"] = round(16 * scale)
-    fig["data"][T_VALUES]["colorbar"]["tickfont"]["size"] = round(14 * scale)
-    fig["data"][T_VALUES]["colorbar"]["title"]["font"]["size"] = round(14 * scale)
+    fig["data"][T_VALUES]["colorbar"]["tickfont"]["size"] = max(12, round(14 * scale))  # 12 px: the smallest text anywhere
+    fig["data"][T_VALUES]["colorbar"]["title"]["font"]["size"] = max(12, round(14 * scale))
     fig["data"][T_VALUES]["colorbar"]["thickness"] = round(14 * scale)
     fig["data"][T_VALUES]["marker"]["line"]["width"] = round(1.2 * scale, 1)
     fig["data"][T_CONTEXT]["marker"]["line"]["width"] = round(1.0 * scale, 1)

@@ -49,7 +49,9 @@ def ticker_items(services: Services, search: str | None, limit: int = 12) -> dic
     items += [
         html.Span(className=f"tick sev-{e['severity']}", children=[
             html.B(t(f"source.{e['source']}", lang)),
-            f" {e['reported_at']:%m-%d %H:%M} {e['title']} · {t('status.' + e['status'], lang)}",
+            f" {e['reported_at']:%m-%d %H:%M} ",
+            html.Span(e["title"], className="data-text"),  # data (the event's own title), in its own language
+            f" · {t('status.' + e['status'], lang)}",
         ])
         for e in events
     ]

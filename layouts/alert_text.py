@@ -49,18 +49,18 @@ def alert_text(alert: dict, lang: str) -> str:
     value = alert.get("value")
     kind = alert.get("kind")
     if kind == "indicator" and alert.get("indicator_name_en") and value is not None and alert.get("indicator_alarm") is not None:
-        side = "below" if (alert.get("indicator_polarity") or 1) > 0 else "above"
+        side = "<" if (alert.get("indicator_polarity") or 1) > 0 else ">"  # short: the ticker keeps it on one line
         unit = alert.get("indicator_unit_en") or ""
         unit = "%" if unit == "%" else f" {unit}" if unit else ""
-        return f"{alert['indicator_name_en']} {format_value(value)}{unit} is {side} the alarm threshold {format_value(alert['indicator_alarm'])}{unit}"
+        return f"{alert['indicator_name_en']} {format_value(value)}{unit} {side} alarm {format_value(alert['indicator_alarm'])}{unit}"
     if kind == "reading" and alert.get("rule_name_en") and value is not None:
         polarity = alert.get("rule_polarity") or -1
         status = threshold_status(value, polarity, alert.get("rule_warn"), alert.get("rule_alarm"))
         limit = alert.get("rule_alarm") if status == "alarm" else alert.get("rule_warn")
-        where = f"{alert['facility_name']}: " if alert.get("facility_name") else ""
-        side = "above" if polarity < 0 else "below"
+        side = ">" if polarity < 0 else "<"
         level = "alarm" if status == "alarm" else "warning"
-        return f"{where}{alert['rule_name_en']} {format_value(value)} {side} the {level} value {format_value(limit)}"
+        # The station's name has no English form: the area (shown beside the text) says where.
+        return f"{alert['rule_name_en']} {format_value(value)} {side} {level} {format_value(limit)}"
     if kind == "surge" and alert.get("rule_name_en") and value is not None:
         hours = f" in {alert['window_hours']} h" if alert.get("window_hours") else ""
         return f"{alert['rule_name_en']}: {format_value(value)} reports{hours}"

@@ -223,6 +223,9 @@ def test_map_scale_has_a_floor_and_a_ceiling(services):
     small = _ops(cockpit_view(services, "", [], size={"w": 800, "h": 600, "vh": 600})["figure"])
     assert small[("layout", "hoverlabel", "font", "size")] == 12  # at least 810 / 1080 = 0.75: 16 * 0.75
     assert small[("data", T_OPEN, "marker", "size")] == 8  # round(7.5)
+    # The colour bar's text keeps the 12 px floor of every text on screen (14 * 0.75 = 10.5 would be below).
+    assert small[("data", T_VALUES, "colorbar", "tickfont", "size")] == 12
+    assert small[("data", T_VALUES, "colorbar", "title", "font", "size")] == 12
     huge = _ops(cockpit_view(services, "", [], size={"w": 800, "h": 600, "vh": 5000})["figure"])
     assert huge[("layout", "hoverlabel", "font", "size")] == 48  # at most 3: 16 * 3
 
