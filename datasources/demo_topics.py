@@ -20,7 +20,9 @@ import pandas as pd
 from datasources.demo_events import FACILITY_ZH, sample_points
 
 #: Live kinds added for the topics and the metrics their stations report (units in the names).
-TOPIC_LIVE_KINDS = {"rain_gauge": ("rainfall_mm",), "river_station": ("water_level_m",)}
+# A river station reports its level and, as hydrological feeds do (超警戒水位), the level above its own
+# warning level (negative below it): alert rules have one threshold per metric, not one per station.
+TOPIC_LIVE_KINDS = {"rain_gauge": ("rainfall_mm",), "river_station": ("water_level_m", "over_warning_m")}
 #: Indicator whose newest township value gives the count (or pile total) of a kind.
 RISK_INDICATORS = {"geohazard": "emg_geohazard_sites", "waterlogging": "emg_waterlogging_points"}
 CHARGING_INDICATOR = "ps_charging_points"
@@ -186,7 +188,9 @@ def generate_topic_readings(stations: list[tuple[int, str, dict]], as_of: dateti
                 runoff[h] = (runoff[h - 1] * 0.96 if h else 0) + shower[h] * 0.004
             margin = rng.uniform(0.1, 0.5) if attrs.get("near_warning") else rng.uniform(1.2, 3.0)
             v = warning - margin - runoff[-1] + runoff + np.cumsum(rng.normal(0, 0.004, hours))
-            frames.append(pd.DataFrame({"facility_id": fid, "metric": "water_level_m", "ts": ts, "value": np.round(v, 2)}))
+            level = np.round(v, 2)
+            frames.append(pd.DataFrame({"facility_id": fid, "metric": "water_level_m", "ts": ts, "value": level}))
+            frames.append(pd.DataFrame({"facility_id": fid, "metric": "over_warning_m", "ts": ts, "value": np.round(level - warning, 2)}))
     if not frames:
         return pd.DataFrame(columns=["facility_id", "metric", "ts", "value"])
     return pd.concat(frames, ignore_index=True)

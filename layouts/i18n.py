@@ -350,6 +350,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "facility.charging_station": {"zh": "充电站", "en": "Charging station"},
     "metric.rainfall_mm": {"zh": "小时降雨量（毫米）", "en": "Hourly rainfall (mm)"},
     "metric.water_level_m": {"zh": "水位（米）", "en": "Water level (m)"},
+    "metric.over_warning_m": {"zh": "超警戒水位（米）", "en": "Above warning level (m)"},
     "risk_type.geohazard": {"zh": "地质灾害隐患点", "en": "Geological hazard site"},
     "risk_type.waterlogging": {"zh": "易涝点", "en": "Waterlogging point"},
     # On-screen corrections (issue 11 item 7, branch topicdata).

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -16,7 +16,12 @@ from datasources import db
 from datasources.catalog_loader import load_catalog
 from datasources.demo_events import FACILITY_ZH
 from datasources.demo_topics import RESCUE_SPECIALTIES_CITY, generate_topic_readings
+from datasources.ingest import Writer
 from layouts.i18n import MESSAGES
+from tests import live_db
+from tests.conftest import AS_OF
+
+sqlite_url, mini_template = live_db.sqlite_url, live_db.mini_template
 
 TOPIC_KINDS = ("rain_gauge", "river_station", "risk_point", "rescue_team", "charging_station")
 
@@ -114,8 +119,9 @@ def test_station_readings_cover_the_week_and_reading_rules_have_data(mini_sqlite
         rain = [v for (v,) in conn.execute(text("SELECT value FROM readings WHERE metric = 'rainfall_mm'"))]
         metrics = set(conn.execute(text("SELECT DISTINCT metric FROM readings")).scalars())
     engine.dispose()
+    rivers = len(_facilities(mini_sqlite, "river_station"))
     assert per_metric == {"rainfall_mm": 168 * len(_facilities(mini_sqlite, "rain_gauge")),
-                          "water_level_m": 168 * len(_facilities(mini_sqlite, "river_station"))}
+                          "water_level_m": 168 * rivers, "over_warning_m": 168 * rivers}
     assert min(rain) == 0 and np.mean(np.array(rain) == 0) > 0.6  # mostly dry hours
     assert max(rain) > 0  # but it rained this week
     # Every reading rule watches a metric the demo's stations report (a renamed metric would go silent).
@@ -140,6 +146,8 @@ def test_in_the_flood_season_it_pours_and_marked_stations_run_near_warning():
     stations += [(100 + k, "rain_gauge", {}) for k in range(20)]
     df = generate_topic_readings(stations, datetime(2026, 7, 20, 18), seed=1)
     last = df[df["metric"] == "water_level_m"].groupby("facility_id")["value"].last()
+    over = df[df["metric"] == "over_warning_m"].groupby("facility_id")["value"].last()
+    assert (over - (last - 5.0)).abs().max() < 1e-9  # the level above the station's warning level (5 m)
     assert all(4.4 <= last[k] <= 5.0 for k in range(3)), last
     assert all(last[k] <= 3.9 for k in range(3, 10)), last
     rain = df[df["metric"] == "rainfall_mm"]["value"]
@@ -147,3 +155,30 @@ def test_in_the_flood_season_it_pours_and_marked_stations_run_near_warning():
     assert (rain == 0).mean() > 0.5
     # The same seed gives the same readings.
     assert df.equals(generate_topic_readings(stations, datetime(2026, 7, 20, 18), seed=1))
+
+
+def test_a_river_station_above_its_warning_level_raises_an_alert(sqlite_url):
+    """river_over_warning (severity II, warn 0, alarm 0.5 m above the station's own warning level): 0.2 m
+    above is severity III, 0.8 m above severity II, back below clears it."""
+    [station] = _facilities(sqlite_url, "river_station")[:1]
+    warning = station["attributes"]["warning_level_m"]
+    engine = db.make_engine(sqlite_url)
+
+    def level(above: float, hour: int) -> list[dict]:
+        at = AS_OF.replace(minute=0) + timedelta(hours=hour)
+        Writer(engine, clock=lambda: at).readings([
+            {"facility_id": station["id"], "metric": "water_level_m", "ts": at, "value": round(warning + above, 2)},
+            {"facility_id": station["id"], "metric": "over_warning_m", "ts": at, "value": above}])
+        with engine.connect() as conn:
+            return [dict(r) for r in conn.execute(text(
+                "SELECT severity, value, cleared_at, message FROM alerts WHERE rule = 'river_over_warning'")).mappings()]
+
+    assert level(-0.3, 1) == []
+    [a] = level(0.2, 2)
+    assert (a["severity"], a["value"], a["cleared_at"]) == (3, 0.2, None)
+    assert a["message"] == f"{station['name']} 河道水位超警戒 0.2 高于预警值 0"
+    [b] = level(0.8, 3)
+    assert (b["severity"], b["value"]) == (2, 0.8)
+    [c] = level(-0.1, 4)
+    assert c["cleared_at"] is not None
+    engine.dispose()
