@@ -16,7 +16,7 @@ from callbacks.state import ViewState, is_past_period
 from callbacks.ticker import ticker_items
 from datasources.repository import Kpi
 from datasources.rules import is_category
-from layouts.alert_text import alert_message, round_numbers
+from layouts.alert_text import alert_area, alert_message, alert_text, round_numbers
 from layouts.console import alert_rows
 from tests.numbers_fixture import A1, CITY, TB
 
@@ -154,3 +154,22 @@ def test_present_counts_say_now_only_when_a_past_period_is_selected(services):
     labels = [_texts(s)[1] for s in event_stats(services, CITY, date(2026, 9, 1), OCT, "zh", past=True)[0].children]
     assert labels[2] == "当前在办"
     assert [_texts(s)[1] for s in event_stats(services, CITY, OCT, date(2026, 11, 1), "zh")[0].children][2] == "在办"
+
+
+def test_english_alert_texts_are_made_from_the_rule_not_the_chinese_message():
+    base = {"region_name": "乙镇", "region_name_en": "Town B", "message": "乙镇 中文消息 12.345678"}
+    indicator = base | {"kind": "indicator", "value": 80.345678, "indicator_name_en": "Vaccination", "indicator_unit_en": "%",
+                        "indicator_polarity": 1, "indicator_alarm": 90.0}
+    assert alert_text(indicator, "en") == "Vaccination 80.35% < alarm 90%"
+    assert alert_text(indicator | {"indicator_polarity": -1, "indicator_unit_en": "μg/m³", "value": 160}, "en") == "Vaccination 160 μg/m³ > alarm 90 μg/m³"
+    reading = base | {"kind": "reading", "value": 0.2, "rule_name_en": "River above its warning level", "rule_polarity": -1,
+                      "rule_warn": 0.0, "rule_alarm": 0.5}
+    assert alert_text(reading, "en") == "River above its warning level 0.2 > warning 0"
+    assert alert_text(reading | {"value": 0.84}, "en") == "River above its warning level 0.84 > alarm 0.5"
+    surge = base | {"kind": "surge", "value": 12.0, "rule_name_en": "Surge of noise complaints", "window_hours": 24}
+    assert alert_text(surge, "en") == "Surge of noise complaints: 12 reports in 24 h"
+    event = base | {"kind": "event", "value": None, "message": "燃气泄漏"}
+    assert alert_text(event, "en") == "燃气泄漏"  # a severe event's alert is its title: data
+    # Chinese: the stored message without the area, rounded; the area in each language.
+    assert alert_text(indicator, "zh") == "中文消息 12.35"
+    assert (alert_area(indicator, "en"), alert_area(indicator, "zh"), alert_area(base | {"region_name_en": ""}, "en")) == ("Town B", "乙镇", "乙镇")
