@@ -306,8 +306,9 @@ def test_a_click_on_any_township_centre_drills_into_it(cockpit, ioc_repo):
 # ---------------------------------------------------------------------------------------------- laptop text (issue 11 item 7)
 
 # Chinese characters (CJK ideographs, CJK and full-width punctuation) in the visible text of an English
-# page, outside data: event titles (marked .data-text in the ticker, .item-title in the console) and the
-# switch back to Chinese, which names its language in that language.
+# page, outside data: event titles (marked .data-text in the ticker, .item-title in the console), the
+# analyst's raw records (a data table: Chinese and English names side by side, titles, departments) and
+# the switch back to Chinese, which names its language in that language.
 CJK_UI_TEXT_JS = """(skip) => {
     const cjk = /[\\u3000-\\u303f\\u3400-\\u9fff\\uff00-\\uffef]/;
     const out = [];
@@ -322,7 +323,7 @@ CJK_UI_TEXT_JS = """(skip) => {
     }
     return out;
 }"""
-DATA_TEXT = ".data-text, .item-title, .lang-toggle, script, style, #js-plotly-tester"
+DATA_TEXT = ".data-text, .item-title, #analyst-records td, .lang-toggle, script, style, #js-plotly-tester"
 # What each page shows once its data is in (waited for before reading sizes and texts).
 PAGE_READY = {
     "/": "() => document.querySelectorAll('.kpi-card .kpi-value').length > 0 && "
@@ -338,10 +339,12 @@ PAGE_READY = {
     ("leader", "/", "zh"), ("leader", "/", "en"), ("duty", "/console", "en"), ("analyst", "/analyst", "zh"),
     ("analyst", "/analyst", "en"),
 ])
-def test_laptop_screens_have_no_text_under_12px_and_english_ones_no_chinese_ui_text(cockpit, user, path, lang):
+def test_laptop_screens_have_no_text_under_12px_and_english_ones_no_chinese_ui_text(cockpit, ioc_repo, user, path, lang):
     """At 1366x768 (where 1 rem is the 12 px floor) no visible text is smaller than 12 px; in English
     every UI word is English (data such as event titles may stay Chinese)."""
     cp = cockpit(1366, 768, user=user).open(path + ("?lang=en" if lang == "en" else ""))
+    if path == "/":
+        cp.wait_for_view(ioc_repo.root_code())  # the map too: its colour bar is text
     cp.page.wait_for_function(PAGE_READY[path], timeout=90_000)
     cp.page.evaluate("() => document.fonts.ready.then(() => true)")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
