@@ -304,7 +304,10 @@ def breadcrumb(ancestors: list[dict], state: ViewState) -> list:
 def _area_title(region: dict, ind: dict, rows: list[dict], lang: str, error: str | None) -> list:
     name = pick(lang, region["name"], region["name_en"])
     parts = [html.Span(name, className="area-name"), html.Span(pick(lang, ind["name_zh"], ind["name_en"]), className="area-indicator")]
-    if rows and all(r["value"] is None for r in rows):
+    shown_level = region["level"] + 1 if region["n_children"] > 0 else region["level"]
+    if ind.get("level") is not None and shown_level > ind["level"]:  # the map's areas are below the indicator's lowest level
+        parts.append(html.Span(t("not_applicable.level", lang), className="area-note"))
+    elif rows and all(r["value"] is None for r in rows):
         parts.append(html.Span(t("no_data", lang), className="area-note"))
     if error:
         parts.append(html.Span(t("error", lang, reason=t(error, lang)), className="area-error"))

@@ -355,6 +355,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "risk_type.waterlogging": {"zh": "易涝点", "en": "Waterlogging point"},
     # On-screen corrections (issue 11 item 7, branch topicdata).
     "not_applicable": {"zh": "不适用", "en": "Not applicable"},
+    "not_applicable.level": {"zh": "本级不适用（该指标不在此层级统计）", "en": "Not applicable: not collected at this level"},
     "open_now.past": {"zh": "当前在办", "en": "Open now"},
     "now_count": {"zh": "{n}（当前）", "en": "{n} (now)"},
     "ticker.now": {"zh": "当前", "en": "Now"},

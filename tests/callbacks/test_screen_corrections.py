@@ -173,3 +173,16 @@ def test_english_alert_texts_are_made_from_the_rule_not_the_chinese_message():
     # Chinese: the stored message without the area, rounded; the area in each language.
     assert alert_text(indicator, "zh") == "中文消息 12.35"
     assert (alert_area(indicator, "en"), alert_area(indicator, "zh"), alert_area(base | {"region_name_en": ""}, "en")) == ("Town B", "乙镇", "乙镇")
+
+
+def test_the_map_title_says_not_applicable_below_the_indicators_level(services):
+    from callbacks.cockpit import cockpit_view
+
+    def note(search: str) -> list[str]:
+        return [s.children for s in cockpit_view(services, search, [])["area_title"] if s.className == "area-note"]
+
+    # GDP (city only) drawn over Town B's communities: not collected there.
+    assert note(f"?area={TB}&indicator=eco_gdp_year&period=2026-10") == ["本级不适用（该指标不在此层级统计）"]
+    assert note(f"?area={TB}&indicator=eco_gdp_year&period=2026-10&lang=en") == ["Not applicable: not collected at this level"]
+    # Retail sales are collected at communities: no note.
+    assert note(f"?area={TB}&indicator=eco_sum&period=2026-10") == []
