@@ -14,14 +14,16 @@ from callbacks import access, inputs
 from callbacks.delta import parts_delta, patch_delta
 from callbacks.geo import children_url
 from callbacks.services import Services
-from callbacks.state import ViewState, parse_search, to_search
+from callbacks.state import ViewState, is_past_period, parse_search, to_search
 from datasources.access.roles import VIEW
 from datasources.repository import ScopeError
+from datasources.rules import is_category
 from layouts import cockpit as cockpit_layout
 from layouts import ids
+from layouts.alert_text import alert_area, alert_text
 from layouts.cockpit import mode_layers, panel_order
 from layouts.i18n import pick, t
-from layouts.kpi import STATUS_COLORS, change_text, format_value, sparkline_src
+from layouts.kpi import STATUS_COLORS, change_text, format_value, grade_change_text, sparkline_src
 from layouts.map_figure import (
     ALERT_HALO_UID,
     FACILITY_COLORS,
@@ -95,7 +97,7 @@ def cockpit_view(
         "breadcrumb": breadcrumb(services.cached("ancestors", area), state),
         "area_title": _area_title(region, ind, rows, state.lang, error),
         "kpi": kpi_parts(services, state, kpi_codes),
-        "event_stats": event_stats(services, area, start, end, state.lang),
+        "event_stats": event_stats(services, area, start, end, state.lang, past=is_past_period(period, services.cached("periods"))),
     }
 
 
@@ -131,7 +133,8 @@ def map_patch(
     fig["data"][T_VALUES]["colorscale"] = colorscale(ind["polarity"])
     fig["data"][T_VALUES]["colorbar"]["title"]["text"] = unit
     fig["data"][T_VALUES]["customdata"] = [
-        [pick(lang, r["name"], r["name_en"]), format_value(r["value"]), f"{r['rank']}/{n}" if r["rank"] else "–", _pct(r["value"], r["previous"])]
+        [pick(lang, r["name"], r["name_en"]), format_value(r["value"]), f"{r['rank']}/{n}" if r["rank"] else "–",
+         _grade_diff(r["value"], r["previous"], unit) if is_category(ind["unit"]) else _pct(r["value"], r["previous"])]
         for r in rows
     ]
     fig["data"][T_VALUES]["hovertemplate"] = (
@@ -148,8 +151,8 @@ def map_patch(
     fig["layout"]["map"]["zoom"] = zoom
     fig["layout"]["uirevision"] = f"{area}:{size.get('w')}x{size.get('h')}"
     fig["layout"]["hoverlabel"]["font"]["size"] = round(16 * scale)
-    fig["data"][T_VALUES]["colorbar"]["tickfont"]["size"] = round(14 * scale)
-    fig["data"][T_VALUES]["colorbar"]["title"]["font"]["size"] = round(14 * scale)
+    fig["data"][T_VALUES]["colorbar"]["tickfont"]["size"] = max(12, round(14 * scale))  # 12 px: the smallest text anywhere
+    fig["data"][T_VALUES]["colorbar"]["title"]["font"]["size"] = max(12, round(14 * scale))
     fig["data"][T_VALUES]["colorbar"]["thickness"] = round(14 * scale)
     fig["data"][T_VALUES]["marker"]["line"]["width"] = round(1.2 * scale, 1)
     fig["data"][T_CONTEXT]["marker"]["line"]["width"] = round(1.0 * scale, 1)
@@ -180,8 +183,7 @@ def kpi_parts(services: Services, state: ViewState, codes: list[str] | None = No
             for p, default in zip(KPI_PARTS, ("–", "", code, empty, empty, sparkline_src([]), "", "kpi-card status-none"), strict=True):
                 parts[p].append(default)
             continue
-        ch, ch_cls = change_text(k.change(k.previous), k.polarity, t("prev", lang))
-        yo, yo_cls = change_text(k.change(k.last_year), k.polarity, t("yoy", lang))
+        ch, ch_cls, yo, yo_cls = _changes(k, lang)
         period_label = k.period.strftime("%Y-%m") if k.period else ""
         parts["value"].append(format_value(k.value))
         parts["unit"].append(pick(lang, k.unit, k.unit_en))
@@ -189,13 +191,33 @@ def kpi_parts(services: Services, state: ViewState, codes: list[str] | None = No
         parts["change"].append({"children": ch, "className": ch_cls})
         parts["yoy"].append({"children": yo, "className": yo_cls})
         parts["spark"].append(sparkline_src(k.sparkline, STATUS_COLORS[k.status]))
-        if k.period is None:  # no value at all: "no data", not "stale since <nothing>"
+        if not k.applicable:  # not collected at this level, or never here: "not applicable", not "stale"
+            parts["fresh"].append(t("not_applicable", lang))
+        elif k.period is None:  # no value at all: "no data", not "stale since <nothing>"
             parts["fresh"].append(t("no_data", lang))
         else:
             parts["fresh"].append(t("stale_since", lang, period=period_label) if k.stale else period_label)
         selected = " selected" if code == state.indicator else ""
-        parts["card"].append(f"kpi-card status-{k.status}{' stale' if k.stale else ''}{selected}")
+        parts["card"].append(f"kpi-card status-{k.status}{' stale' if k.stale else ''}{'' if k.applicable else ' na'}{selected}")
     return parts
+
+
+def _changes(k, lang: str) -> tuple[str, str, str, str]:  # noqa: ANN001 - a repository Kpi
+    """Month-on-month and year-on-year texts and classes of a KPI card: in grades for a category
+    indicator (a warning level has no percentage change), as a percentage otherwise."""
+    if is_category(k.unit):
+        unit = pick(lang, k.unit, k.unit_en)
+        return (*grade_change_text(k.value, k.previous, k.polarity, t("prev", lang), unit),
+                *grade_change_text(k.value, k.last_year, k.polarity, t("yoy", lang), unit))
+    return (*change_text(k.change(k.previous), k.polarity, t("prev", lang)),
+            *change_text(k.change(k.last_year), k.polarity, t("yoy", lang)))
+
+
+def _grade_diff(value: float | None, previous: float | None, unit: str) -> str:
+    """Change of a category indicator in grades ("+1级"), never a percentage."""
+    if value is None or previous is None:
+        return "–"
+    return f"{value - previous:+g}{' ' if unit.isascii() else ''}{unit}"
 
 
 def _pct(value: float | None, previous: float | None) -> str:
@@ -249,7 +271,7 @@ def _alerts(fig: Patch, services: Services, area: str, on: bool, lang: str, scal
     fig["data"][T_ALERT_CORE]["marker"]["color"] = [a["severity"] for a in alerts]
     fig["data"][T_ALERT_CORE]["marker"]["size"] = round(13 * scale)
     fig["data"][T_ALERT_CORE]["text"] = [
-        f"{t('alert', lang)} {t('severity.' + str(a['severity']), lang)} · {a['region_name']}<br>{a['message']}" for a in alerts
+        f"{t('alert', lang)} {t('severity.' + str(a['severity']), lang)} · {alert_area(a, lang)}<br>{alert_text(a, lang)}" for a in alerts
     ]
 
 
@@ -282,15 +304,19 @@ def breadcrumb(ancestors: list[dict], state: ViewState) -> list:
 def _area_title(region: dict, ind: dict, rows: list[dict], lang: str, error: str | None) -> list:
     name = pick(lang, region["name"], region["name_en"])
     parts = [html.Span(name, className="area-name"), html.Span(pick(lang, ind["name_zh"], ind["name_en"]), className="area-indicator")]
-    if rows and all(r["value"] is None for r in rows):
+    shown_level = region["level"] + 1 if region["n_children"] > 0 else region["level"]
+    if ind.get("level") is not None and shown_level > ind["level"]:  # the map's areas are below the indicator's lowest level
+        parts.append(html.Span(t("not_applicable.level", lang), className="area-note"))
+    elif rows and all(r["value"] is None for r in rows):
         parts.append(html.Span(t("no_data", lang), className="area-note"))
     if error:
         parts.append(html.Span(t("error", lang, reason=t(error, lang)), className="area-error"))
     return parts
 
 
-def event_stats(services: Services, area: str, start: date, end: date, lang: str) -> list:
-    """Totals of the period's events: count, closure rate, open now, and a bar per source."""
+def event_stats(services: Services, area: str, start: date, end: date, lang: str, past: bool = False) -> list:
+    """Totals of the period's events: count, closure rate, open now (labelled "now" when ``past``: the
+    selected period is not the present), and a bar per source."""
     by_status = services.cached("event_counts", area, start, end, "status")
     by_source = services.cached("event_counts", area, start, end, "source")
     by_severity = services.cached("event_counts", area, start, end, "severity")
@@ -302,7 +328,7 @@ def event_stats(services: Services, area: str, start: date, end: date, lang: str
         html.Div(className="stat-row", children=[
             _stat(t("events_total", lang), f"{total:,}", "stat-total"),
             _stat(t("closed_rate", lang), f"{done / total * 100:.1f}%" if total else "–", "stat-closed"),
-            _stat(t("open_now", lang), f"{open_now:,}", "stat-open"),
+            _stat(t("open_now.past" if past else "open_now", lang), f"{open_now:,}", "stat-open"),
         ]),
         html.Div(className="severity-row", children=[
             html.Div(className=f"severity sev-{lvl}", children=[

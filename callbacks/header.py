@@ -8,7 +8,7 @@ from flask import request
 
 from callbacks import access, degrade
 from callbacks.services import Services
-from callbacks.state import parse_search
+from callbacks.state import is_past_period, parse_search
 from datasources.access.roles import SWITCH_MODE, VIEW
 from datasources.operations.modes import switch_mode
 from datasources.repository import ScopeError
@@ -36,7 +36,8 @@ def header_facts(services: Services, search: str | None) -> dict:
         "refresh_ms": int((mode.get("refresh_seconds") or services.config.refresh_seconds) * 1000),
         "header_class": f"ioc-header mode-{mode['mode']}",
         "as_of": as_of.strftime("%Y-%m-%d %H:%M") if as_of else "–",
-        "alerts": f"{alerts:,}",
+        "alerts": t("now_count", state.lang, n=f"{alerts:,}") if is_past_period(state.period_date(), services.cached("periods"))
+        else f"{alerts:,}",
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from urllib.parse import parse_qs, urlencode
@@ -69,3 +70,9 @@ def to_search(state: ViewState) -> str:
     if state.lang != "zh":
         parts["lang"] = state.lang
     return "?" + urlencode({k: v for k, v in parts.items() if v})
+
+
+def is_past_period(period: date | None, periods: Sequence[date]) -> bool:
+    """Whether ``period`` lies before the newest of ``periods`` (newest first): counts of the present
+    (open events, open alerts, the ticker) then say "now", since they are not that period's."""
+    return bool(period and periods and period < periods[0])

@@ -11,11 +11,12 @@ from dash import Input, Output, State, html, no_update
 from callbacks import access
 from callbacks.delta import parts_delta
 from callbacks.services import Services
-from callbacks.state import parse_search
+from callbacks.state import is_past_period, parse_search
 from datasources.access.roles import VIEW
 from datasources.repository import ScopeError
 from datasources.rules import SEVERE
 from layouts import ids
+from layouts.alert_text import alert_area, alert_text
 from layouts.i18n import t
 
 ALERTS_SHOWN = 6
@@ -42,11 +43,15 @@ def ticker_items(services: Services, search: str | None, limit: int = 12) -> dic
     top = pinned_alert(alerts)
     rest = [a for a in alerts if a is not top]  # open_alerts is already most severe first, then newest
     pinned = [_alert(top, lang, "tick-pinned")] if top else []
+    if is_past_period(state.period_date(), services.cached("periods")):  # the strip shows the present, not the selected period: say so first
+        pinned.insert(0, html.Span(t("ticker.now", lang), className="tick tick-now"))
     items = [_alert(a, lang) for a in rest]
     items += [
         html.Span(className=f"tick sev-{e['severity']}", children=[
             html.B(t(f"source.{e['source']}", lang)),
-            f" {e['reported_at']:%m-%d %H:%M} {e['title']} · {t('status.' + e['status'], lang)}",
+            f" {e['reported_at']:%m-%d %H:%M} ",
+            html.Span(e["title"], className="data-text"),  # data (the event's own title), in its own language
+            f" · {t('status.' + e['status'], lang)}",
         ])
         for e in events
     ]
@@ -57,7 +62,7 @@ def _alert(a: dict, lang: str, extra: str = "") -> html.Span:
     when: datetime = a["started_at"]
     return html.Span(className=f"tick tick-alert sev-{a['severity']} {extra}".strip(), **{"data-alert": str(a["id"])}, children=[
         html.B(f"{t('alert', lang)} {t('severity.' + str(a['severity']), lang)}"),
-        f" {when:%m-%d %H:%M} {a['region_name']} · {a['message']}",
+        f" {when:%m-%d %H:%M} {alert_area(a, lang)} · {alert_text(a, lang)}",
     ])
 
 

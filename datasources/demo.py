@@ -9,6 +9,7 @@ trends, seasons, differences between areas and a few hot spots.
 
 from __future__ import annotations
 
+import json
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ import pandas as pd
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine, text
 
-from datasources import boundaries, db, demo_events, demo_geography
+from datasources import boundaries, db, demo_events, demo_geography, demo_topics
 from datasources.catalog_loader import load_catalog, load_demo_profile
 from datasources.ingest import Writer
 
@@ -98,12 +99,21 @@ def build_demo(
         batch.catalog(catalog, level_shift=max_level - 2)
         batch.regions([{k: r[k] for k in region_fields} for r in records], demo_geography.level_names(scale))
         say("indicator values", 15)
-        batch.values(_indicator_values(catalog, profiles, records, hot, as_of, seed, max_level))
+        values = _indicator_values(catalog, profiles, records, hot, as_of, seed, max_level)
+        batch.values(values)
         batch.events_bulk(_with_progress(demo_events.generate_events(leaves, as_of, seed, SCALE_FACTOR[scale]), say))
         say("facilities", 75)
-        batch.facilities(demo_events.generate_facilities(leaves, townships, seed, as_of, SCALE_FACTOR[scale]))
-        kinds = dict(batch.conn.execute(text("SELECT id, kind FROM facilities WHERE live = :t ORDER BY id"), {"t": True}).all())
-        batch.readings(demo_events.generate_readings(list(kinds.items()), as_of, seed))
+        facilities = demo_topics.add_project_schedule(
+            demo_events.generate_facilities(leaves, townships, seed, as_of, SCALE_FACTOR[scale]), seed)
+        # The topic kinds come after the others, so the others keep their ids.
+        totals = {code: demo_topics.newest_by_region(values, code)
+                  for code in (*demo_topics.RISK_INDICATORS.values(), demo_topics.CHARGING_INDICATOR)}
+        topic = demo_topics.generate_topic_facilities(leaves, townships, seed, as_of, totals)
+        batch.facilities(pd.concat([facilities, topic], ignore_index=True))
+        live = batch.conn.execute(text("SELECT id, kind, attributes FROM facilities WHERE live = :t ORDER BY id"), {"t": True}).all()
+        batch.readings(demo_events.generate_readings([(i, k) for i, k, _a in live if k in demo_events.LIVE_KINDS], as_of, seed))
+        batch.readings(demo_topics.generate_topic_readings(
+            [(i, k, json.loads(a)) for i, k, a in live if k in demo_topics.TOPIC_LIVE_KINDS], as_of, seed))
         say("roll-ups, rules and alerts", 80)
     _analyze(engine)
     with engine.connect() as conn:

@@ -116,6 +116,9 @@ FACILITY_ZH = {
     "camera": "视频监控", "air_station": "空气微站", "water_station": "水质自动站", "pollution_camera": "污染源监控",
     "base_station": "通信基站", "hospital": "公立医疗机构", "school": "学校", "shelter": "应急避难场所",
     "major_project": "重大项目",
+    # Topic kinds (datasources/demo_topics.py).
+    "rain_gauge": "雨量站", "river_station": "水位站", "risk_point": "风险隐患点", "rescue_team": "救援队伍",
+    "charging_station": "充电站",
 }
 FIVE_G_BASE_STATIONS = 420  # "建成5G基站400多个"
 LIVE_KINDS = {"air_station": ("aqi", "pm25"), "water_station": ("water_level", "dissolved_oxygen")}

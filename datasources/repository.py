@@ -64,6 +64,9 @@ class Kpi:
     status: str  # ok | warn | alarm | none
     stale: bool
     sparkline: tuple[float | None, ...] = field(default=())
+    # False when the indicator is not collected at the area's level (below its lowest level, or no area
+    # of that level has any value of it): "not applicable" there, not "stale".
+    applicable: bool = True
 
     def change(self, other: float | None) -> float | None:
         """Relative change of ``value`` against ``other`` (None when undefined)."""
@@ -273,6 +276,8 @@ class Repository:
             where, params = "i.theme = :theme", {"theme": theme}
         stmt = text(
             "SELECT i.code, i.name_zh, i.name_en, i.theme, i.unit, i.unit_en, i.polarity, i.frequency, i.warn, i.alarm, "
+            "i.level, EXISTS (SELECT 1 FROM indicator_values w JOIN regions g ON g.code = w.region_code "
+            "WHERE w.indicator_code = i.code AND g.level = (SELECT a.level FROM regions a WHERE a.code = :area)) AS has_any, "
             "v.period, v.value FROM indicators i LEFT JOIN indicator_values v "
             "ON v.indicator_code = i.code AND v.region_code = :area AND v.period > :start AND v.period <= :period "
             f"WHERE {where} ORDER BY i.theme, i.code, v.period"
@@ -281,28 +286,30 @@ class Repository:
             stmt = stmt.bindparams(bindparam("codes", expanding=True))
         with self.engine.connect() as conn:
             rows = conn.execute(stmt, {"area": area, "start": start, "period": period, **params}).all()
+            area_level = conn.execute(text("SELECT level FROM regions WHERE code = :a"), {"a": area}).scalar()
         series: dict[str, dict] = {}
         for r in rows:
             entry = series.setdefault(r.code, {"row": r, "points": {}})
             if r.period is not None:
                 entry["points"][_as_date(r.period)] = r.value
         order = list(codes) if codes is not None else list(series)
-        return [self._kpi(series[c]["row"], series[c]["points"], period, spark_months) for c in order if c in series]
+        return [self._kpi(series[c]["row"], series[c]["points"], period, spark_months, area_level) for c in order if c in series]
 
     @staticmethod
-    def _kpi(r, points: dict[date, float | None], period: date, spark_months: int) -> Kpi:  # noqa: ANN001
+    def _kpi(r, points: dict[date, float | None], period: date, spark_months: int, area_level: int | None = None) -> Kpi:  # noqa: ANN001
         dates = sorted(points)
         latest = dates[-1] if dates else None
         value = points[latest] if latest else None
         previous = points[dates[-2]] if len(dates) > 1 else None
         last_year = points.get(latest - relativedelta(years=1)) if latest else None
-        stale = is_stale(latest, period, r.frequency)
+        applicable = bool(r.has_any) and (area_level is None or area_level <= r.level)
+        stale = applicable and is_stale(latest, period, r.frequency)
         spark = [d for d in dates if d > period - relativedelta(months=spark_months)]
         return Kpi(
             code=r.code, name_zh=r.name_zh, name_en=r.name_en, theme=r.theme, unit=r.unit, unit_en=r.unit_en,
             polarity=r.polarity, frequency=r.frequency, value=value, period=latest, previous=previous,
             last_year=last_year, status=threshold_status(value, r.polarity, r.warn, r.alarm), stale=stale,
-            sparkline=tuple(points[d] for d in spark),
+            sparkline=tuple(points[d] for d in spark), applicable=applicable,
         )
 
     def child_values(self, indicator: str, area: str, period: date, scope: str | None = None) -> list[dict]:
@@ -595,9 +602,14 @@ class Repository:
             "SELECT a.id, a.rule, CASE WHEN a.rule = 'severe_event' THEN 'event' "
             "WHEN a.rule LIKE 'threshold:%' THEN 'indicator' ELSE ar.kind END AS kind, "
             "a.severity, a.region_code, r.name AS region_name, a.message, a.started_at, a.acknowledged_by, "
-            "a.acknowledged_at, a.lon, a.lat, a.value, a.event_id, a.facility_id, a.indicator_code, a.category "
+            "a.acknowledged_at, a.lon, a.lat, a.value, a.event_id, a.facility_id, a.indicator_code, a.category, "
+            # What a message in another language is made of (layouts.alert_text.alert_text).
+            "r.name_en AS region_name_en, ar.name_en AS rule_name_en, ar.polarity AS rule_polarity, ar.warn AS rule_warn, "
+            "ar.alarm AS rule_alarm, ar.window_hours, i.name_en AS indicator_name_en, i.unit_en AS indicator_unit_en, "
+            "i.polarity AS indicator_polarity, i.alarm AS indicator_alarm, f.name AS facility_name "
             "FROM alerts a JOIN region_closure c ON c.descendant_code = a.region_code "
             "JOIN regions r ON r.code = a.region_code LEFT JOIN alert_rules ar ON ar.id = a.rule "
+            "LEFT JOIN indicators i ON i.code = a.indicator_code LEFT JOIN facilities f ON f.id = a.facility_id "
             "WHERE c.ancestor_code = :a AND a.cleared_at IS NULL "
             "ORDER BY a.severity, a.started_at DESC, a.id DESC LIMIT :n",
             {"a": area, "n": int(limit)},

@@ -54,6 +54,16 @@ def change_tone(change: float | None, polarity: int) -> Tone:
     return "good" if change * polarity > 0 else "bad"
 
 
+#: Units of category indicators: their value is a grade (warning level 0-4, fire danger 1-5), so a
+#: percentage change means nothing; the screens show the change in grades instead.
+CATEGORY_UNITS = frozenset({"级", "level", "grade"})
+
+
+def is_category(unit: str | None) -> bool:
+    """Whether an indicator with this unit is a category (a grade), not a quantity."""
+    return (unit or "").strip() in CATEGORY_UNITS
+
+
 # ---------------------------------------------------------------------------------------------- staleness
 
 # How many months a value may lag the selected period before it counts as stale (a quarterly figure is

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from layouts import ids
+from layouts.alert_text import alert_area, alert_text
 from layouts.i18n import pick, t
 from layouts.map_figure import base_figure
 from layouts.shell import label
@@ -115,8 +116,8 @@ def alert_rows(alerts: list[dict], lang: str, can_act: bool = False) -> list:
         rows.append(html.Div(className=f"console-alert sev-{a['severity']}" + (" acked" if ack else ""), **{"data-alert": str(a["id"])},
                              children=[
             html.Span(f"{a['started_at']:%m-%d %H:%M}", className="alert-time"),
-            html.Span(a["region_name"], className="alert-area"),
-            html.Span(a["message"], className="alert-msg", title=a["message"]),
+            html.Span(alert_area(a, lang), className="alert-area"),
+            html.Span(alert_text(a, lang), className="alert-msg", title=alert_text(a, lang)),
             html.Span(ack, className="alert-ack"),
             button,
         ]))

@@ -70,6 +70,17 @@ def change_text(change: float | None, polarity: int, label: str) -> tuple[str, s
     return f"{label} {arrow}{abs(change) * 100:.1f}%", f"kpi-change {change_tone(change, polarity)}"
 
 
+def grade_change_text(value: float | None, other: float | None, polarity: int, label: str, unit: str) -> tuple[str, str]:
+    """Text and CSS class of the change of a category indicator (a grade such as a warning level): the
+    difference in grades ("环比 ▲1级"), never a percentage; the colour follows the polarity."""
+    if value is None or other is None:
+        return f"{label} –", "kpi-change flat"
+    diff = value - other
+    arrow = "▲" if diff > 0 else "▼" if diff < 0 else "■"
+    sep = " " if unit and unit.isascii() else ""
+    return f"{label} {arrow}{format_value(abs(diff))}{sep}{unit}", f"kpi-change {change_tone(diff, polarity)}"
+
+
 def sparkline_src(values: Sequence[float | None], color: str = "#4da3ff", width: int = 120, height: int = 28) -> str:
     """A tiny inline SVG polyline as a data URI: no request leaves the page, no plotly graph per card.
     Integer coordinates and single quotes keep it ~250 bytes (only '#' needs escaping)."""

@@ -549,7 +549,7 @@ def trend_figure(df: pd.DataFrame, filters: AnalysisFilters, lang: str = "zh") -
         fig.add_trace(go.Scatter(x=part["bucket"], y=part["value"], mode="lines+markers", name=label,
                                  customdata=list(zip(part["region_code"], part["bucket_start"].astype(str), strict=True)),
                                  meta=ind))
-    fig.update_layout(legend={"orientation": "h", "y": -0.15, "font": {"size": 11}})
+    fig.update_layout(legend={"orientation": "h", "y": -0.15, "font": {"size": 12}})
     return fig
 
 

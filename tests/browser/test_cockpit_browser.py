@@ -301,3 +301,55 @@ def test_a_click_on_any_township_centre_drills_into_it(cockpit, ioc_repo):
         cp.wait_for_view(root)
         cp.wait_for_map_fitted(root)
     assert not wrong, f"{len(wrong)} of {len(towns)} townships, clicked at their centre:\n" + "\n".join(wrong)
+
+
+# ---------------------------------------------------------------------------------------------- laptop text (issue 11 item 7)
+
+# Chinese characters (CJK ideographs, CJK and full-width punctuation) in the visible text of an English
+# page, outside data: event titles (marked .data-text in the ticker, .item-title in the console), the
+# analyst's raw records (a data table: Chinese and English names side by side, titles, departments) and
+# the switch back to Chinese, which names its language in that language.
+CJK_UI_TEXT_JS = """(skip) => {
+    const cjk = /[\\u3000-\\u303f\\u3400-\\u9fff\\uff00-\\uffef]/;
+    const out = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const text = n.textContent.trim();
+        const el = n.parentElement;
+        if (!text || !el || !cjk.test(text) || el.closest(skip)) continue;
+        if (!el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
+        const cls = typeof el.className === 'string' ? el.className : el.getAttribute('class') || '';
+        out.push(`${el.tagName.toLowerCase()}.${cls.trim().replace(/\\s+/g, '.')} "${text.slice(0, 40)}"`);
+    }
+    return out;
+}"""
+DATA_TEXT = ".data-text, .item-title, #analyst-records td, .lang-toggle, script, style, #js-plotly-tester"
+# What each page shows once its data is in (waited for before reading sizes and texts).
+PAGE_READY = {
+    "/": "() => document.querySelectorAll('.kpi-card .kpi-value').length > 0 && "
+         "[...document.querySelectorAll('.kpi-card .kpi-value')].every(e => e.textContent.trim() !== '') && "
+         "document.querySelectorAll('#event-stats .stat').length > 0",
+    "/console": "() => document.querySelectorAll('.console-item').length > 0",
+    "/analyst": "() => document.querySelectorAll('.analyst-filters label').length > 0 && "
+                "document.querySelectorAll('.js-plotly-plot .main-svg').length > 0",
+}
+
+
+@pytest.mark.parametrize(("user", "path", "lang"), [
+    ("leader", "/", "zh"), ("leader", "/", "en"), ("duty", "/console", "en"), ("analyst", "/analyst", "zh"),
+    ("analyst", "/analyst", "en"),
+])
+def test_laptop_screens_have_no_text_under_12px_and_english_ones_no_chinese_ui_text(cockpit, ioc_repo, user, path, lang):
+    """At 1366x768 (where 1 rem is the 12 px floor) no visible text is smaller than 12 px; in English
+    every UI word is English (data such as event titles may stay Chinese)."""
+    cp = cockpit(1366, 768, user=user).open(path + ("?lang=en" if lang == "en" else ""))
+    if path == "/":
+        cp.wait_for_view(ioc_repo.root_code())  # the map too: its colour bar is text
+    cp.page.wait_for_function(PAGE_READY[path], timeout=90_000)
+    cp.page.evaluate("() => document.fonts.ready.then(() => true)")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    cp.page.screenshot(path=str(SCREENSHOTS / f"laptop-{path.strip('/') or 'cockpit'}-{lang}.png"))
+    problems = [f"text below 12px: {e}" for e in cp.page.evaluate(SMALL_TEXT_JS, 12)]
+    if lang == "en":
+        problems += [f"Chinese in the English UI: {e}" for e in cp.page.evaluate(CJK_UI_TEXT_JS, DATA_TEXT)]
+    assert not problems, f"{path} ({lang}) at 1366x768:\n" + "\n".join(problems[:40])

@@ -223,6 +223,9 @@ def test_map_scale_has_a_floor_and_a_ceiling(services):
     small = _ops(cockpit_view(services, "", [], size={"w": 800, "h": 600, "vh": 600})["figure"])
     assert small[("layout", "hoverlabel", "font", "size")] == 12  # at least 810 / 1080 = 0.75: 16 * 0.75
     assert small[("data", T_OPEN, "marker", "size")] == 8  # round(7.5)
+    # The colour bar's text keeps the 12 px floor of every text on screen (14 * 0.75 = 10.5 would be below).
+    assert small[("data", T_VALUES, "colorbar", "tickfont", "size")] == 12
+    assert small[("data", T_VALUES, "colorbar", "title", "font", "size")] == 12
     huge = _ops(cockpit_view(services, "", [], size={"w": 800, "h": 600, "vh": 5000})["figure"])
     assert huge[("layout", "hoverlabel", "font", "size")] == 48  # at most 3: 16 * 3
 
@@ -341,9 +344,10 @@ def test_kpi_cards_of_a_town_in_english(services):
     # Town B retail: (30-40)/40 = -25 %, year: (30-90)/90 = -66.7 %; PM2.5 (80-30)/30 = +166.7 %, (80-50)/50 = +60 %
     assert [c["children"] for c in parts["change"]] == ["MoM –", "MoM ▼25.0%", "MoM ▲166.7%", "MoM ▼42.9%", "MoM ▼11.8%"]
     assert [c["children"] for c in parts["yoy"]] == ["YoY –", "YoY ▼66.7%", "YoY ▲60.0%", "YoY ▼55.6%", "YoY –"]
-    assert parts["fresh"] == ["No data", "2026-10", "2026-10", "2026-07", "2026-10"]  # GDP: no value at all
+    # GDP is collected at the city only (level 0): at a town it is not applicable, not "stale" or "no data".
+    assert parts["fresh"] == ["Not applicable", "2026-10", "2026-10", "2026-07", "2026-10"]
     assert parts["card"] == [
-        "kpi-card status-none stale", "kpi-card status-alarm selected", "kpi-card status-alarm", "kpi-card status-alarm",
+        "kpi-card status-none na", "kpi-card status-alarm selected", "kpi-card status-alarm", "kpi-card status-alarm",
         "kpi-card status-alarm",
     ]
 
@@ -486,8 +490,9 @@ def test_cockpit_view_puts_every_part_of_the_selected_month_together(services):
     assert [i.to_plotly_json()["props"]["data-code"] for i in view["breadcrumb"] if i.className != "crumb-sep"] == [CITY, TA]
     assert view["kpi"]["value"] == ["60", "40"]  # Town A in September: 20 * 3; (30 + 40 + 50) / 3
     assert view["kpi"]["fresh"] == ["2026-09", "2026-09"]
-    # September only (not August, not October): events 11, 12, 13 in Town A; done 11, 12
-    assert [_texts(s)[:2] for s in _by_class(view["event_stats"], "stat")] == [["3", "Events"], ["66.7%", "Closed"], ["5", "Open"]]
+    # September only (not August, not October): events 11, 12, 13 in Town A; done 11, 12. The open count is
+    # the present's, not September's: it says "now".
+    assert [_texts(s)[:2] for s in _by_class(view["event_stats"], "stat")] == [["3", "Events"], ["66.7%", "Closed"], ["5", "Open now"]]
 
 
 def test_kpi_cards_in_english_say_stale_since(services):

@@ -128,7 +128,7 @@ def test_a_rule_for_a_metric_no_station_has_yet_opens_only_in_its_modes(sqlite_u
     writer = Writer(engine, clock=lambda: NOW)
     writer.facilities([{"kind": "rain_gauge", "name": "测试雨量站", "lon": leaf["centroid_lon"], "lat": leaf["centroid_lat"], "live": True}])
     gauge = _rows(sqlite_url, "SELECT id FROM facilities WHERE name = '测试雨量站'")[0]["id"]
-    writer.readings([{"facility_id": gauge, "metric": "rainfall", "ts": NOW, "value": 60}])
+    writer.readings([{"facility_id": gauge, "metric": "rainfall_mm", "ts": NOW, "value": 60}])
     assert _alerts(sqlite_url, "rainfall_hourly") == []
     switch_mode(engine, DUTY, "flood", clock=lambda: NOW + timedelta(minutes=5))
     [a] = _alerts(sqlite_url, "rainfall_hourly")
@@ -311,7 +311,7 @@ def test_the_shipped_rules_and_modes_load():
     assert {r.kind for r in cat.alert_rules} == {"reading", "surge", "indicator"}
     assert {m.mode for m in cat.modes} == set(MODE_IDS)
     assert next(m for m in cat.modes if m.mode == "emergency").refresh_seconds <= 5
-    assert {r.target for r in cat.alert_rules if r.kind == "reading"} >= {"water_level", "rainfall", "aqi"}
+    assert {r.target for r in cat.alert_rules if r.kind == "reading"} >= {"water_level", "rainfall_mm", "aqi"}
 
 
 def test_layer_keys_and_modes_match_the_screens():
