@@ -327,6 +327,19 @@ MESSAGES: dict[str, dict[str, str]] = {
     "export.failed": {"zh": "导出失败：{error}", "en": "Export failed: {error}"},
     "export.expired": {"zh": "导出任务已过期，请重新导出", "en": "The export has expired; export again"},
     "export.download": {"zh": "下载", "en": "Download"},
+    # --- leader's view (issue 11 item 6): new map layers, legend, alert panel, sub-area breaches ---
+    "layer.rain_gauge": {"zh": "雨量站", "en": "Rain gauges"},
+    "layer.river_station": {"zh": "水位站", "en": "River gauges"},
+    "layer.risk_point": {"zh": "风险隐患点", "en": "Risk points"},
+    "layer.rescue_team": {"zh": "救援队伍", "en": "Rescue teams"},
+    "layer.charging_station": {"zh": "充电桩", "en": "Charging points"},
+    "legend": {"zh": "图例", "en": "Legend"},
+    "leader.alerts": {"zh": "未处置预警", "en": "Open alerts"},
+    "leader.alerts.none": {"zh": "暂无未处置预警", "en": "No open alerts"},
+    "leader.alerts.more": {"zh": "另有 {n} 条", "en": "{n} more"},
+    "leader.alerts.now": {"zh": "当前", "en": "now"},
+    "leader.breach": {"zh": "{n} {level}告警", "en": "{n} {level} in alarm"},
+    "leader.breach.title": {"zh": "下级区域中 {warn} 个预警、{alarm} 个报警", "en": "Sub-areas: {warn} at warning, {alarm} at alarm"},
 }
 
 
