@@ -76,12 +76,18 @@ def cockpit_view(
     start, end = period, period + relativedelta(months=1)
     return {
         "state": state,
-        "figure": map_patch(services, state, region, ind, rows, bounds, set(layers or []), size or {}),
+        "figure": map_patch(services, state, region, ind, rows, bounds, shown_layers(state, layers), size or {}),
         "breadcrumb": breadcrumb(services.cached("ancestors", area), state),
         "area_title": _area_title(region, ind, rows, state.lang, error),
         "kpi": kpi_parts(services, state, kpi_codes),
         "event_stats": event_stats(services, area, start, end, state.lang),
     }
+
+
+def shown_layers(state: ViewState, picked: list[str] | None) -> set[str]:
+    """The map layers to draw: those the URL names (a bookmark, Back), else those of the layer picker."""
+    named = state.layer_list()
+    return set(named) if named is not None else set(picked or [])
 
 
 def map_patch(

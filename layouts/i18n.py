@@ -339,6 +339,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "leader.alerts.more": {"zh": "另有 {n} 条", "en": "{n} more"},
     "leader.alerts.now": {"zh": "当前", "en": "now"},
     "leader.breach": {"zh": "{n} {level}告警", "en": "{n} {level} in alarm"},
+    "leader.level.1": {"zh": "镇街", "en": "township"},
+    "leader.level.2": {"zh": "村社区", "en": "community"},
+    "leader.level.other": {"zh": "下级区域", "en": "sub-area"},
     "leader.breach.title": {"zh": "下级区域中 {warn} 个预警、{alarm} 个报警", "en": "Sub-areas: {warn} at warning, {alarm} at alarm"},
 }
 
