@@ -338,11 +338,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "leader.alerts.none": {"zh": "暂无未处置预警", "en": "No open alerts"},
     "leader.alerts.more": {"zh": "另有 {n} 条", "en": "{n} more"},
     "leader.alerts.now": {"zh": "当前", "en": "now"},
-    "leader.breach": {"zh": "{n} {level}告警", "en": "{n} {level} in alarm"},
+    "leader.breach": {"zh": "{n} {level}告警", "en": "{n} in alarm"},
     "leader.level.1": {"zh": "镇街", "en": "township"},
     "leader.level.2": {"zh": "村社区", "en": "community"},
     "leader.level.other": {"zh": "下级区域", "en": "sub-area"},
-    "leader.breach.title": {"zh": "下级区域中 {warn} 个预警、{alarm} 个报警", "en": "Sub-areas: {warn} at warning, {alarm} at alarm"},
+    "leader.breach.title": {"zh": "{total} 个{level}中 {n} 个告警：{warn} 个越过预警值，{alarm} 个越过报警值",
+                            "en": "{n} of {total} {level} in alarm: {warn} past the warning and {alarm} past the alarm threshold"},
+    "leader.grade.1": {"zh": "Ⅰ级", "en": "I"},
+    "leader.grade.2": {"zh": "Ⅱ级", "en": "II"},
+    "leader.grade.3": {"zh": "Ⅲ级", "en": "III"},
+    "leader.grade.4": {"zh": "Ⅳ级", "en": "IV"},
 }
 
 

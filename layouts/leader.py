@@ -31,8 +31,8 @@ def alert_panel_body(counts: dict[int, int], items: list[dict], lang: str, href:
     chips = html.Div(className="alert-counts", children=[
         html.Div(className=f"alert-count sev-{s}" + (" zero" if not counts.get(s) else ""), children=[
             html.Span(f"{counts.get(s, 0):,}", className="alert-count-n"),
-            html.Span(t(f"severity.{s}", lang), className="alert-count-label"),
-        ])
+            html.Span(t(f"leader.grade.{s}", lang), className="alert-count-label"),
+        ], title=t(f"severity.{s}", lang))
         for s in SEVERITIES
     ])
     if not items:
@@ -74,8 +74,8 @@ def alert_text(alert: dict, lang: str, indicators: dict[str, dict]) -> str:
         return f"{name} {rounded(value)}" if value is not None else name
     text = str(alert.get("message") or "")
     area = alert.get("region_name") or ""
-    if area and text.startswith(area):
-        text = text[len(area):].lstrip(" ·：:")
+    if area and area in text:  # "桃泽村 …" or "安全隐患 · 银口社区": the panel names the area already
+        text = re.sub(rf"\s*[·：:]?\s*{re.escape(area)}\s*[·：:]?\s*", " ", text).strip() or text
     return _NUMBER.sub(lambda m: rounded(float(m.group())), text)
 
 
@@ -93,10 +93,10 @@ def breach_text(breach: dict[str, int] | None, level: int, lang: str) -> tuple[s
         return "", "kpi-breach", ""
     n = breach["warn"] + breach["alarm"]
     word = t(f"leader.level.{level}", lang) if f"leader.level.{level}" in _LEVEL_KEYS else t("leader.level.other", lang)
-    if lang == "en" and n != 1:
-        word = word[:-1] + "ies" if word.endswith("y") else word + "s"
     tone = "alarm" if breach["alarm"] else "warn"
-    title = t("leader.breach.title", lang, warn=breach["warn"], alarm=breach["alarm"])
+    total = breach.get("children", n)
+    plural = word if lang != "en" or total == 1 else (word[:-1] + "ies" if word.endswith("y") else word + "s")
+    title = t("leader.breach.title", lang, n=n, total=total, level=plural, warn=breach["warn"], alarm=breach["alarm"])
     return t("leader.breach", lang, n=n, level=word), f"kpi-breach {tone}", title
 
 
