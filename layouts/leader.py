@@ -81,9 +81,8 @@ def alert_text(alert: dict, lang: str, indicators: dict[str, dict]) -> str:
 
 def rounded(value: float) -> str:
     """A number as an alert shows it: whole from 100 up, else at most one decimal (88.62 -> 88.6)."""
-    if abs(value) >= 100:
-        return format_value(round(value))
-    return format_value(round(value, 1))
+    # + 0.0 turns the -0.0 that rounding a small negative number gives into 0.0 ("0", not "-0")
+    return format_value(round(value) + 0.0 if abs(value) >= 100 else round(value, 1) + 0.0)
 
 
 def breach_text(breach: dict[str, int] | None, level: int, lang: str) -> tuple[str, str, str]:

@@ -185,9 +185,9 @@ def legend(on: Sequence[str], lang: str = "zh", switchable: bool = False) -> htm
         layer = BY_KEY[key]
         text = label(layer.label, lang, className="legend-label") if switchable else html.Span(
             t(layer.label, lang), className="legend-label")
+        props = {"id": ids.legend_item(key)} if switchable else {}
         items.append(html.Div(
-            className="legend-item", **{"data-layer": key},
-            id=ids.legend_item(key) if switchable else None,  # type: ignore[arg-type]
+            className="legend-item", **{"data-layer": key}, **props,
             style=None if key in shown else {"display": "none"},
             children=[swatch(layer), text],
         ))
