@@ -13,7 +13,7 @@ from dateutil.relativedelta import relativedelta
 from callbacks import access, inputs
 from callbacks.delta import parts_delta, patch_delta
 from callbacks.geo import children_url
-from callbacks.map_layers import LayerView, fill_layers
+from callbacks.map_layers import LayerView, fill_area_names, fill_layers
 from callbacks.services import Services
 from callbacks.state import ViewState, parse_search, to_search
 from datasources.access.roles import VIEW
@@ -23,7 +23,7 @@ from layouts import ids
 from layouts.cockpit import mode_layers, panel_order
 from layouts.i18n import pick, t
 from layouts.kpi import STATUS_COLORS, change_text, format_value, sparkline_src
-from layouts.map_figure import T_CONTEXT, T_NAMES, T_VALUES, colorscale, geojson_url, view_for_bounds
+from layouts.map_figure import T_CONTEXT, T_VALUES, colorscale, geojson_url, view_for_bounds
 from layouts.map_layers import LAYER_KEYS as REGISTERED_LAYERS
 
 LAYER_KEYS = frozenset(REGISTERED_LAYERS)
@@ -132,7 +132,7 @@ def map_patch(
     )
     fill_layers(fig, LayerView(services, area, region["area_km2"], period, lang, scale), layers)
     names = services.cached("children", area) if has_children else family
-    _area_names(fig, names, lang, "" if has_children else area)
+    fill_area_names(fig, names, lang, "" if has_children else area)
     center, zoom = view_for_bounds(bounds, size.get("w") or 1000, size.get("h") or 760)
     fig["layout"]["map"]["center"] = center
     fig["layout"]["map"]["zoom"] = zoom
@@ -144,16 +144,6 @@ def map_patch(
     fig["data"][T_VALUES]["marker"]["line"]["width"] = round(1.2 * scale, 1)
     fig["data"][T_CONTEXT]["marker"]["line"]["width"] = round(1.0 * scale, 1)
     return fig
-
-
-def _area_names(fig: Patch, areas: list[dict], lang: str, current: str = "", trace: int = T_NAMES) -> None:
-    """The names drawn on the map (assets/map_labels.js): one point per area at its centroid, with its
-    size in km² (bigger areas win where labels would overlap) and whether it is the area shown."""
-    placed = [a for a in areas if a.get("centroid_lon") is not None and a.get("centroid_lat") is not None]
-    fig["data"][trace]["lon"] = [round(a["centroid_lon"], 4) for a in placed]
-    fig["data"][trace]["lat"] = [round(a["centroid_lat"], 4) for a in placed]
-    fig["data"][trace]["text"] = [pick(lang, a["name"], a["name_en"]) for a in placed]
-    fig["data"][trace]["customdata"] = [[round(a.get("area_km2") or 0, 1), int(a["code"] == current)] for a in placed]
 
 
 def _siblings(services: Services, region: dict) -> list[dict]:

@@ -16,8 +16,8 @@ from dash import Patch
 from dateutil.relativedelta import relativedelta
 
 from callbacks.services import Services
-from layouts.i18n import t
-from layouts.map_layers import ALERT_HALO_UID, MapLayer, draw_order, trace_slots
+from layouts.i18n import pick, t
+from layouts.map_layers import ALERT_HALO_UID, MapLayer, draw_order, names_slot, trace_slots
 
 OPEN_EVENT_POINTS = 120  # the most severe and newest; the rest show in the heat layer and the panel
 ALERT_POINTS = 200  # open alerts drawn on the map, most severe first
@@ -43,6 +43,18 @@ def fill_layers(fig: Patch, view: LayerView, on: Iterable[str], keys: Sequence[s
     slots = trace_slots(keys)
     for layer in draw_order(keys):
         FILLERS[layer.source.query](fig, view, layer, slots[layer.key], layer.key in on)
+
+
+def fill_area_names(fig: Patch, areas: list[dict], lang: str, current: str = "", keys: Sequence[str] | None = None) -> None:
+    """The names drawn on a map built with ``base_figure(layers=keys)`` (assets/leader.js draws them): one
+    point per area (rows with code, name, name_en, centroid_lon/lat, area_km2) at its centroid, with its
+    size in km² (bigger areas win where names would overlap) and whether it is the area shown."""
+    trace = names_slot(keys)
+    placed = [a for a in areas if a.get("centroid_lon") is not None and a.get("centroid_lat") is not None]
+    fig["data"][trace]["lon"] = [round(a["centroid_lon"], 4) for a in placed]
+    fig["data"][trace]["lat"] = [round(a["centroid_lat"], 4) for a in placed]
+    fig["data"][trace]["text"] = [pick(lang, a["name"], a.get("name_en") or "") for a in placed]
+    fig["data"][trace]["customdata"] = [[round(a.get("area_km2") or 0, 1), int(a["code"] == current)] for a in placed]
 
 
 def heat_cell_deg(area_km2: float) -> float:

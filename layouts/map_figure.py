@@ -20,6 +20,7 @@ from layouts.map_layers import (
     area_names_trace,
     layer_options,
     layer_traces,
+    names_slot,
     trace_slots,
 )
 from layouts.map_style import map_style
@@ -33,7 +34,7 @@ T_HEAT, T_OPEN = SLOTS["heat"][0], SLOTS["open"][0]
 T_FACILITY = {kind: SLOTS[kind][0] for kind in FACILITY_KINDS}
 T_ALERT_HALO = dict(zip(ALERT_HALO_UID, SLOTS["alerts"][:-1], strict=True))
 T_ALERT_CORE = SLOTS["alerts"][-1]
-T_NAMES = 2 + sum(len(v) for v in SLOTS.values())
+T_NAMES = names_slot()
 FACILITY_COLORS = {kind: BY_KEY[kind].swatch for kind in FACILITY_KINDS}
 LAYERS = LAYER_KEYS
 DEFAULT_LAYERS = [k for k in LAYER_KEYS if BY_KEY[k].default]

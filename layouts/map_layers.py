@@ -153,6 +153,11 @@ def trace_slots(keys: Sequence[str] | None = None, first: int = 2) -> dict[str, 
     return slots
 
 
+def names_slot(keys: Sequence[str] | None = None, first: int = 2) -> int:
+    """Index of the area-names trace in a figure holding the layers of ``keys`` (it follows them)."""
+    return first + sum(len(v) for v in trace_slots(keys, first).values())
+
+
 def layer_traces(keys: Sequence[str] | None = None) -> list:
     """The empty traces of the layers of ``keys`` (all when None), in the order of :func:`trace_slots`."""
     return [trace for layer in draw_order(keys) for trace in layer.traces(layer)]

@@ -222,3 +222,23 @@ def test_the_map_names_the_areas_it_draws(services):
     leaf = _ops(cockpit_view(services, f"?area={B2}&lang=en", [])["figure"])
     assert leaf[("data", T_NAMES, "text")] == ["B1", "B2"]
     assert leaf[("data", T_NAMES, "customdata")] == [[125.0, 0], [100.0, 1]]
+
+
+def test_a_topic_map_fills_only_its_own_layers_by_their_slots(services):
+    from dash import Patch
+
+    from callbacks.map_layers import LayerView, fill_area_names, fill_layers
+    from layouts.map_layers import names_slot, trace_slots
+
+    keys = ["alerts", "camera", "shelter"]
+    assert trace_slots(keys) == {"camera": [2], "shelter": [3], "alerts": [4, 5, 6]} and names_slot(keys) == 7
+    fig = Patch()
+    fill_layers(fig, LayerView(services, CITY, 625.0, OCT, "en"), on=["camera", "alerts"], keys=keys)
+    fill_area_names(fig, services.repo.children(CITY), "en", keys=keys)
+    ops = _ops(fig)
+    assert ops[("data", 2, "visible")] is True and ops[("data", 2, "text")] == ["甲一路口", "甲一广场", "甲二桥头", "乙二路口"]
+    assert ops[("data", 3, "visible")] is False and ops[("data", 3, "lon")] == []  # no shelter in the city
+    # the alert core: every open alert with a position, most severe first (the fixture's have none: empty)
+    assert ops[("data", 6, "visible")] is True
+    assert ops[("data", 7, "text")] == ["Town A", "Town B"]
+    assert max(i for (_, i, *_rest) in ops) == 7  # nothing beyond the figure's own traces
