@@ -235,6 +235,7 @@ def test_kpi_card_skeleton_names_the_indicator_in_the_chosen_language():
         "children": [
             {"type": "Div", "props": {"className": "kpi-head"}, "children": [
                 {"type": "Span", "props": {"id": _id("name"), "className": "kpi-name"}, "children": "PM2.5浓度"},
+                {"type": "Span", "props": {"id": _id("breach"), "className": "kpi-breach"}, "children": ""},
                 {"type": "Span", "props": {"id": _id("fresh"), "className": "kpi-fresh"}, "children": ""},
             ]},
             {"type": "Div", "props": {"className": "kpi-body"}, "children": [
