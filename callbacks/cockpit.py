@@ -85,9 +85,11 @@ def cockpit_view(
 
 
 def shown_layers(state: ViewState, picked: list[str] | None) -> set[str]:
-    """The map layers to draw: those the URL names (a bookmark, Back), else those of the layer picker."""
-    named = state.layer_list()
-    return set(named) if named is not None else set(picked or [])
+    """The map layers to draw: the layer picker's (in the browser it follows the URL), else, for a caller
+    without a picker, those the URL names."""
+    if picked is not None:
+        return set(picked)
+    return set(state.layer_list() or [])
 
 
 def map_patch(

@@ -88,35 +88,43 @@ def register(app: dash.Dash, services: Services) -> None:
 
     # The layer picker and the URL hold the same layers. A bookmark or Back sets the picker from the URL
     # (unknown keys dropped; none left: the mode's layers); a switch in the picker (by hand or by the mode)
-    # writes the URL, keeping the rest of the view. Same order and spelling as callbacks.state.
+    # writes the URL, keeping the rest of the view. Same order and spelling as callbacks.state. Two callbacks
+    # whose outputs are in the cockpit only (a callback with an input missing from another page fails there):
+    # the URL is written with set_props.
+    layers_js = """
+        const KEYS = KNOWN;
+        const named = (search) => (new URLSearchParams(search || '').getAll('layers').pop() || '').split(/[ ,]+/);
+        const known = (list) => KEYS.filter(k => (list || []).includes(k));
+        const same = (a, b) => a.length === b.length && a.every((k, i) => k === b[i]);
+        const wanted = (search, fallback) => known(named(search)).length ? known(named(search)) : known(fallback);
+    """.replace("KNOWN", json.dumps(list(LAYER_KEYS)))
     app.clientside_callback(
-        """
-        function(search, value, fallback) {
-            const none = window.dash_clientside.no_update;
-            const KEYS = KNOWN;
-            const trig = ((window.dash_clientside.callback_context.triggered || [])[0] || {}).prop_id || '';
-            const q = new URLSearchParams(search || '');
-            const named = (q.getAll('layers').pop() || '').split(/[ ,]+/);
-            const fromUrl = KEYS.filter(k => named.includes(k));
-            const current = KEYS.filter(k => (value || []).includes(k));
-            const same = (a, b) => a.length === b.length && a.every((k, i) => k === b[i]);
-            if (trig.startsWith('PICKER.')) {
-                const base = fromUrl.length ? fromUrl : KEYS.filter(k => (fallback || []).includes(k));
-                if (same(current, base)) return [none, none];
-                q.delete('layers');
-                const rest = q.toString();
-                return ['?' + (rest ? rest + '&' : '') + 'layers=' + current.join(','), none];
-            }
-            const wanted = fromUrl.length ? fromUrl : KEYS.filter(k => (fallback || []).includes(k));
-            return [none, same(wanted, current) ? none : wanted];
-        }
-        """.replace("KNOWN", json.dumps(list(LAYER_KEYS))).replace("PICKER", ids.LAYERS),
-        Output(ids.URL, "search", allow_duplicate=True),
+        "function(search, value, fallback) {" + layers_js + """
+            const want = wanted(search, fallback);
+            return same(want, known(value)) ? window.dash_clientside.no_update : want;
+        }""",
         Output(ids.LAYERS, "value", allow_duplicate=True),
         Input(ids.URL, "search"),
-        Input(ids.LAYERS, "value"),
+        State(ids.LAYERS, "value"),
         State(ids.LAYERS_DEFAULT, "data"),
         prevent_initial_call="initial_duplicate",
+    )
+    app.clientside_callback(
+        "function(value, search, fallback) {" + layers_js + """
+            const current = known(value);
+            if (!same(current, wanted(search, fallback))) {
+                const q = new URLSearchParams(search || '');
+                q.delete('layers');
+                const rest = q.toString();
+                window.dash_clientside.set_props('URL_ID', {search: '?' + (rest ? rest + '&' : '') + 'layers=' + current.join(',')});
+            }
+            return window.dash_clientside.no_update;
+        }""".replace("URL_ID", ids.URL),
+        Output(ids.LAYERS_SYNC, "data"),
+        Input(ids.LAYERS, "value"),
+        State(ids.URL, "search"),
+        State(ids.LAYERS_DEFAULT, "data"),
+        prevent_initial_call=True,
     )
 
     # The legend shows the layers that are on (every entry is in the page; no request).

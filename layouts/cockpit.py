@@ -65,6 +65,7 @@ def map_panel(ctx: dict, lang: str = "zh", layers: list[str] | None = None) -> h
             ]),
             dcc.Store(id=ids.LAYERS_DEFAULT, data=layers or list(DEFAULT_LAYERS)),
             dcc.Store(id=ids.ALERT_PANEL_SENT),
+            dcc.Store(id=ids.LAYERS_SYNC),
             html.Div(className="map-body", children=[alert_panel(lang), html.Div(className="map-wrap", children=[
                 dcc.Graph(
                     id=ids.MAP, figure=base_figure(ctx["config"].tile_url, ctx["root_bounds"]), className="map-graph",

@@ -158,6 +158,7 @@ MAP_LEGEND = "map-legend"
 ALERT_PANEL = "alert-panel"
 ALERT_PANEL_SENT = "alert-panel-sent"  # hashes of the alert panel and breach badges the browser holds
 LAYERS_DEFAULT = "layers-default"  # the layers shown when the URL names none (the mode's)
+LAYERS_SYNC = "layers-sync"  # output of the picker -> URL write (nothing reads it)
 
 
 def legend_item(layer: str) -> dict:

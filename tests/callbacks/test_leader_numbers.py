@@ -204,13 +204,15 @@ def test_clicks_links_and_the_language_switch_keep_the_layers(services):
 
 
 def test_the_map_draws_the_layers_the_url_names(services):
-    ops = _ops(cockpit_view(services, f"?area={CITY}&layers=camera", ["heat", "open"])["figure"])
+    ops = _ops(cockpit_view(services, f"?area={CITY}&layers=camera", None)["figure"])
     assert ops[("data", T_FACILITY["camera"], "visible")] is True
     assert len(ops[("data", T_FACILITY["camera"], "lon")]) == 4  # cameras 1, 2, 3 and 6
     assert ops[("data", T_HEAT, "visible")] is False and ops[("data", T_OPEN, "visible")] is False
-    # nothing valid in the URL: the picker's layers
-    ops = _ops(cockpit_view(services, f"?area={CITY}&layers=zzz", ["open"])["figure"])
+    # the picker (set from the URL in the browser) has the last word: a switch shows before the URL follows
+    ops = _ops(cockpit_view(services, f"?area={CITY}&layers=camera", ["open"])["figure"])
     assert ops[("data", T_OPEN, "visible")] is True and ops[("data", T_FACILITY["camera"], "visible")] is False
+    nothing = _ops(cockpit_view(services, f"?area={CITY}&layers=zzz", None)["figure"])
+    assert nothing[("data", T_OPEN, "visible")] is False and nothing[("data", T_HEAT, "visible")] is False
 
 
 def test_the_map_names_the_areas_it_draws(services):
