@@ -13,6 +13,7 @@ from dateutil.relativedelta import relativedelta
 from callbacks import access, inputs
 from callbacks.delta import parts_delta, patch_delta
 from callbacks.geo import children_url
+from callbacks.map_layers import LayerView, fill_area_names, fill_layers
 from callbacks.services import Services
 from callbacks.state import ViewState, is_past_period, parse_search, to_search
 from datasources.access.roles import VIEW
@@ -20,30 +21,13 @@ from datasources.repository import ScopeError
 from datasources.rules import is_category
 from layouts import cockpit as cockpit_layout
 from layouts import ids
-from layouts.alert_text import alert_area, alert_text
 from layouts.cockpit import mode_layers, panel_order
 from layouts.i18n import pick, t
 from layouts.kpi import STATUS_COLORS, change_text, format_value, grade_change_text, sparkline_src
-from layouts.map_figure import (
-    ALERT_HALO_UID,
-    FACILITY_COLORS,
-    FACILITY_KINDS,
-    LAYERS,
-    T_ALERT_CORE,
-    T_ALERT_HALO,
-    T_CONTEXT,
-    T_FACILITY,
-    T_HEAT,
-    T_OPEN,
-    T_VALUES,
-    colorscale,
-    geojson_url,
-    view_for_bounds,
-)
+from layouts.map_figure import T_CONTEXT, T_VALUES, colorscale, geojson_url, view_for_bounds
+from layouts.map_layers import LAYER_KEYS as REGISTERED_LAYERS
 
-LAYER_KEYS = frozenset(LAYERS)
-OPEN_EVENT_POINTS = 120  # the most severe and newest; the rest show in the heat layer and the panel
-ALERT_POINTS = 200  # open alerts drawn on the map, most severe first
+LAYER_KEYS = frozenset(REGISTERED_LAYERS)
 RESIZE_SLACK_PX = 16  # below the fit's 24 px padding: the fitted area still shows whole
 KPI_PARTS = ("value", "unit", "name", "change", "yoy", "spark", "fresh", "card")
 
@@ -93,12 +77,20 @@ def cockpit_view(
     start, end = period, period + relativedelta(months=1)
     return {
         "state": state,
-        "figure": map_patch(services, state, region, ind, rows, bounds, set(layers or []), size or {}),
+        "figure": map_patch(services, state, region, ind, rows, bounds, shown_layers(state, layers), size or {}),
         "breadcrumb": breadcrumb(services.cached("ancestors", area), state),
         "area_title": _area_title(region, ind, rows, state.lang, error),
         "kpi": kpi_parts(services, state, kpi_codes),
         "event_stats": event_stats(services, area, start, end, state.lang, past=is_past_period(period, services.cached("periods"))),
     }
+
+
+def shown_layers(state: ViewState, picked: list[str] | None) -> set[str]:
+    """The map layers to draw: the layer picker's (in the browser it follows the URL), else, for a caller
+    without a picker, those the URL names."""
+    if picked is not None:
+        return set(picked)
+    return set(state.layer_list() or [])
 
 
 def map_patch(
@@ -113,6 +105,7 @@ def map_patch(
     unit = pick(lang, ind["unit"], ind["unit_en"])
     scale = min(max(size.get("vh") or 1080, 810) / 1080, 3.0)  # plotly sizes are px: follow the screen like the CSS
     fig = Patch()
+    family: list[dict] = []
     if has_children:
         boundaries = children_url(area, version, services.scope)  # only the children: a few KB, not a whole level
         fig["data"][T_CONTEXT]["locations"] = []
@@ -141,11 +134,9 @@ def map_patch(
         f"<b>%{{customdata[0]}}</b><br>{pick(lang, ind['name_zh'], ind['name_en'])}: %{{customdata[1]}} {unit}"
         f"<br>{t('rank', lang)}: %{{customdata[2]}}<br>{t('change', lang)}: %{{customdata[3]}}<extra></extra>"
     )
-    _heat(fig, services, area, region["area_km2"], period, period + relativedelta(months=1), "heat" in layers)
-    _open_events(fig, services, area, "open" in layers, lang)
-    _alerts(fig, services, area, "alerts" in layers, lang, scale)
-    for kind in FACILITY_KINDS:
-        _facilities(fig, services, area, kind, kind in layers, scale)
+    fill_layers(fig, LayerView(services, area, region["area_km2"], period, lang, scale), layers)
+    names = services.cached("children", area) if has_children else family
+    fill_area_names(fig, names, lang, "" if has_children else area)
     center, zoom = view_for_bounds(bounds, size.get("w") or 1000, size.get("h") or 760)
     fig["layout"]["map"]["center"] = center
     fig["layout"]["map"]["zoom"] = zoom
@@ -156,8 +147,6 @@ def map_patch(
     fig["data"][T_VALUES]["colorbar"]["thickness"] = round(14 * scale)
     fig["data"][T_VALUES]["marker"]["line"]["width"] = round(1.2 * scale, 1)
     fig["data"][T_CONTEXT]["marker"]["line"]["width"] = round(1.0 * scale, 1)
-    fig["data"][T_OPEN]["marker"]["size"] = round(10 * scale)
-    fig["data"][T_HEAT]["radius"] = round(14 * scale)
     return fig
 
 
@@ -224,66 +213,6 @@ def _pct(value: float | None, previous: float | None) -> str:
     if value is None or previous in (None, 0):
         return "–"
     return f"{(value - previous) / abs(previous) * 100:+.1f}%"
-
-
-def heat_cell_deg(area_km2: float) -> float:
-    """Grid cell of the heat layer: about 1/25 of the area's side, so any area sends <= ~600 cells."""
-    side_deg = max(area_km2, 0.01) ** 0.5 / 100.0
-    cell = side_deg / 25
-    if cell >= 0.005:  # whole multiples of the roll-up grid: served by event_cells
-        return round(cell / 0.005) * 0.005
-    return float(f"{max(cell, 0.0005):.1g}")
-
-
-def _heat(fig: Patch, services: Services, area: str, area_km2: float, start: date, end: date, on: bool) -> None:
-    cells = services.cached("event_density", area, start, end, heat_cell_deg(area_km2)) if on else []
-    fig["data"][T_HEAT]["visible"] = on
-    fig["data"][T_HEAT]["lon"] = [round(c["lon"], 4) for c in cells]
-    fig["data"][T_HEAT]["lat"] = [round(c["lat"], 4) for c in cells]
-    fig["data"][T_HEAT]["z"] = [c["n"] for c in cells]
-    fig["data"][T_HEAT]["zmax"] = max((c["n"] for c in cells), default=1)
-
-
-def _open_events(fig: Patch, services: Services, area: str, on: bool, lang: str) -> None:
-    events = services.cached("open_events", area, OPEN_EVENT_POINTS) if on else []
-    events = [e for e in events if e["lon"] is not None and e["lat"] is not None]  # no position: panel only
-    fig["data"][T_OPEN]["visible"] = on
-    fig["data"][T_OPEN]["lon"] = [round(e["lon"], 4) for e in events]
-    fig["data"][T_OPEN]["lat"] = [round(e["lat"], 4) for e in events]
-    fig["data"][T_OPEN]["marker"]["color"] = [e["severity"] for e in events]  # colour scale maps I–IV
-    fig["data"][T_OPEN]["text"] = [f"{t('severity.' + str(e['severity']), lang)} {e['title']} · {t('status.' + e['status'], lang)}" for e in events]
-
-
-def _alerts(fig: Patch, services: Services, area: str, on: bool, lang: str, scale: float = 1.0) -> None:
-    """Open alerts where they are (station, event, area centre): severity I and II also get a halo (the
-    browser pulses severity I's)."""
-    alerts = services.cached("open_alerts", area, ALERT_POINTS) if on else []
-    alerts = [a for a in alerts if a["lon"] is not None and a["lat"] is not None]
-    for sev in ALERT_HALO_UID:
-        halo = [a for a in alerts if a["severity"] == sev]
-        fig["data"][T_ALERT_HALO[sev]]["visible"] = on
-        fig["data"][T_ALERT_HALO[sev]]["lon"] = [round(a["lon"], 4) for a in halo]
-        fig["data"][T_ALERT_HALO[sev]]["lat"] = [round(a["lat"], 4) for a in halo]
-        fig["data"][T_ALERT_HALO[sev]]["marker"]["size"] = round(30 * scale)
-    fig["data"][T_ALERT_CORE]["visible"] = on
-    fig["data"][T_ALERT_CORE]["lon"] = [round(a["lon"], 4) for a in alerts]
-    fig["data"][T_ALERT_CORE]["lat"] = [round(a["lat"], 4) for a in alerts]
-    fig["data"][T_ALERT_CORE]["marker"]["color"] = [a["severity"] for a in alerts]
-    fig["data"][T_ALERT_CORE]["marker"]["size"] = round(13 * scale)
-    fig["data"][T_ALERT_CORE]["text"] = [
-        f"{t('alert', lang)} {t('severity.' + str(a['severity']), lang)} · {alert_area(a, lang)}<br>{alert_text(a, lang)}" for a in alerts
-    ]
-
-
-def _facilities(fig: Patch, services: Services, area: str, kind: str, on: bool, scale: float = 1.0) -> None:
-    idx = T_FACILITY[kind]
-    pts = services.cached("facility_points", area, (kind,)) if on else []
-    fig["data"][idx]["visible"] = on
-    fig["data"][idx]["lon"] = [p["lon"] for p in pts]
-    fig["data"][idx]["lat"] = [p["lat"] for p in pts]
-    fig["data"][idx]["marker"]["size"] = [round(min(8 + 2.5 * (p["n"] ** 0.5), 30) * scale, 1) for p in pts]
-    fig["data"][idx]["marker"]["color"] = FACILITY_COLORS[kind]
-    fig["data"][idx]["text"] = [p["name"] or f"{p['n']}" for p in pts]
 
 
 def breadcrumb(ancestors: list[dict], state: ViewState) -> list:

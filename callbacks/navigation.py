@@ -57,7 +57,7 @@ def _keep_page_params(out: str, search: str | None) -> str:
     the analyst's filters) appended: switching language keeps the page's view."""
     from urllib.parse import parse_qsl, urlencode
 
-    known = {"area", "indicator", "period", "mode", "lang"}
+    known = {"area", "indicator", "period", "mode", "lang", "layers"}
     try:
         extra = [(k, v) for k, v in parse_qsl(inputs.text(search).lstrip("?"), max_num_fields=64) if k not in known]
     except ValueError:  # more fields than any view has: drop them

@@ -1,4 +1,4 @@
-"""The view state that lives in the URL (``?area=…&indicator=…&period=…&mode=…&lang=…``)."""
+"""The view state that lives in the URL (``?area=…&indicator=…&period=…&mode=…&lang=…&layers=…``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import date
 from urllib.parse import parse_qs, urlencode
 
 from callbacks import inputs
+from layouts.map_layers import layer_keys
 
 MODES = ("daily", "flood", "holiday", "epidemic", "emergency")
 #: An area parameter that is not a code at all: kept as a value no region has, so the screen says
@@ -25,6 +26,11 @@ class ViewState:
     period: str = ""  # YYYY-MM
     mode: str = "daily"
     lang: str = "zh"
+    layers: str = ""  # map layer keys joined by commas, registry order; empty: the mode's layers
+
+    def layer_list(self) -> list[str] | None:
+        """The map layers the URL names, or None when it names none (the mode's defaults apply)."""
+        return self.layers.split(",") if self.layers else None
 
     def with_(self, **changes: str) -> ViewState:
         """A copy with some fields replaced."""
@@ -59,6 +65,7 @@ def parse_search(search: str | None) -> ViewState:
         period=period if re.fullmatch(r"\d{4}-\d{2}", period) else "",
         mode=mode if mode in MODES else "daily",
         lang=lang if lang in ("zh", "en") else "zh",
+        layers=",".join(layer_keys(q.get("layers", ""))),  # unknown keys dropped; none left: the default
     )
 
 
@@ -69,7 +76,8 @@ def to_search(state: ViewState) -> str:
         parts["mode"] = state.mode
     if state.lang != "zh":
         parts["lang"] = state.lang
-    return "?" + urlencode({k: v for k, v in parts.items() if v})
+    parts["layers"] = state.layers
+    return "?" + urlencode({k: v for k, v in parts.items() if v}, safe=",")
 
 
 def is_past_period(period: date | None, periods: Sequence[date]) -> bool:

@@ -58,11 +58,11 @@ MODE_COLUMNS = ("mode", "name_zh", "name_en", "refresh_seconds", "layers", "pane
 ALERT_RULE_KINDS = frozenset({"reading", "surge", "indicator"})
 #: The operating modes (DESIGN.md glossary: 日常 / 汛期 / 假期 / 疫情 / 应急), in display order.
 MODE_IDS = ("daily", "flood", "holiday", "epidemic", "emergency")
-#: Map layer keys a mode may put first; equal to ``layouts.map_figure.LAYERS`` (a test keeps them equal:
+#: Map layer keys a mode may put first; equal to ``layouts.map_layers.LAYER_KEYS`` (a test keeps them equal:
 #: datasources may not import layouts).
 LAYER_KEYS = (
     "heat", "open", "alerts", "camera", "air_station", "water_station", "hospital", "school", "shelter", "base_station",
-    "major_project", "pollution_camera",
+    "major_project", "pollution_camera", "rain_gauge", "river_station", "risk_point", "rescue_team", "charging_station",
 )
 #: Alert rule names the derive step uses itself (``threshold:<indicator>`` cannot clash: ids have no ':').
 RESERVED_ALERT_RULES = frozenset({"severe_event"})

@@ -606,7 +606,7 @@ class Repository:
             # What a message in another language is made of (layouts.alert_text.alert_text).
             "r.name_en AS region_name_en, ar.name_en AS rule_name_en, ar.polarity AS rule_polarity, ar.warn AS rule_warn, "
             "ar.alarm AS rule_alarm, ar.window_hours, i.name_en AS indicator_name_en, i.unit_en AS indicator_unit_en, "
-            "i.polarity AS indicator_polarity, i.alarm AS indicator_alarm, f.name AS facility_name "
+            "i.polarity AS indicator_polarity, i.alarm AS indicator_alarm, f.name AS facility_name, ar.name_zh AS rule_name_zh "
             "FROM alerts a JOIN region_closure c ON c.descendant_code = a.region_code "
             "JOIN regions r ON r.code = a.region_code LEFT JOIN alert_rules ar ON ar.id = a.rule "
             "LEFT JOIN indicators i ON i.code = a.indicator_code LEFT JOIN facilities f ON f.id = a.facility_id "
@@ -616,6 +616,45 @@ class Repository:
         )
         return [r | {"started_at": _as_datetime(r["started_at"]), "acknowledged_at": _as_datetime(r["acknowledged_at"])}
                 for r in rows]
+
+    # --- leader's view (issue 11 item 6) ---
+    def open_alert_counts(self, area: str, scope: str | None = None) -> dict[int, int]:
+        """Open (not cleared) alerts in the area's subtree by severity (1 = I … 4 = IV)."""
+        self.check_scope(area, scope)
+        rows = self._rows(
+            "SELECT a.severity AS s, COUNT(*) AS n FROM alerts a JOIN region_closure c ON c.descendant_code = a.region_code "
+            "WHERE c.ancestor_code = :a AND a.cleared_at IS NULL GROUP BY a.severity ORDER BY a.severity",
+            {"a": area},
+        )
+        return {int(r["s"]): int(r["n"]) for r in rows}
+
+    def child_breaches(self, area: str, period: date, scope: str | None = None) -> dict[str, dict[str, int]]:
+        """For every headline indicator with thresholds: how many children of ``area`` breach them at
+        their latest value at or before ``period`` (as their own KPI card would show it), as
+        ``{code: {"warn": n, "alarm": n, "children": n}}`` (``warn`` excludes those at alarm; ``children``
+        counts the children with a value). Indicators no child breaches are left out. Counted in SQL with
+        the rule of ``rules.threshold_status`` (a value on a threshold is acceptable)."""
+        self.check_scope(area, scope)
+        period = month_floor(period)
+        start = period - relativedelta(months=27)  # as far back as kpi_values looks
+        beyond = "CASE WHEN i.polarity > 0 THEN CASE WHEN v.value < i.{t} THEN 1 ELSE 0 END " \
+                 "ELSE CASE WHEN v.value > i.{t} THEN 1 ELSE 0 END END"
+        rows = self._rows(
+            f"SELECT i.code, SUM({beyond.format(t='alarm')}) AS alarm, "
+            f"SUM({beyond.format(t='warn')}) AS beyond_warn, COUNT(*) AS children "
+            "FROM indicators i JOIN regions r ON r.parent_code = :a "
+            "JOIN indicator_values v ON v.indicator_code = i.code AND v.region_code = r.code "
+            "WHERE i.headline = :t AND i.warn IS NOT NULL AND i.alarm IS NOT NULL AND v.value IS NOT NULL "
+            "AND v.period = (SELECT MAX(v2.period) FROM indicator_values v2 WHERE v2.indicator_code = i.code "
+            "AND v2.region_code = r.code AND v2.period > :s AND v2.period <= :p) "
+            "GROUP BY i.code ORDER BY i.code",
+            {"a": area, "t": True, "s": start, "p": period},
+        )
+        # Past the alarm threshold is past the warning one too (warn is the milder limit).
+        return {
+            r["code"]: {"warn": int(r["beyond_warn"]) - int(r["alarm"]), "alarm": int(r["alarm"]), "children": int(r["children"])}
+            for r in rows if int(r["beyond_warn"] or 0) or int(r["alarm"] or 0)
+        }
 
     def mode_profiles(self) -> dict[str, dict]:
         """Every operating mode's profile from the loaded catalog (``modes.csv``), by mode id."""

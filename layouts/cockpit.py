@@ -7,7 +7,9 @@ from dash import dcc, html
 
 from layouts import ids, kpi
 from layouts.i18n import pick
+from layouts.leader import alert_panel
 from layouts.map_figure import DEFAULT_LAYERS, LAYERS, base_figure, layer_options
+from layouts.map_layers import legend
 from layouts.shell import label
 
 THEMES = ("economy", "governance", "emergency", "public_service", "environment")
@@ -61,20 +63,25 @@ def map_panel(ctx: dict, lang: str = "zh", layers: list[str] | None = None) -> h
                     *export_link(ctx.get("user"), lang),
                 ]),
             ]),
-            html.Div(className="map-wrap", children=[
+            dcc.Store(id=ids.LAYERS_DEFAULT, data=layers or list(DEFAULT_LAYERS)),
+            dcc.Store(id=ids.ALERT_PANEL_SENT),
+            dcc.Store(id=ids.LAYERS_SYNC),
+            html.Div(className="map-body", children=[alert_panel(lang), html.Div(className="map-wrap", children=[
                 dcc.Graph(
                     id=ids.MAP, figure=base_figure(ctx["config"].tile_url, ctx["root_bounds"]), className="map-graph",
                     config={"displaylogo": False, "scrollZoom": True, "responsive": True,
                             "modeBarButtonsToRemove": ["select2d", "lasso2d"],
                             "toImageButtonOptions": {"format": "png", "filename": "ioc-map", "scale": 2}},
                 ),
-                html.Div(className="layer-box", children=[
-                    label("layers", lang, className="control-label"),
+                # The picker folds away (a leader reads the legend); its choice lives in the URL (callbacks.leader).
+                html.Details(className="layer-box", children=[
+                    html.Summary(label("layers", lang, className="control-label")),
                     dcc.Checklist(id=ids.LAYERS, options=layer_options(lang), value=layers or list(DEFAULT_LAYERS), className="layer-list",
                                   inputClassName="layer-input", labelClassName="layer-label"),
                 ]),
+                legend(layers or list(DEFAULT_LAYERS), lang, switchable=True),
                 html.Div(id=ids.AREA_TITLE, className="area-title"),
-            ]),
+            ])]),
         ],
     )
 

@@ -359,6 +359,22 @@ MESSAGES: dict[str, dict[str, str]] = {
     "open_now.past": {"zh": "当前在办", "en": "Open now"},
     "now_count": {"zh": "{n}（当前）", "en": "{n} (now)"},
     "ticker.now": {"zh": "当前", "en": "Now"},
+    # --- leader's view (issue 11 item 6): legend, alert panel, sub-area breaches ---
+    "legend": {"zh": "图例", "en": "Legend"},
+    "leader.alerts": {"zh": "未处置预警", "en": "Open alerts"},
+    "leader.alerts.none": {"zh": "暂无未处置预警", "en": "No open alerts"},
+    "leader.alerts.more": {"zh": "另有 {n} 条", "en": "{n} more"},
+    "leader.alerts.now": {"zh": "当前", "en": "now"},
+    "leader.breach": {"zh": "{n} {level}告警", "en": "{n} in alarm"},
+    "leader.level.1": {"zh": "镇街", "en": "township"},
+    "leader.level.2": {"zh": "村社区", "en": "community"},
+    "leader.level.other": {"zh": "下级区域", "en": "sub-area"},
+    "leader.breach.title": {"zh": "{total} 个{level}中 {n} 个告警：{warn} 个越过预警值，{alarm} 个越过报警值",
+                            "en": "{n} of {total} {level} in alarm: {warn} past the warning and {alarm} past the alarm threshold"},
+    "leader.grade.1": {"zh": "Ⅰ级", "en": "I"},
+    "leader.grade.2": {"zh": "Ⅱ级", "en": "II"},
+    "leader.grade.3": {"zh": "Ⅲ级", "en": "III"},
+    "leader.grade.4": {"zh": "Ⅳ级", "en": "IV"},
 }
 
 

@@ -151,3 +151,16 @@ EXPORT_PROGRESS = "export-progress"  # <progress> bar
 EXPORT_STATUS = "export-status"  # progress / ready / failed text
 EXPORT_FILE = "export-file"  # link to the finished file (clicked for the user when it appears)
 EXPORT_CLICKED = "export-clicked"  # Store: the file link last clicked for the user
+
+
+# Leader's view (issue 11 item 6): legend, alert panel, sub-area breaches on the KPI cards, layers in the URL
+MAP_LEGEND = "map-legend"
+ALERT_PANEL = "alert-panel"
+ALERT_PANEL_SENT = "alert-panel-sent"  # hashes of the alert panel and breach badges the browser holds
+LAYERS_DEFAULT = "layers-default"  # the layers shown when the URL names none (the mode's)
+LAYERS_SYNC = "layers-sync"  # output of the picker -> URL write (nothing reads it)
+
+
+def legend_item(layer: str) -> dict:
+    """Pattern-matching id of one layer's entry in the cockpit's map legend."""
+    return {"type": "legend-item", "layer": layer}

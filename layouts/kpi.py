@@ -27,6 +27,8 @@ def card(indicator: dict, lang: str = "zh") -> html.Div:
                 className="kpi-head",
                 children=[
                     html.Span(pick(lang, indicator["name_zh"], indicator["name_en"]), id=ids.kpi("name", code), className="kpi-name"),
+                    # Sub-areas at warning or alarm ("3 镇街告警", callbacks.leader); takes the period's place.
+                    html.Span("", id=ids.kpi("breach", code), className="kpi-breach"),
                     html.Span("", id=ids.kpi("fresh", code), className="kpi-fresh"),
                 ],
             ),

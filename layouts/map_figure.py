@@ -7,37 +7,39 @@ plotly.js fetches once and caches; updates send codes, values and colours.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from layouts.i18n import t
+from layouts.map_layers import (
+    ALERT_HALO_UID,
+    BY_KEY,
+    FACILITY_KINDS,
+    LAYER_KEYS,
+    SEVERITY_COLORS,
+    area_names_trace,
+    layer_options,
+    layer_traces,
+    names_slot,
+    trace_slots,
+)
 from layouts.map_style import map_style
 
-FACILITY_KINDS = (
-    "camera", "air_station", "water_station", "hospital", "school", "shelter", "base_station", "major_project",
-    "pollution_camera",
-)
-FACILITY_COLORS = {
-    "camera": "#7fdbff", "air_station": "#2ecc71", "water_station": "#00bcd4", "hospital": "#ff6b81",
-    "school": "#ffd166", "shelter": "#a29bfe", "base_station": "#c0c0c0", "major_project": "#ff9f43",
-    "pollution_camera": "#badc58",
-}
-SEVERITY_COLORS = {1: "#ff1f3d", 2: "#ff7a00", 3: "#ffd000", 4: "#4da3ff"}
-# Trace positions (Patch addresses traces by index).
-T_CONTEXT, T_VALUES, T_HEAT, T_OPEN = 0, 1, 2, 3
-T_FACILITY = {kind: 4 + k for k, kind in enumerate(FACILITY_KINDS)}
-# Open alerts: a halo per severe grade (I pulses: assets/alert_blink.js changes the MapLibre layer named after
-# the trace's uid; II glows steadily) under one core trace of every alert, coloured by severity.
-T_ALERT_HALO = {1: 4 + len(FACILITY_KINDS), 2: 5 + len(FACILITY_KINDS)}
-T_ALERT_CORE = 6 + len(FACILITY_KINDS)
-ALERT_HALO_UID = {1: "alert-halo-1", 2: "alert-halo-2"}
-LAYERS = ("heat", "open", "alerts", *FACILITY_KINDS)
-DEFAULT_LAYERS = ["heat", "open", "alerts"]
+# The cockpit's figure holds every registered layer. Trace positions (Patch addresses traces by index): the
+# context and value choropleths, then the layers in drawing order (layouts.map_layers.trace_slots), then the
+# hidden trace of the area names.
+T_CONTEXT, T_VALUES = 0, 1
+SLOTS = trace_slots()
+T_HEAT, T_OPEN = SLOTS["heat"][0], SLOTS["open"][0]
+T_FACILITY = {kind: SLOTS[kind][0] for kind in FACILITY_KINDS}
+T_ALERT_HALO = dict(zip(ALERT_HALO_UID, SLOTS["alerts"][:-1], strict=True))
+T_ALERT_CORE = SLOTS["alerts"][-1]
+T_NAMES = names_slot()
+FACILITY_COLORS = {kind: BY_KEY[kind].swatch for kind in FACILITY_KINDS}
+LAYERS = LAYER_KEYS
+DEFAULT_LAYERS = [k for k in LAYER_KEYS if BY_KEY[k].default]
 
-
-def layer_options(lang: str) -> list[dict]:
-    """The map's layer switches in the current language (the layout and the language switch use this)."""
-    return [{"label": t(f"layer.{k}", lang), "value": k} for k in LAYERS]
+__all__ = ["ALERT_HALO_UID", "SEVERITY_COLORS", "layer_options"]
 
 
 def geojson_url(level: int, version: int, scope: str | None = None) -> str:
@@ -77,9 +79,13 @@ EMPTY_GEOJSON = {"type": "FeatureCollection", "features": []}  # an empty URL wo
 
 # Styling constants of the empty map, checked by the browser tests; not by mutation testing.
 # pragma: no mutate block
-def base_figure(tile_url: str = "", bounds: tuple[float, float, float, float] | None = None) -> go.Figure:
+def base_figure(
+    tile_url: str = "", bounds: tuple[float, float, float, float] | None = None, layers: Sequence[str] | None = None
+) -> go.Figure:
     """The empty map with every trace in place, opened on ``bounds`` (the top area) when given; the
-    cockpit callback patches data and the fitted view into it."""
+    cockpit callback patches data and the fitted view into it. ``layers`` (layer keys; all when None) are
+    the point layers it can show: a theme or topic page's map holds only its own (their trace positions:
+    ``layouts.map_layers.trace_slots(layers)``; the area names follow them)."""
     traces: list = [
         go.Choroplethmap(
             geojson=EMPTY_GEOJSON, locations=[], z=[], featureidkey="id", showscale=False, hoverinfo="skip", name="context",
@@ -92,27 +98,9 @@ def base_figure(tile_url: str = "", bounds: tuple[float, float, float, float] | 
                       "bgcolor": "rgba(8,26,51,0.7)", "tickfont": {"color": "#d6e4ff", "size": 14},
                       "title": {"font": {"color": "#d6e4ff", "size": 14}}},
         ),
-        go.Densitymap(lon=[], lat=[], z=[], radius=14, showscale=False, name="heat", hoverinfo="skip", visible=True,
-                      colorscale=[[0, "rgba(255,160,0,0)"], [0.4, "rgba(255,160,0,0.45)"], [1, "rgba(255,40,40,0.85)"]]),
-        go.Scattermap(lon=[], lat=[], mode="markers", name="open", visible=True, hovertemplate="%{text}<extra></extra>", text=[],
-                      marker={"size": 10, "color": [], "cmin": 1, "cmax": 4, "showscale": False, "colorscale": [
-                          [k / 3, SEVERITY_COLORS[k + 1]] for k in range(4)]}),
     ]
-    for kind in FACILITY_KINDS:
-        traces.append(
-            go.Scattermap(lon=[], lat=[], mode="markers", name=kind, visible=False, text=[],
-                          marker={"size": [], "color": FACILITY_COLORS[kind], "opacity": 0.85},
-                          hovertemplate="%{text}<extra></extra>")
-        )
-    for sev, uid in ALERT_HALO_UID.items():
-        traces.append(go.Scattermap(lon=[], lat=[], mode="markers", name=uid, uid=uid, visible=True, hoverinfo="skip",
-                                    marker={"size": 30, "color": SEVERITY_COLORS[sev], "opacity": 0.45}))
-    traces.append(
-        go.Scattermap(lon=[], lat=[], mode="markers", name="alerts", uid="alert-core", visible=True, text=[],
-                      hovertemplate="%{text}<extra></extra>",
-                      marker={"size": 13, "color": [], "cmin": 1, "cmax": 4, "showscale": False, "colorscale": [
-                          [k / 3, SEVERITY_COLORS[k + 1]] for k in range(4)]})
-    )
+    traces += layer_traces(layers)
+    traces.append(area_names_trace())
     center, zoom = view_for_bounds(bounds) if bounds else ({"lon": 0.0, "lat": 0.0}, 1.0)
     fig = go.Figure(traces)
     fig.update_layout(

@@ -9,6 +9,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
+from layouts import ids
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # slow: the county demo is built first
 SCREENSHOTS = Path(__file__).parent / "screenshots"  # gitignored
 
@@ -353,3 +355,74 @@ def test_laptop_screens_have_no_text_under_12px_and_english_ones_no_chinese_ui_t
     if lang == "en":
         problems += [f"Chinese in the English UI: {e}" for e in cp.page.evaluate(CJK_UI_TEXT_JS, DATA_TEXT)]
     assert not problems, f"{path} ({lang}) at 1366x768:\n" + "\n".join(problems[:40])
+# ---------------------------------------------------------------------------------------------- the leader's view
+NAMES_JS = """() => {
+    const layer = document.querySelector('#map .map-names');
+    if (!layer) return null;
+    const box = layer.getBoundingClientRect();
+    return [...layer.querySelectorAll('.map-name')].filter(e => e.style.display !== 'none').map(e => {
+        const r = e.getBoundingClientRect();
+        return {text: e.textContent, box: [r.left - box.left, r.top - box.top, r.right - box.left, r.bottom - box.top],
+                size: [box.width, box.height], color: getComputedStyle(e).color, px: parseFloat(getComputedStyle(e).fontSize)};
+    });
+}"""
+
+
+def _overlaps(a: list[float], b: list[float]) -> bool:
+    return not (a[2] <= b[0] or a[0] >= b[2] or a[3] <= b[1] or a[1] >= b[3])
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1366, 768)])
+def test_leader_view_names_the_areas_and_lists_alerts_with_the_layers_from_the_url(cockpit, ioc_repo, width, height):
+    """A bookmark naming layers opens with those layers (an unknown one ignored): picker, legend and map
+    agree; the township names are drawn on the map without overlapping; the alert panel counts the open
+    alerts per grade and lists them most severe first; a click on one leads to its area; a switch in the
+    picker lands in the URL. In Chinese and in English, with screenshots."""
+    root = ioc_repo.root_code()
+    towns = ioc_repo.children(root)
+    counts = ioc_repo.open_alert_counts(root)
+    expected_order = [a["region_code"] for a in ioc_repo.open_alerts(root, 40)]
+    for lang in ("zh", "en"):
+        cp = cockpit(width, height).open("/?layers=alerts,camera,bogus" + ("&lang=en" if lang == "en" else ""))
+        cp.wait_for_view(root)
+        if not cp.map_fitted_within(root, 5_000):
+            cp.wait_for_map_settled(root)
+        cp.page.wait_for_function("(n) => document.querySelectorAll('#map .map-name:not([style*=\"none\"])').length >= n",
+                                  arg=len(towns) // 2, timeout=15_000)
+        names = cp.page.evaluate(NAMES_JS)
+        town_names = {t["name"] if lang == "zh" else (t["name_en"] or t["name"]) for t in towns}
+        assert {n["text"] for n in names} <= town_names and len(names) >= len(towns) // 2, names
+        for k, a in enumerate(names):
+            assert a["box"][0] >= 0 and a["box"][2] <= a["size"][0] + 1 and a["box"][1] >= 0 and a["box"][3] <= a["size"][1] + 1, a
+            assert not any(_overlaps(a["box"], b["box"]) for b in names[k + 1:]), f"{a['text']} overlaps another name"
+            assert a["px"] >= (14 if width == 1920 else 12) and a["color"] == "rgb(255, 255, 255)"
+        # picker, legend and URL agree on the layers
+        checked = cp.page.evaluate(f"() => [...document.querySelectorAll('#{ids.LAYERS} input:checked')].map(e => e.value)")
+        assert checked == ["alerts", "camera"]
+        legend = cp.page.evaluate("() => [...document.querySelectorAll('.map-legend .legend-item')]"
+                                  ".filter(e => e.checkVisibility()).map(e => e.dataset.layer)")
+        assert legend == ["alerts", "camera"]
+        # the alert panel: counts per grade from the repository, the items in its order, as many as fit
+        cp.page.wait_for_selector("#alert-panel .alert-item", timeout=15_000)
+        shown_counts = cp.page.evaluate("() => [...document.querySelectorAll('#alert-panel .alert-count-n')].map(e => e.textContent)")
+        assert shown_counts == [f"{counts.get(s, 0):,}" for s in (1, 2, 3, 4)]
+        cp.page.wait_for_function("() => document.querySelector('#alert-panel .alert-more').textContent !== ''"
+                                  " || document.querySelectorAll('#alert-panel .alert-item').length < 40", timeout=5_000)
+        areas = cp.page.evaluate("() => [...document.querySelectorAll('#alert-panel .alert-item')]"
+                                 ".filter(e => e.checkVisibility()).map(e => e.dataset.area)")
+        assert areas and areas == expected_order[:len(areas)]
+        more = cp.page.inner_text("#alert-panel .alert-more")
+        assert str(sum(counts.values()) - len(areas)) in more.replace(",", "")
+        cp.page.evaluate("() => document.fonts.ready.then(() => true)")
+        cp.page.screenshot(path=str(SCREENSHOTS / f"leader-{lang}-{width}x{height}.png"))
+    # A switch in the picker lands in the URL (the rest of the view kept) and in the legend.
+    cp.page.click(".layer-box > summary")
+    cp.page.click(f"#{ids.LAYERS} input[value='shelter']")
+    cp.page.wait_for_function("() => new URLSearchParams(location.search).get('layers') === 'alerts,camera,shelter'")
+    assert query(cp.page.url)["lang"] == "en"
+    cp.page.wait_for_selector(".map-legend .legend-item[data-layer='shelter']", state="visible")
+    # An alert leads to its area.
+    target = cp.page.evaluate("() => document.querySelector('#alert-panel .alert-item').dataset.area")
+    cp.page.click("#alert-panel .alert-item a")
+    cp.wait_for_view(target)
+    assert cp.area_param() == target and query(cp.page.url)["layers"] == "alerts,camera,shelter"

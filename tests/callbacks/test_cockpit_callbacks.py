@@ -8,8 +8,9 @@ import plotly.io as pio
 import pytest
 
 from app import create_app
-from callbacks.cockpit import cockpit_view, default_indicator, heat_cell_deg
+from callbacks.cockpit import cockpit_view, default_indicator
 from callbacks.header import header_facts
+from callbacks.map_layers import heat_cell_deg
 from callbacks.navigation import next_search
 from callbacks.state import ViewState, parse_search, to_search
 from callbacks.ticker import ticker_items

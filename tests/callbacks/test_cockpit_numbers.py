@@ -12,16 +12,15 @@ from dash import dcc, html
 
 from app import create_app
 from callbacks.cockpit import (
-    _facilities,
     _pct,
     breadcrumb,
     cockpit_view,
     default_indicator,
     event_stats,
-    heat_cell_deg,
     kpi_parts,
     resolve_state,
 )
+from callbacks.map_layers import LayerView, _facilities, heat_cell_deg
 from callbacks.state import ViewState
 from datasources.access.roles import Principal
 from layouts.kpi import sparkline_src
@@ -239,7 +238,9 @@ def test_facility_markers_grow_with_the_count_they_stand_for():
     from dash import Patch
 
     fig = Patch()
-    _facilities(fig, Fake(), CITY, "hospital", True, 2.0)
+    from layouts.map_layers import BY_KEY
+
+    _facilities(fig, LayerView(Fake(), CITY, 625.0, OCT, scale=2.0), BY_KEY["hospital"], [T_FACILITY["hospital"]], True)
     ops = _ops(fig)
     idx = T_FACILITY["hospital"]
     # 8 + 2.5 * sqrt(4) = 13 -> x2 = 26; 8 + 2.5 * 10 = 33 capped at 30 -> 60; 10.5 -> 21;
@@ -522,7 +523,8 @@ class _Recorder:
 def test_heat_and_open_event_layers_round_positions_to_four_decimals_and_skip_unplaced_events():
     from dash import Patch
 
-    from callbacks.cockpit import OPEN_EVENT_POINTS, _heat, _open_events
+    from callbacks.map_layers import OPEN_EVENT_POINTS, _heat, _open_events
+    from layouts.map_layers import BY_KEY
 
     rec = _Recorder({
         "event_density": [{"lon": 103.61325, "lat": 31.31275, "n": 3}, {"lon": 103.0, "lat": 31.0, "n": 5}],
@@ -533,8 +535,9 @@ def test_heat_and_open_event_layers_round_positions_to_four_decimals_and_skip_un
         ],
     })
     fig = Patch()
-    _heat(fig, rec, A1, 1.0, OCT, NOV, True)
-    _open_events(fig, rec, A1, True, "en")
+    view = LayerView(rec, A1, 1.0, OCT, "en")
+    _heat(fig, view, BY_KEY["heat"], [T_HEAT], True)
+    _open_events(fig, view, BY_KEY["open"], [T_OPEN], True)
     ops = _ops(fig)
     assert rec.calls == [("event_density", A1, OCT, NOV, 0.0005), ("open_events", A1, OPEN_EVENT_POINTS)]
     assert OPEN_EVENT_POINTS == 120

@@ -235,6 +235,7 @@ def test_kpi_card_skeleton_names_the_indicator_in_the_chosen_language():
         "children": [
             {"type": "Div", "props": {"className": "kpi-head"}, "children": [
                 {"type": "Span", "props": {"id": _id("name"), "className": "kpi-name"}, "children": "PM2.5浓度"},
+                {"type": "Span", "props": {"id": _id("breach"), "className": "kpi-breach"}, "children": ""},
                 {"type": "Span", "props": {"id": _id("fresh"), "className": "kpi-fresh"}, "children": ""},
             ]},
             {"type": "Div", "props": {"className": "kpi-body"}, "children": [
@@ -260,8 +261,8 @@ def test_layer_switches_and_geometry_urls():
         {"label": "Event heat", "value": "heat"}, {"label": "Open events", "value": "open"},
         {"label": "Open alerts", "value": "alerts"}, {"label": "Cameras", "value": "camera"},
     ]
-    assert [o["value"] for o in layer_options("zh")][-1] == "pollution_camera"
+    assert [o["value"] for o in layer_options("zh")][-1] == "charging_station"
     assert layer_options("zh")[0] == {"label": "事件热力", "value": "heat"}
-    assert len(layer_options("zh")) == 12
+    assert len(layer_options("zh")) == 17
     assert geojson_url(2, 7) == "/geo/level-2.json?v=7&s=all"
     assert geojson_url(2, 7, "T1") == "/geo/level-2.json?v=7&s=T1"

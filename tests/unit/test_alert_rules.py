@@ -316,9 +316,9 @@ def test_the_shipped_rules_and_modes_load():
 
 def test_layer_keys_and_modes_match_the_screens():
     from callbacks.state import MODES
-    from layouts.map_figure import LAYERS
+    from layouts.map_layers import LAYER_KEYS as REGISTERED
 
-    assert tuple(LAYER_KEYS) == tuple(LAYERS)
+    assert tuple(LAYER_KEYS) == tuple(REGISTERED)
     assert tuple(MODE_IDS) == tuple(MODES)
 
 
