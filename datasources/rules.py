@@ -264,3 +264,17 @@ def points_lost(points: float, n_in_theme: int, n_themes: int = 1) -> float:
     indicators with data in its theme (and, for the overall score, by the ``n_themes`` themes with a score).
     The losses of all indicators add up to ``100 - score``."""
     return (SCORE_MAX - points) / n_in_theme / n_themes
+
+
+#: The score at which a value's status turns from 'ok' to 'warn' (points on the warn threshold) and from
+#: 'warn' to 'alarm' (points on the alarm threshold): the same bands for a composite score.
+SCORE_OK = points_at(0.0)
+SCORE_ALARM = points_at(-1.0)
+
+
+def score_status(score: float | None) -> Status:
+    """Status of a 0–100 score in the bands of its indicators' points: 'ok' from ``SCORE_OK``, 'warn' from
+    ``SCORE_ALARM``, 'alarm' below, 'none' without a score."""
+    if score is None:
+        return "none"
+    return "ok" if score >= SCORE_OK else "warn" if score >= SCORE_ALARM else "alarm"
