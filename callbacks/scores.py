@@ -22,8 +22,10 @@ __all__ = ["OVERALL", "area_title", "paint_map", "score_indicators", "score_key"
 
 def score_indicators(services: Services) -> list[dict]:
     """The scores as indicator-like rows (code, names, unit, polarity…): the overall score, then one per
-    theme of the catalog in its order."""
+    theme of the catalog in its order; none when the catalog has no theme (nothing to score)."""
     themes = [p for p in services.cached("pages") if p["kind"] == "theme"]
+    if not themes:
+        return []
     rows = [_pseudo(OVERALL, t("score.overall", "zh"), t("score.overall", "en"))]
     rows += [_pseudo(p["id"], t("score.theme", "zh", theme=p["name_zh"]), t("score.theme", "en", theme=p["name_en"] or p["name_zh"]))
              for p in themes]
