@@ -12,7 +12,6 @@ import pytest
 from dash import dcc, html
 
 from app import create_app
-from config import Config
 from callbacks.cockpit import (
     _facilities,
     _pct,
@@ -25,6 +24,7 @@ from callbacks.cockpit import (
     resolve_state,
 )
 from callbacks.state import ViewState
+from config import Config
 from datasources.access.roles import Principal
 from layouts.kpi import sparkline_src
 from layouts.map_figure import T_CONTEXT, T_FACILITY, T_HEAT, T_OPEN, T_VALUES, colorscale
