@@ -25,6 +25,7 @@ from layouts.i18n import pick, t
 from layouts.kpi import STATUS_COLORS, change_text, format_value, sparkline_src
 from layouts.map_figure import (
     ALERT_HALO_UID,
+    COLORBAR_LEN,
     FACILITY_COLORS,
     FACILITY_KINDS,
     LAYERS,
@@ -152,6 +153,7 @@ def map_patch(
         f"<br>{t('rank', lang)}: %{{customdata[2]}}<br>{t('change', lang)}: %{{customdata[3]}}<extra></extra>"
     )
     fig["data"][T_VALUES]["zauto"] = True  # an indicator's own range; a score has a fixed 0–100 (below)
+    fig["data"][T_VALUES]["colorbar"]["len"] = COLORBAR_LEN
     if "score_key" in ind:
         score_view.paint_map(fig, rows, ind, lang)
     _heat(fig, services, area, region["area_km2"], period, period + relativedelta(months=1), "heat" in layers)

@@ -17,6 +17,10 @@ from layouts.i18n import pick, t
 from layouts.map_figure import T_VALUES
 from layouts.scores import explanation_panel, score_colorscale, score_text, score_title
 
+#: The score's colour bar is shorter than an indicator's: the panel of what pulls the score down hangs under
+#: the area's title in the map's top right corner, above it.
+SCORE_COLORBAR_LEN = 0.36
+
 __all__ = ["OVERALL", "area_title", "paint_map", "score_indicators", "score_key", "score_rows"]
 
 
@@ -63,6 +67,7 @@ def paint_map(fig: Patch, rows: list[dict], ind: dict, lang: str) -> None:
     trace["zauto"] = False
     trace["zmin"] = 0
     trace["zmax"] = 100
+    trace["colorbar"]["len"] = SCORE_COLORBAR_LEN
     trace["customdata"] = [
         [pick(lang, r["name"], r["name_en"]), score_text(r["value"]), f"{r['rank']}/{n}" if r["rank"] else "–",
          f"{r['coverage'][0]}/{r['coverage'][1]}"]

@@ -32,6 +32,7 @@ T_ALERT_HALO = {1: 4 + len(FACILITY_KINDS), 2: 5 + len(FACILITY_KINDS)}
 T_ALERT_CORE = 6 + len(FACILITY_KINDS)
 ALERT_HALO_UID = {1: "alert-halo-1", 2: "alert-halo-2"}
 LAYERS = ("heat", "open", "alerts", *FACILITY_KINDS)
+COLORBAR_LEN = 0.55  # of the map's height, from its foot; a score's is shorter (callbacks/scores.py)
 DEFAULT_LAYERS = ["heat", "open", "alerts"]
 
 
@@ -88,7 +89,7 @@ def base_figure(tile_url: str = "", bounds: tuple[float, float, float, float] | 
         go.Choroplethmap(
             geojson=EMPTY_GEOJSON, locations=[], z=[], featureidkey="id", name="values", colorscale=colorscale(1),
             marker={"line": {"color": "#9ec9ff", "width": 1.2}, "opacity": 0.78},
-            colorbar={"thickness": 14, "len": 0.55, "x": 0.99, "xanchor": "right", "y": 0.05, "yanchor": "bottom",
+            colorbar={"thickness": 14, "len": COLORBAR_LEN, "x": 0.99, "xanchor": "right", "y": 0.05, "yanchor": "bottom",
                       "bgcolor": "rgba(8,26,51,0.7)", "tickfont": {"color": "#d6e4ff", "size": 14},
                       "title": {"font": {"color": "#d6e4ff", "size": 14}}},
         ),

@@ -78,6 +78,9 @@ def repo(numbers_url) -> Repository:
     (75, -1, 35, 75, 50.0),
     (0, -1, 35, 75, 97.5),  # d = 35 / 40 = +0.875: 80 + 20 * 0.875
     (-5, -1, 35, 75, 100.0),  # d = +1
+    # the examples of docs/SCORES.md
+    *[(v, 1, 95, 90, p) for v, p in ((100, 100), (97, 88), (95, 80), (93, 68), (90, 50), (87, 20), (85, 0), (80, 0))],
+    *[(v, -1, 75, 115, p) for v, p in ((35, 100), (55, 90), (75, 80), (95, 65), (115, 50), (155, 0), (200, 0))],
 ])
 def test_points_follow_the_distance_to_the_thresholds(value, polarity, warn, alarm, points):
     assert indicator_points(value, polarity, warn, alarm) == pytest.approx(points)
