@@ -11,9 +11,10 @@ from dash import dcc, no_update
 from app import create_app
 from callbacks.cockpit import cockpit_view, resolve_state
 from callbacks.navigation import indicator_options, next_search
+from callbacks.scores import SCORE_COLORBAR_LEN
 from callbacks.state import ViewState
 from layouts import ids
-from layouts.map_figure import T_VALUES, colorscale
+from layouts.map_figure import COLORBAR_LEN, T_VALUES, colorscale
 from layouts.scores import score_colorscale
 from tests.numbers_fixture import A1, A2, A3, CITY, TA, TB
 
@@ -59,6 +60,7 @@ def test_the_cockpit_opens_on_the_overall_score_and_paints_the_townships(service
     assert v[("locations",)] == [TA, TB]
     assert v[("z",)] == pytest.approx([74.375, 24.6875])
     assert (v[("zauto",)], v[("zmin",)], v[("zmax",)]) == (False, 0, 100)  # a fixed scale: 74 is never 'the best red'
+    assert v[("colorbar", "len")] == SCORE_COLORBAR_LEN  # shorter: the explanation panel hangs above it
     assert v[("colorscale",)] == score_colorscale()
     assert v[("colorbar", "title", "text")] == "分"
     # name, score, rank, themes scored
@@ -86,6 +88,7 @@ def test_an_indicator_after_a_score_gets_its_own_range_and_colours_back(services
     v = _values(cockpit_view(services, "?indicator=env_pm25", []))
     assert v[("zauto",)] is True
     assert v[("colorscale",)] == colorscale(-1)
+    assert v[("colorbar", "len")] == COLORBAR_LEN
     assert ("zmin",) not in v
 
 
