@@ -12,7 +12,7 @@ from dash import Patch, html
 
 from callbacks.services import Services
 from callbacks.state import ViewState, to_search
-from datasources.scores import OVERALL, score_code, score_key
+from datasources.scores import OVERALL, score_code, score_explanation, score_key
 from layouts.i18n import pick, t
 from layouts.map_figure import T_VALUES
 from layouts.scores import explanation_panel, score_colorscale, score_text, score_title
@@ -83,8 +83,10 @@ def paint_map(fig: Patch, rows: list[dict], ind: dict, lang: str) -> None:
 def area_title(services: Services, state: ViewState, region: dict, ind: dict, error_text: str | None = None) -> list:
     """The selected area's score like a KPI (number coloured by its band, coverage) and the compact panel of
     the indicators and sub-areas that pull it down (sub-areas link to their own view)."""
-    lang, key = state.lang, ind["score_key"]
-    expl = services.cached("score_explanation", state.area, state.period_date(), key)
+    lang, key, period = state.lang, ind["score_key"], state.period_date()
+    # From the cached reads the map used too (the children's scores), not Repository.score_explanation's own.
+    children = services.cached("child_scores", state.area, period) if region["n_children"] else []
+    expl = score_explanation(key, services.cached("score_points", state.area, period), children)
     expl = expl | {"children": [c | {"href": "/" + to_search(state.with_(area=c["code"]))} for c in expl["children"]]}
     coverage = (expl["n_scored"], expl["n_applicable"]) if expl["n_applicable"] else None
     parts = score_title(pick(lang, region["name"], region["name_en"]), pick(lang, ind["name_zh"], ind["name_en"]),
