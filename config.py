@@ -66,6 +66,10 @@ class Config:
         "doc": "folder of export job files, shared by the workers of one host (empty: instance/exports)"})
     log_level: str = field(default="INFO", metadata={"doc": "level of the app's logs (DEBUG, INFO, WARNING, ERROR)"})
     log_format: str = field(default="json", metadata={"doc": "logs on stderr: json (one JSON object a line, with the request id) or text"})
+    # -- composite scores (issue 11): what the map opens on
+    map_default: str = field(default="score.overall", metadata={
+        "doc": "indicator the cockpit map opens on when the URL names none: 'score.overall', 'score.<theme>' or any "
+               "catalog indicator code (an unknown code falls back to the first headline of the deepest level)"})
     proxies: int = field(default=0, metadata={
         "doc": "reverse proxies in front (1 behind the nginx of deploy/): client address and scheme are taken from their X-Forwarded-* headers"})
 

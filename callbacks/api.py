@@ -1,7 +1,7 @@
 """The JSON API under ``/api/v1`` for machine clients: bearer tokens (hashed at rest, scoped, revocable),
 every answer limited to the token's scope, errors as ``{"error": …, "parameter": …}``.
 
-Read endpoints (permission ``view``): regions, KPI values, recent events, open alerts. Ingest endpoints
+Read endpoints (permission ``view``): regions, KPI values, composite scores, recent events, open alerts. Ingest endpoints
 (permission ``ingest``: POST events, readings, values) live in ``callbacks.ingest_api`` on the same blueprint.
 """
 
@@ -16,6 +16,7 @@ from callbacks.services import Services
 from datasources.access import audit
 from datasources.access.roles import VIEW
 from datasources.repository import ScopeError
+from datasources.scores import OVERALL
 
 API_PREFIX = "/api/v1"
 
@@ -89,6 +90,26 @@ def register(app: dash.Dash, services: Services) -> None:
         rows = services.repo.recent_alerts(area, limit)
         return {"area": area, "alerts": [r | {"started_at": r["started_at"].isoformat()} for r in rows]}
 
+    # -- composite scores (issue 11, docs/SCORES.md)
+    @bp.get("/scores")
+    def scores():  # noqa: ANN202
+        services.require(VIEW)
+        area = params.area(services.repo.root_code())
+        periods = services.cached("periods")
+        period = params.period(periods[0] if periods else None)
+        themes = tuple(p["id"] for p in services.cached("pages") if p["kind"] == "theme")
+        key = params.choice("score", OVERALL, (OVERALL, *themes))
+        if period is None:
+            return {"area": area, "period": None, "score": key, "scores": {}, "children": [], "explanation": None}
+        own = services.cached("area_scores", area, period)
+        expl = services.cached("score_explanation", area, period, key)
+        return {
+            "area": area, "period": period.strftime("%Y-%m"), "score": key, "scores": own["scores"], "counts": own["counts"],
+            "children": services.cached("child_scores", area, period) if services.cached("region", area)["n_children"] else [],
+            "explanation": expl | {"period": expl["period"].strftime("%Y-%m"), "indicators": [
+                r | {"period": r["period"].strftime("%Y-%m") if r["period"] else None} for r in expl["indicators"]]},
+        }
+
     ingest_api.register_routes(bp, services)
     app.server.extensions["csrf"].exempt(bp)  # bearer tokens, not cookies: no cross-site forgery
     api_steps.add_step_routes(bp, services)
@@ -141,6 +162,11 @@ def openapi_spec() -> dict:
                 area, {"name": "period", "in": "query", "schema": {"type": "string", "pattern": "^\\d{4}-\\d{2}$"}}]),
             f"{API_PREFIX}/events": op("newest events of an area's subtree", [area, limit]),
             f"{API_PREFIX}/alerts": op("newest open alerts of an area's subtree", [area, limit]),
+            f"{API_PREFIX}/scores": op("composite scores (docs/SCORES.md) of an area and its children for a month, and what "
+                                       "pulls the chosen score down", [
+                area, {"name": "period", "in": "query", "schema": {"type": "string", "pattern": "^\\d{4}-\\d{2}$"}},
+                {"name": "score", "in": "query", "schema": {"type": "string", "default": OVERALL},
+                 "description": "overall or a theme id"}]),
         },
     }
     for path, ops in ingest_paths.items():  # /events has both GET (read) and POST (ingest)

@@ -11,6 +11,7 @@ from dash.exceptions import PreventUpdate
 from dateutil.relativedelta import relativedelta
 
 from callbacks import access, inputs
+from callbacks import scores as score_view
 from callbacks.delta import parts_delta, patch_delta
 from callbacks.geo import children_url
 from callbacks.map_layers import LayerView, fill_area_names, fill_layers
@@ -24,7 +25,7 @@ from layouts import ids
 from layouts.cockpit import mode_layers, panel_order
 from layouts.i18n import pick, t
 from layouts.kpi import STATUS_COLORS, change_text, format_value, grade_change_text, sparkline_src
-from layouts.map_figure import T_CONTEXT, T_VALUES, colorscale, geojson_url, view_for_bounds
+from layouts.map_figure import COLORBAR_LEN, T_CONTEXT, T_VALUES, colorscale, geojson_url, view_for_bounds
 from layouts.map_layers import LAYER_KEYS as REGISTERED_LAYERS
 
 LAYER_KEYS = frozenset(REGISTERED_LAYERS)
@@ -44,13 +45,19 @@ def resolve_state(services: Services, state: ViewState) -> tuple[ViewState, str 
     except ScopeError:
         area, error = root, "unknown_area"
     indicators = services.cached("indicators")
-    codes = {i["code"] for i in indicators}
-    indicator = state.indicator if state.indicator in codes else default_indicator(indicators)
+    codes = {i["code"] for i in indicators} | {s["code"] for s in score_view.score_indicators(services)}
+    indicator = state.indicator if state.indicator in codes else map_default(services.config.map_default, codes, indicators)
     periods = services.cached("periods")
     period = state.period_date()
     if period is None or (periods and period not in periods):
         period = periods[0] if periods else date.today().replace(day=1)
     return state.with_(area=area, indicator=indicator, period=period.strftime("%Y-%m")), error
+
+
+def map_default(configured: str, codes: set[str], indicators: list[dict]) -> str:
+    """The map's indicator when the URL names none: the configured one (``IOC_MAP_DEFAULT``, the overall
+    score unless set) when it exists, else ``default_indicator``."""
+    return configured if configured in codes else default_indicator(indicators)
 
 
 def default_indicator(indicators: list[dict]) -> str:
@@ -71,15 +78,21 @@ def cockpit_view(
     state, error = resolve_state(services, parse_search(search))
     area, period = state.area, state.period_date()
     region = services.cached("region", area)
-    ind = next(i for i in services.cached("indicators") if i["code"] == state.indicator)
-    rows = services.cached("child_values", state.indicator, area, period)
+    key = score_view.score_key(state.indicator)  # a composite score (score.overall, score.<theme>) or an indicator
+    if key is not None:
+        ind = next(i for i in score_view.score_indicators(services) if i["code"] == state.indicator)
+        rows = score_view.score_rows(services, key, area, period)
+    else:
+        ind = next(i for i in services.cached("indicators") if i["code"] == state.indicator)
+        rows = services.cached("child_values", state.indicator, area, period)
     bounds = services.cached("bounds", area)
     start, end = period, period + relativedelta(months=1)
     return {
         "state": state,
         "figure": map_patch(services, state, region, ind, rows, bounds, shown_layers(state, layers), size or {}),
         "breadcrumb": breadcrumb(services.cached("ancestors", area), state),
-        "area_title": _area_title(region, ind, rows, state.lang, error),
+        "area_title": (score_view.area_title(services, state, region, ind, error and t("error", state.lang, reason=t(error, state.lang)))
+                       if key is not None else _area_title(region, ind, rows, state.lang, error)),
         "kpi": kpi_parts(services, state, kpi_codes),
         "event_stats": event_stats(services, area, start, end, state.lang, past=is_past_period(period, services.cached("periods"))),
     }
@@ -134,6 +147,10 @@ def map_patch(
         f"<b>%{{customdata[0]}}</b><br>{pick(lang, ind['name_zh'], ind['name_en'])}: %{{customdata[1]}} {unit}"
         f"<br>{t('rank', lang)}: %{{customdata[2]}}<br>{t('change', lang)}: %{{customdata[3]}}<extra></extra>"
     )
+    fig["data"][T_VALUES]["zauto"] = True  # an indicator's own range; a score has a fixed 0–100 (below)
+    fig["data"][T_VALUES]["colorbar"]["len"] = COLORBAR_LEN
+    if "score_key" in ind:
+        score_view.paint_map(fig, rows, ind, lang)
     fill_layers(fig, LayerView(services, area, region["area_km2"], period, lang, scale), layers)
     names = services.cached("children", area) if has_children else family
     fill_area_names(fig, names, lang, "" if has_children else area)

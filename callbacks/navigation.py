@@ -11,6 +11,7 @@ from dash import ALL, Input, Output, State, no_update
 
 from callbacks import access, inputs
 from callbacks.cockpit import resolve_state
+from callbacks.scores import score_indicators
 from callbacks.services import Services
 from callbacks.state import parse_search, to_search
 from datasources.access.roles import DRILL, VIEW
@@ -80,12 +81,30 @@ def label_texts(services: Services, keys: list[str], lang: str) -> list[str]:
     return out
 
 
+#: Value of a group heading in the indicator selector: not a code (navigation ignores it) and disabled.
+GROUP_PREFIX = "#"
+
+
 def indicator_options(services: Services, lang: str) -> list[dict]:
-    """Every catalog indicator, grouped by theme order, labelled with its unit."""
-    return [
-        {"label": f"{pick(lang, i['name_zh'], i['name_en'])} ({pick(lang, i['unit'], i['unit_en'])})", "value": i["code"]}
-        for i in services.cached("indicators")
-    ]
+    """The map's indicator choices in groups, each under a disabled heading (Dash's Dropdown has no
+    optgroup): first the composite scores, then every catalog indicator by theme in the catalog's order
+    (labelled with its unit); indicators of a theme without a page come last under their theme id."""
+    def heading(key: str, text: str) -> dict:
+        return {"label": text, "value": GROUP_PREFIX + key, "disabled": True}
+
+    def option(i: dict) -> dict:
+        return {"label": f"{pick(lang, i['name_zh'], i['name_en'])} ({pick(lang, i['unit'], i['unit_en'])})", "value": i["code"]}
+
+    out = [heading("score", t("score.group", lang))]
+    out += [{"label": pick(lang, s["name_zh"], s["name_en"]), "value": s["code"]} for s in score_indicators(services)]
+    by_theme: dict[str, list[dict]] = {}
+    for i in services.cached("indicators"):
+        by_theme.setdefault(i["theme"], []).append(i)
+    names = {p["id"]: pick(lang, p["name_zh"], p["name_en"]) for p in services.cached("pages") if p["kind"] == "theme"}
+    for theme in [*names, *sorted(set(by_theme) - set(names))]:
+        if by_theme.get(theme):
+            out += [heading(theme, names.get(theme, theme)), *map(option, by_theme[theme])]
+    return out
 
 
 def period_options(services: Services) -> list[dict]:

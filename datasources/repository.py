@@ -19,6 +19,7 @@ import shapely
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Engine, bindparam, text
 
+from datasources import scores
 from datasources.ingest import alerting
 from datasources.models import EVENT_AREA_LEVELS, OPEN_EVENTS_SQL, from_epoch, to_epoch
 from datasources.rollup import CELL_DEG
@@ -368,6 +369,38 @@ class Repository:
                 {"i": indicator, "a": area, "s": month_floor(start), "e": end},
             ).all()
         return [{"period": _as_date(p), "value": v} for p, v in rows]
+
+    # ------------------------------------------------------------------ composite scores (datasources/scores.py)
+    def child_scores(self, area: str, period: date, scope: str | None = None) -> list[dict]:
+        """Composite scores (every theme and 'overall') of every child of ``area``, or of the area itself
+        when it has none, at ``period``, in one query: see ``scores.area_scores``."""
+        self.check_scope(area, scope)
+        with self.engine.connect() as conn:
+            return scores.area_scores(conn, area, period)
+
+    def area_scores(self, area: str, period: date, scope: str | None = None) -> dict:
+        """The area's own composite scores: ``{code, name, name_en, scores: {key: score}, counts}``."""
+        self.check_scope(area, scope)
+        with self.engine.connect() as conn:
+            return scores.area_scores(conn, area, period, children=False)[0]
+
+    def score_points(self, area: str, period: date, scope: str | None = None) -> list[dict]:
+        """The points of every indicator that makes up the area's scores (``scores.indicator_points``)."""
+        self.check_scope(area, scope)
+        with self.engine.connect() as conn:
+            return scores.indicator_points(conn, area, period)
+
+    def score_explanation(self, area: str, period: date, key: str = scores.OVERALL, limit: int = 3,
+                          scope: str | None = None) -> dict:
+        """What pulls the area's ``key`` score ('overall' or a theme id) down: the indicators that cost it
+        most points and the children scoring lowest below it (``scores.score_explanation``), plus ``area``
+        and ``period``."""
+        self.check_scope(area, scope)
+        with self.engine.connect() as conn:
+            points = scores.indicator_points(conn, area, period)
+            has_children = conn.execute(text("SELECT 1 FROM regions WHERE parent_code = :a LIMIT 1"), {"a": area}).first()
+            children = scores.area_scores(conn, area, period) if has_children else []
+        return scores.score_explanation(key, points, children, limit) | {"area": area, "period": month_floor(period)}
 
     # ------------------------------------------------------------------ events
     def _in_area(self, conn, area: str) -> str:  # noqa: ANN001

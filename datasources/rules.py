@@ -4,12 +4,15 @@ the write layer, the screens, exports and the API alike.
 - threshold status of a value, oriented by polarity;
 - relative change and whether it is good news (by polarity, not by sign);
 - staleness of a value by the indicator's frequency;
-- the event lifecycle: open and done states, allowed transitions, on-time and satisfaction.
+- the event lifecycle: open and done states, allowed transitions, on-time and satisfaction;
+- composite scores: an indicator's 0–100 points against its thresholds, theme and overall scores, and how
+  many points each indicator costs a score (docs/SCORES.md).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Literal
 
@@ -203,3 +206,85 @@ def reading_severity(status: Status, severity: int) -> int | None:
     if status == "warn":
         return min(4, severity + 1)
     return None
+
+
+# ---------------------------------------------------------------------------------------------- composite scores
+
+#: The points curve of an indicator (docs/SCORES.md): (distance from the warn threshold in bands, points),
+#: piecewise linear between the knots and flat outside them. A band is ``|warn - alarm|``; the distance is
+#: positive on the good side. So a value on the warn threshold gets 80, one on the alarm threshold 50, one a
+#: band better than warn full marks and one a band beyond alarm nothing: points >= 80 is 'ok', 50 <= points
+#: < 80 'warn' and points < 50 'alarm', exactly as ``threshold_status`` says.
+SCORE_KNOTS: tuple[tuple[float, float], ...] = ((-2.0, 0.0), (-1.0, 50.0), (0.0, 80.0), (1.0, 100.0))
+SCORE_MAX = 100.0
+
+
+def threshold_distance(value: float | None, polarity: int, warn: float | None, alarm: float | None) -> float | None:
+    """How many bands (``|warn - alarm|``) ``value`` lies on the good side of ``warn``: 0 on the warn threshold,
+    -1 on the alarm threshold, positive when better than warn. None without a value, without thresholds or
+    when the two thresholds are equal (no band to measure in)."""
+    if value is None or warn is None or alarm is None or warn == alarm:
+        return None
+    value = float(value)
+    if math.isnan(value):
+        return None
+    sign = -1 if polarity < 0 else 1
+    return (value - warn) * sign / abs(warn - alarm)
+
+
+def points_at(distance: float) -> float:
+    """Points at a distance from warn (in bands) on the ``SCORE_KNOTS`` curve."""
+    (d0, p0), (dn, pn) = SCORE_KNOTS[0], SCORE_KNOTS[-1]
+    if distance <= d0:
+        return p0
+    if distance >= dn:
+        return pn
+    for (da, pa), (db, pb) in zip(SCORE_KNOTS, SCORE_KNOTS[1:], strict=False):
+        if distance <= db:
+            return pa + (pb - pa) * (distance - da) / (db - da)
+    return pn  # pragma: no cover - the loop always returns
+
+
+def indicator_points(value: float | None, polarity: int, warn: float | None, alarm: float | None) -> float | None:
+    """An indicator's 0–100 points for ``value`` against its thresholds (see ``SCORE_KNOTS``). Equal
+    thresholds have no band: full marks when the value is not worse than them, none when it is. None when
+    there is no value or no thresholds: the indicator does not count (neither as 0 nor as 100)."""
+    if value is None or warn is None or alarm is None or math.isnan(float(value)):
+        return None
+    if warn == alarm:
+        return SCORE_MAX if (float(value) - warn) * (-1 if polarity < 0 else 1) >= 0 else 0.0
+    return points_at(threshold_distance(value, polarity, warn, alarm))
+
+
+def mean_score(points: Iterable[float | None]) -> float | None:
+    """The plain mean of the points that exist (missing ones do not count); None when none exists."""
+    have = [p for p in points if p is not None]
+    return sum(have) / len(have) if have else None
+
+
+def composite_scores(points_by_theme: Mapping[str, Iterable[float | None]]) -> dict[str, float | None]:
+    """Theme scores (the mean of each theme's indicator points) and ``'overall'`` (the mean of the theme
+    scores that exist: every theme weighs the same, however many indicators it has)."""
+    themes = {theme: mean_score(points) for theme, points in points_by_theme.items()}
+    return themes | {"overall": mean_score(themes.values())}
+
+
+def points_lost(points: float, n_in_theme: int, n_themes: int = 1) -> float:
+    """The points one indicator takes off a score: its shortfall from 100 shared by the ``n_in_theme``
+    indicators with data in its theme (and, for the overall score, by the ``n_themes`` themes with a score).
+    The losses of all indicators add up to ``100 - score``."""
+    return (SCORE_MAX - points) / n_in_theme / n_themes
+
+
+#: The score at which a value's status turns from 'ok' to 'warn' (points on the warn threshold) and from
+#: 'warn' to 'alarm' (points on the alarm threshold): the same bands for a composite score.
+SCORE_OK = points_at(0.0)
+SCORE_ALARM = points_at(-1.0)
+
+
+def score_status(score: float | None) -> Status:
+    """Status of a 0–100 score in the bands of its indicators' points: 'ok' from ``SCORE_OK``, 'warn' from
+    ``SCORE_ALARM``, 'alarm' below, 'none' without a score."""
+    if score is None:
+        return "none"
+    return "ok" if score >= SCORE_OK else "warn" if score >= SCORE_ALARM else "alarm"

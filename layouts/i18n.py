@@ -375,6 +375,23 @@ MESSAGES: dict[str, dict[str, str]] = {
     "leader.grade.2": {"zh": "Ⅱ级", "en": "II"},
     "leader.grade.3": {"zh": "Ⅲ级", "en": "III"},
     "leader.grade.4": {"zh": "Ⅳ级", "en": "IV"},
+    # -- composite scores (issue 11: docs/SCORES.md)
+    "score.group": {"zh": "综合评分", "en": "Scores"},
+    "score.overall": {"zh": "综合评分", "en": "Overall score"},
+    "score.theme": {"zh": "{theme}评分", "en": "{theme} score"},
+    "score.unit": {"zh": "分", "en": "pts"},
+    "score.out_of": {"zh": "{score} 分", "en": "{score} / 100"},
+    "score.none": {"zh": "暂无评分", "en": "No score"},
+    "score.coverage": {"zh": "{n}/{m} 项指标有数据", "en": "{n} of {m} indicators with data"},
+    "score.coverage_short": {"zh": "有数据指标", "en": "Indicators with data"},
+    "score.themes_scored": {"zh": "有评分领域", "en": "Themes scored"},
+    "score.pulls_down": {"zh": "拉低得分的指标", "en": "Indicators pulling it down"},
+    "score.low_areas": {"zh": "得分偏低的下级区域", "en": "Sub-areas pulling it down"},
+    "score.full": {"zh": "各项指标均得满分", "en": "Every indicator scores full marks"},
+    "score.lost": {"zh": "−{points}分", "en": "−{points} pts"},
+    "score.vs": {"zh": "预警 {warn} / 报警 {alarm}", "en": "warn {warn} / alarm {alarm}"},
+    "score.missing": {"zh": "另有 {n} 项无当期数据，未计入", "en": "{n} more without current data, not counted"},
+    "score.method": {"zh": "按阈值计分，0–100", "en": "Scored against thresholds, 0–100"},
 }
 
 

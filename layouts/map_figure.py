@@ -38,6 +38,7 @@ T_NAMES = names_slot()
 FACILITY_COLORS = {kind: BY_KEY[kind].swatch for kind in FACILITY_KINDS}
 LAYERS = LAYER_KEYS
 DEFAULT_LAYERS = [k for k in LAYER_KEYS if BY_KEY[k].default]
+COLORBAR_LEN = 0.55  # of the map's height, from its foot; a score's is shorter (callbacks/scores.py)
 
 __all__ = ["ALERT_HALO_UID", "SEVERITY_COLORS", "layer_options"]
 
@@ -94,7 +95,7 @@ def base_figure(
         go.Choroplethmap(
             geojson=EMPTY_GEOJSON, locations=[], z=[], featureidkey="id", name="values", colorscale=colorscale(1),
             marker={"line": {"color": "#9ec9ff", "width": 1.2}, "opacity": 0.78},
-            colorbar={"thickness": 14, "len": 0.55, "x": 0.99, "xanchor": "right", "y": 0.05, "yanchor": "bottom",
+            colorbar={"thickness": 14, "len": COLORBAR_LEN, "x": 0.99, "xanchor": "right", "y": 0.05, "yanchor": "bottom",
                       "bgcolor": "rgba(8,26,51,0.7)", "tickfont": {"color": "#d6e4ff", "size": 14},
                       "title": {"font": {"color": "#d6e4ff", "size": 14}}},
         ),

@@ -426,3 +426,54 @@ def test_leader_view_names_the_areas_and_lists_alerts_with_the_layers_from_the_u
     cp.page.click("#alert-panel .alert-item a")
     cp.wait_for_view(target)
     assert cp.area_param() == target and query(cp.page.url)["layers"] == "alerts,camera,shelter"
+# ---------------------------------------------------------------------------------------------- composite scores (issue 11)
+
+
+@pytest.mark.parametrize(("width", "height", "lang"), [(1920, 1080, "zh"), (1366, 768, "en")])
+def test_the_map_opens_on_the_overall_score_and_says_what_pulls_it_down(cockpit, ioc_repo, ioc_period, width, height, lang):
+    """With no indicator in the URL the map colours the townships by their overall score (the repository's),
+    the title shows the city's score and the panel under it the indicators and townships that pull it
+    down, in the repository's order; a township in the panel is a link to its own score. The indicator
+    selector starts with the scores, then the themes' indicators under their headings."""
+    root = ioc_repo.root_code()
+    cp = cockpit(width, height).open("/" if lang == "zh" else "/?lang=en")
+    cp.wait_for_view(root)
+    assert query(cp.page.url).get("indicator") is None
+    scores = {r["code"]: r["scores"]["overall"] for r in ioc_repo.child_scores(root, ioc_period)}
+    shown = cp.page.evaluate("() => { const t = (GD)._fullData[1]; return [t.locations, t.z, t.zmin, t.zmax]; }".replace("GD", cp.GD))
+    assert dict(zip(shown[0], shown[1], strict=True)) == pytest.approx(scores)
+    assert (shown[2], shown[3]) == (0, 100)
+
+    expl = ioc_repo.score_explanation(root, ioc_period, "overall")
+    cp.page.wait_for_selector("#area-title .score-why", state="visible")
+    assert cp.page.inner_text("#area-title .score-value") == f"{expl['score']:.1f}"
+    assert cp.page.evaluate("() => [...document.querySelectorAll('#area-title .score-why-item')].map(e => e.dataset.code)") == (
+        [r["code"] for r in expl["indicators"]] + [c["code"] for c in expl["children"]])
+    small = cp.page.evaluate(SMALL_TEXT_JS.replace("document.body", "document.getElementById('area-title')"), 12)
+    assert not small, f"score texts below 12px: {small}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    cp.page.screenshot(path=str(SCREENSHOTS / f"scores-{width}x{height}-{lang}.png"))
+
+    cp.page.click("#indicator-select")
+    cp.page.wait_for_selector(".dash-dropdown-content .dash-options-list-option")
+    # Rows by their option index (the list is virtualised: scroll it to bring the first theme heading in)
+    rows_js = """() => Object.fromEntries([...document.querySelectorAll('.dash-dropdown-content [data-option-index]')]
+        .map(e => [e.dataset.optionIndex, [e.textContent.trim(), e.querySelector('input').disabled]]))"""
+    first = cp.page.evaluate(rows_js)
+    group, overall = ("综合评分", "综合评分") if lang == "zh" else ("Scores", "Overall score")
+    assert (first["0"], first["1"]) == ([group, True], [overall, False])
+    assert all(not first[str(k)][1] for k in range(1, 7))  # the six scores can be picked
+    cp.page.screenshot(path=str(SCREENSHOTS / f"scores-selector-{width}x{height}-{lang}.png"))
+    cp.page.evaluate("() => { const l = document.querySelector('.dash-dropdown-content .dash-options-list-virtualized'); l.scrollTop = 150; }")
+    cp.page.wait_for_selector(".dash-dropdown-content [data-option-index='7']")
+    theme = next(p for p in ioc_repo.pages() if p["kind"] == "theme")
+    assert cp.page.evaluate(rows_js)["7"] == [theme["name_zh"] if lang == "zh" else theme["name_en"], True]  # a heading
+    cp.page.keyboard.press("Escape")
+
+    if expl["children"]:
+        town = expl["children"][0]["code"]
+        cp.page.click(f"#area-title .score-why-item[data-code='{town}'] a")
+        cp.wait_for_view(town)
+        assert query(cp.page.url).get("area") == town and query(cp.page.url).get("indicator") == "score.overall"
+        own = ioc_repo.area_scores(town, ioc_period)["scores"]["overall"]
+        cp.page.wait_for_function("(s) => document.querySelector('#area-title .score-value')?.textContent === s", arg=f"{own:.1f}")

@@ -3,6 +3,7 @@ texts, KPI cards, event panel and breadcrumb, as literal numbers worked out by h
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import date
 
@@ -22,6 +23,7 @@ from callbacks.cockpit import (
 )
 from callbacks.map_layers import LayerView, _facilities, heat_cell_deg
 from callbacks.state import ViewState
+from config import Config
 from datasources.access.roles import Principal
 from layouts.kpi import sparkline_src
 from layouts.map_figure import T_CONTEXT, T_FACILITY, T_HEAT, T_OPEN, T_VALUES, colorscale
@@ -71,17 +73,31 @@ def _by_class(component, cls: str) -> list:
 # ---------------------------------------------------------------------------------------------- state
 
 
-def test_empty_url_opens_the_city_on_the_newest_period_and_first_deepest_headline(services):
+def test_empty_url_opens_the_city_on_the_newest_period_and_the_overall_score(services):
     state, error = resolve_state(services, ViewState())
-    # eco_gdp_year is a headline but exists at the city only; eco_jobs is deepest but no headline
-    assert (state.area, state.indicator, state.period, error) == (CITY, "eco_sum", "2026-10", None)
+    assert (state.area, state.indicator, state.period, error) == (CITY, "score.overall", "2026-10", None)
+
+
+@pytest.mark.parametrize(("configured", "opens_on"), [
+    ("env_pm25", "env_pm25"),  # any catalog indicator may be configured
+    ("score.governance", "score.governance"),
+    # an unknown code: the first headline of the deepest level (eco_gdp_year is a headline but exists at the
+    # city only; eco_jobs is deepest but no headline)
+    ("no_such_code", "eco_sum"),
+    ("", "eco_sum"),
+])
+def test_the_map_opens_on_the_configured_indicator(services, configured, opens_on):
+    configured_services = dataclasses.replace(services, config=services.config.with_overrides({"map_default": configured}))
+    assert resolve_state(configured_services, ViewState())[0].indicator == opens_on
+    # a URL naming an indicator wins over the configuration
+    assert resolve_state(configured_services, ViewState(indicator="gov_min"))[0].indicator == "gov_min"
 
 
 def test_url_values_that_exist_are_kept_and_others_replaced(services):
     state, error = resolve_state(services, ViewState(area=A2, indicator="gov_min", period="2026-08", lang="en"))
     assert (state.area, state.indicator, state.period, state.lang, error) == (A2, "gov_min", "2026-08", "en", None)
     state, error = resolve_state(services, ViewState(area="510182009", indicator="nope", period="2026-06"))
-    assert (state.area, state.indicator, state.period, error) == (CITY, "eco_sum", "2026-10", "unknown_area")
+    assert (state.area, state.indicator, state.period, error) == (CITY, "score.overall", "2026-10", "unknown_area")
 
 
 def test_a_township_caller_gets_its_township_and_an_area_outside_it_is_unknown(numbers_sqlite):
@@ -430,7 +446,7 @@ def test_area_title_says_when_the_indicator_has_no_data(services):
     assert _texts(view["area_title"]) == ["Test City", "New jobs", "No data"]
     view = cockpit_view(services, "?indicator=eco_sum&area=nowhere&lang=en", [])
     assert _texts(view["area_title"]) == ["Test City", "Retail sales", "Cannot show this area: unknown area or outside your scope"]
-    assert _texts(cockpit_view(services, f"?area={TB}", [])["area_title"]) == ["乙镇", "社零总额"]
+    assert _texts(cockpit_view(services, f"?area={TB}&indicator=eco_sum", [])["area_title"]) == ["乙镇", "社零总额"]
 
 
 # ---------------------------------------------------------------------------------------------- what the CSS hangs on
@@ -487,7 +503,7 @@ def test_area_title_and_breadcrumb_classes(services):
 def test_cockpit_view_puts_every_part_of_the_selected_month_together(services):
     view = cockpit_view(services, f"?area={TA}&period=2026-09&lang=en", [], ["eco_sum", "env_pm25"])
     assert set(view) == {"state", "figure", "breadcrumb", "area_title", "kpi", "event_stats"}
-    assert (view["state"].area, view["state"].period, view["state"].indicator) == (TA, "2026-09", "eco_sum")
+    assert (view["state"].area, view["state"].period, view["state"].indicator) == (TA, "2026-09", "score.overall")
     assert [i.to_plotly_json()["props"]["data-code"] for i in view["breadcrumb"] if i.className != "crumb-sep"] == [CITY, TA]
     assert view["kpi"]["value"] == ["60", "40"]  # Town A in September: 20 * 3; (30 + 40 + 50) / 3
     assert view["kpi"]["fresh"] == ["2026-09", "2026-09"]
@@ -581,6 +597,8 @@ def test_an_area_with_a_single_child_still_maps_its_child(services):
 
 def test_an_empty_database_opens_on_the_current_month():
     class Empty:
+        config = Config()
+
         class repo:  # noqa: N801
             @staticmethod
             def root_code():
