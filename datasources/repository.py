@@ -827,16 +827,20 @@ class Repository:
     def facility_table(
         self, area: str, kinds: Sequence[str], sum_keys: Sequence[str] = (), limit: int = 200, scope: str | None = None
     ) -> dict:
-        """Facilities of ``kinds`` in the area's subtree for a table: ``count``, the SQL sums of the numeric
-        attributes ``sum_keys`` over all of them (``sums``; None when no facility has the attribute), and at
-        most ``limit`` rows (id, kind, name, region, attributes parsed, live, since), by kind and name."""
+        """Facilities of ``kinds`` in the area's subtree for a table: ``count``; per numeric attribute of
+        ``sum_keys``, over all of them (in SQL), ``stats[key]`` = {n: facilities with a number there, sum,
+        positive: how many are above 0}; and at most ``limit`` rows (id, kind, name, region, attributes
+        parsed, live, since), by kind and name."""
         self.check_scope(area, scope)
         kinds = list(kinds)
         if not kinds:
-            return {"count": 0, "sums": {}, "rows": []}
+            return {"count": 0, "stats": {}, "rows": []}
         base = ("FROM facilities f JOIN region_closure c ON c.descendant_code = f.region_code "
                 "JOIN regions r ON r.code = f.region_code WHERE c.ancestor_code = :a AND f.kind IN :kinds")
-        sums = ", ".join(f"SUM({self._json_number('f.attributes', k)}) AS s{i}" for i, k in enumerate(sum_keys))
+        sums = ", ".join(
+            f"SUM({x}) AS s{i}, COUNT({x}) AS n{i}, SUM(CASE WHEN {x} > 0 THEN 1 ELSE 0 END) AS p{i}"
+            for i, x in enumerate(self._json_number("f.attributes", k) for k in sum_keys)
+        )
         params = {"a": area, "kinds": kinds, "n": int(limit)}
         with self.engine.connect() as conn:
             agg = conn.execute(text(f"SELECT COUNT(*) AS n{', ' + sums if sums else ''} {base}").bindparams(
@@ -847,7 +851,8 @@ class Repository:
             ).bindparams(bindparam("kinds", expanding=True)), params).mappings().all()
         return {
             "count": int(agg["n"] or 0),
-            "sums": {k: (float(agg[f"s{i}"]) if agg[f"s{i}"] is not None else None) for i, k in enumerate(sum_keys)},
+            "stats": {k: {"n": int(agg[f"n{i}"] or 0), "sum": float(agg[f"s{i}"] or 0), "positive": int(agg[f"p{i}"] or 0)}
+                      for i, k in enumerate(sum_keys)},
             "rows": [dict(r) | {"attributes": json.loads(r["attributes"] or "{}"), "since": _as_date(r["since"])} for r in rows],
         }
 

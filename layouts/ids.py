@@ -151,3 +151,27 @@ EXPORT_PROGRESS = "export-progress"  # <progress> bar
 EXPORT_STATUS = "export-status"  # progress / ready / failed text
 EXPORT_FILE = "export-file"  # link to the finished file (clicked for the user when it appears)
 EXPORT_CLICKED = "export-clicked"  # Store: the file link last clicked for the user
+
+
+# Theme and topic pages (pages): the header's page menu, the pages' panels
+PAGE_MENU = "page-menu"
+PAGE_MAP = "page-map"  # the map of a theme or topic page (one per page; not MAP: the cockpit's callback writes that)
+PAGE_MAP_SIZE = "page-map-size"
+PAGE_PERIOD = "page-period"
+PAGE_CRUMB = "page-breadcrumb"
+PAGE_AREA = "page-area-title"
+
+
+def menu_link(kind: str, page: str) -> dict:
+    """Pattern-matching id of a link in the header's page menu."""
+    return {"type": "menu-link", "kind": kind, "page": page}
+
+
+def menu_text(page: str) -> dict:
+    """Pattern-matching id of the name of a page in the header's menu (follows the language switch)."""
+    return {"type": "menu-text", "page": page}
+
+
+def panel(part: str, idx: int) -> dict:
+    """Pattern-matching id of a part of the ``idx``-th panel of a theme or topic page: body, pick."""
+    return {"type": f"panel-{part}", "idx": idx}
