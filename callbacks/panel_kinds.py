@@ -131,6 +131,7 @@ def trend_data(services: Services, view: PageView, panel: dict) -> list:
         hovertemplate="%{x}: %{y} " + unit + "<extra></extra>",
     ))
     _dark(fig, unit)
+    fig.update_xaxes(type="category", nticks=8)  # "2026-10" as text: plotly's date axis would name months in English
     return [
         html.Div(className="trend-facts", children=[
             _stat(f"{t('pages.latest', lang)} {ch['period'].strftime('%Y-%m')}", f"{format_value(ch['value'])} {unit}", "trend-latest"),
@@ -321,11 +322,11 @@ def readings_data(services: Services, view: PageView, panel: dict) -> list:
     metric, *rest = panel["metrics"]
     warn_key = rest[0] if rest else None
     latest = services.cached("latest_readings", view.state.area, kinds, metric, READING_ROWS)
+    unit_label = t(f"attr.{metric}", lang) if f"attr.{metric}" in _ATTR_KEYS else metric
     if not latest:
-        return [_empty(t("pages.no_readings", lang, kinds=_kinds_text(list(kinds), lang), metric=metric))]
+        return [_empty(t("pages.no_readings", lang, kinds=_kinds_text(list(kinds), lang), metric=unit_label))]
     newest = max(r["ts"] for r in latest)
     series = services.cached("reading_series", view.state.area, kinds, metric, newest - timedelta(hours=READING_HOURS))
-    unit_label = t(f"attr.{metric}", lang) if f"attr.{metric}" in _ATTR_KEYS else metric
 
     def warning(r: dict) -> float | None:
         w = r["attributes"].get(warn_key) if warn_key else None
