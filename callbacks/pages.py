@@ -112,14 +112,19 @@ def page_specs(services: Services) -> dict[str, PageSpec]:
 
 
 # ---------------------------------------------------------------------------------------------- rendering
-def render_page(services: Services, path: str, search: str | None, body_idx: list[int], pick_idx: list[int]) -> tuple:
+def render_page(
+    services: Services, path: str, search: str | None, body_idx: list[int], pick_idx: list[int], title_idx: list[int] | None = None
+) -> tuple:
     """Everything a page shows but its map, for the view in ``search``: the bodies of the panels numbered
-    ``body_idx``, the values of the pickers numbered ``pick_idx``, the period, the breadcrumb and the area
-    title. Plain function: tests call it."""
+    ``body_idx``, the values of the pickers numbered ``pick_idx``, the period, the breadcrumb, the area
+    title, then what follows the language: the titles of the panels numbered ``title_idx``, the pickers'
+    options and the page's title. Plain function: tests call it."""
+    title_idx = title_idx or []
     found = page_panels(services, path)
     if found is None:
-        return [no_update] * len(body_idx), [no_update] * len(pick_idx), no_update, no_update, no_update
-    _page, panels = found
+        return ([no_update] * len(body_idx), [no_update] * len(pick_idx), no_update, no_update, no_update,
+                [no_update] * len(title_idx), [no_update] * len(pick_idx), no_update)
+    page, panels = found
     view, error = page_view(services, path, search, panels)
     bodies = [KINDS[panels[k]["kind"]].data(services, view, panels[k]) if k < len(panels) else [] for k in body_idx]
     picks = [panel_indicator(panels[k], view.state.indicator) if k < len(panels) else None for k in pick_idx]
@@ -128,7 +133,11 @@ def render_page(services: Services, path: str, search: str | None, body_idx: lis
     area = [pick(lang, view.region["name"], view.region["name_en"])]
     if error:
         area.append(" · " + t("error", lang, reason=t(error, lang)))
-    return bodies, picks, view.state.period, crumb, area
+    titles = [skeletons.panel_title(panels[k], lang) if k < len(panels) else "" for k in title_idx]
+    names = {i["code"]: i for i in services.cached("indicators")}
+    options = [[{"label": pick(lang, names[c]["name_zh"], names[c]["name_en"]), "value": c}
+                for c in (panels[k].get("indicators") or []) if c in names] if k < len(panels) else [] for k in pick_idx]
+    return bodies, picks, view.state.period, crumb, area, titles, options, pick(lang, page["name_zh"], page["name_en"])
 
 
 def render_map(services: Services, path: str, search: str | None, size: dict | None) -> object:
@@ -174,7 +183,8 @@ def register(app: dash.Dash, services: Services) -> None:
         outs = dash.callback_context.outputs_list
         body_idx = [o["id"]["idx"] for o in outs[0]]
         pick_idx = [o["id"]["idx"] for o in outs[1]]
-        return render_page(services, inputs.text(pathname, 256), search, body_idx, pick_idx)
+        title_idx = [o["id"]["idx"] for o in outs[5]]
+        return render_page(services, inputs.text(pathname, 256), search, body_idx, pick_idx, title_idx)
 
     access.callback(
         app, VIEW,
@@ -183,6 +193,9 @@ def register(app: dash.Dash, services: Services) -> None:
         Output(ids.PAGE_PERIOD, "value"),
         Output(ids.PAGE_CRUMB, "children"),
         Output(ids.PAGE_AREA, "children"),
+        Output(ids.panel("title", ALL), "children"),
+        Output(ids.panel("pick", ALL), "options"),
+        Output(ids.PAGE_TITLE, "children"),
         Input(ids.URL, "search"),
         Input(ids.DATA_VERSION, "data"),
         State(ids.URL, "pathname"),

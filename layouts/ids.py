@@ -160,6 +160,7 @@ PAGE_MAP_SIZE = "page-map-size"
 PAGE_PERIOD = "page-period"
 PAGE_CRUMB = "page-breadcrumb"
 PAGE_AREA = "page-area-title"
+PAGE_TITLE = "page-title"
 
 
 def menu_link(kind: str, page: str) -> dict:

@@ -31,7 +31,9 @@ def frame(panel: dict, idx: int, lang: str, *top: object, body_class: str = "") 
         className=f"panel page-panel panel-{panel['kind']}",
         **{"data-kind": panel["kind"]},
         children=[
-            html.Div(className="page-panel-head", children=[html.H2(panel_title(panel, lang), className="panel-title"), *top]),
+            html.Div(className="page-panel-head", children=[
+                html.H2(panel_title(panel, lang), id=ids.panel("title", idx), className="panel-title"), *top,
+            ]),
             html.Div(id=ids.panel("body", idx), className=f"page-panel-body {body_class}".strip()),
         ],
     )
@@ -75,7 +77,7 @@ def page_frame(title: str, panels: list, periods: list[dict], lang: str, note: s
     return [
         html.Main(className="ioc-main catalog-page", children=[
             html.Div(className="page-bar", children=[
-                html.H1(title, className="page-title"),
+                html.H1(title, id=ids.PAGE_TITLE, className="page-title"),
                 html.Nav(id=ids.PAGE_CRUMB, className="breadcrumb", **{"aria-label": "breadcrumb"}),
                 html.Div(id=ids.PAGE_AREA, className="page-area"),
                 html.Div(className="page-controls", children=[

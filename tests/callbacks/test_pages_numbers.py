@@ -74,7 +74,7 @@ def view(services, area: str = CITY, period: str = OCT, indicator: str = "", lan
 def render(services, path: str, search: str) -> tuple:  # noqa: ANN001
     """render_page for every panel of the page."""
     n = len(pages.page_panels(services, path)[1])
-    return pages.render_page(services, path, search, list(range(n)), list(range(n)))
+    return pages.render_page(services, path, search, list(range(n)), list(range(n)), list(range(n)))
 
 
 # ---------------------------------------------------------------------------------------------- router
@@ -94,8 +94,14 @@ def test_theme_page_panels_and_default_indicator(services):
     assert [p["kind"] for p in panels] == ["kpis", "map", "trend", "ranking", "detail"]
     # headlines first, then the rest by code; eco_gdp_year exists at the city only, so eco_sum is the default
     assert panels[0]["indicators"] == ["eco_gdp_year", "eco_sum", "eco_jobs"]
-    bodies, picks, period, _crumb, area = render(services, "/theme/economy", "")
-    assert (picks, period, area) == (["eco_sum"] * 5, OCT, ["彭州测试市"])
+    bodies, picks, period, _crumb, area, titles, options, title = render(services, "/theme/economy", "")
+    assert (picks, period, area, title) == (["eco_sum"] * 5, OCT, ["彭州测试市"], "economy")
+    assert titles == ["全部指标", "指标地图", "指标趋势", "下级区域排名", "指标说明"]
+    assert [o["label"] for o in options[2]] == ["地区生产总值", "社零总额", "新增就业"]
+    # the language switch rewrites the panels' titles and the pickers' choices (no page reload)
+    *_, titles, options, _title = render(services, "/theme/economy", "?lang=en")
+    assert titles == ["All indicators", "Map", "Trend", "Sub-areas ranked", "Indicator details"]
+    assert [o["label"] for o in options[2]] == ["GDP", "Retail sales", "New jobs"]
     assert pages.page_panels(services, "/theme/nope") is None
     assert pages.page_panels(services, "/topic/economy") is None
 

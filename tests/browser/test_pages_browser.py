@@ -1,0 +1,145 @@
+"""Theme and topic pages in a real browser, on the session's one test server (the county demo): each theme page
+and the four shipped topic pages with data for the city and for a township, a drill on a theme page's map,
+the header's page menu, and screenshots at 1920x1080 and 1366x768 in Chinese and English
+(``tests/browser/screenshots/pages-*.png``). Every page opened fails the test on a console error or a
+request off the origin (the ``cockpit`` fixture)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"  # gitignored
+THEMES = ("economy", "governance", "emergency", "public_service", "environment")
+TOPICS = ("major_projects", "flood", "citizen_demands", "new_infra")
+PAGE_GD = "document.querySelector('#page-map .js-plotly-plot')"
+PAGE_MAP = (f"(() => {{ const gd = {PAGE_GD}; const s = gd && gd._fullLayout && gd._fullLayout.map && "
+            "gd._fullLayout.map._subplot; return s && s.map; })()")
+
+
+def wait_for_page(cp, area: str, timeout: float = 60_000) -> None:  # noqa: ANN001
+    """Wait until every panel of the page has its body for ``area`` (the breadcrumb names it) and the map
+    (when the page has one) shows ``area``'s children."""
+    members = [r["code"] for r in cp.repo.children(area)] or [area]
+    cp.page.wait_for_function(
+        """([area, members]) => {
+            const cur = document.querySelector('#page-breadcrumb .crumb.current');
+            if (!cur || cur.dataset.code !== area) return false;
+            const bodies = [...document.querySelectorAll('.page-panel-body')].filter(b => !b.classList.contains('page-map-note'));
+            if (!bodies.length || bodies.some(b => !b.children.length)) return false;
+            const gd = GD;
+            if (!document.getElementById('page-map')) return true;
+            const locs = gd && gd._fullData && gd._fullData[1] && gd._fullData[1].locations;
+            return !!(locs && locs.length && locs.every(c => members.includes(String(c))));
+        }""".replace("GD", PAGE_GD),
+        arg=[area, members],
+        timeout=timeout,
+    )
+
+
+def kpi_values(cp) -> list[str]:  # noqa: ANN001
+    return cp.page.eval_on_selector_all(".page-kpis .kpi-value", "els => els.map(e => e.textContent)")
+
+
+@pytest.fixture(scope="module")
+def township(ioc_repo) -> dict:
+    """The first township of the county demo."""
+    return ioc_repo.children(ioc_repo.root_code())[0]
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_theme_page_renders_with_data_for_the_city_and_a_township(cockpit, ioc_repo, township, theme):
+    cp = cockpit(1920, 1080)
+    for area in (ioc_repo.root_code(), township["code"]):
+        cp.open(f"/theme/{theme}?area={area}")
+        wait_for_page(cp, area)
+        values = kpi_values(cp)
+        themed = [i for i in ioc_repo.indicators() if i["theme"] == theme]
+        assert len(values) == len(themed)
+        assert sum(v != "–" for v in values) >= len(values) // 2, values  # most indicators have a value
+        assert cp.page.locator(".panel-trend .trend-graph").count() == 1
+        assert cp.page.locator(".panel-ranking .rank-row").count() == len(ioc_repo.children(area))
+        assert cp.page.locator(".panel-detail dd").count() == 10
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_topic_page_renders_with_data_for_the_city_and_a_township(cockpit, ioc_repo, township, topic):
+    cp = cockpit(1920, 1080)
+    for area in (ioc_repo.root_code(), township["code"]):
+        cp.open(f"/topic/{topic}?area={area}")
+        wait_for_page(cp, area)
+        assert sum(v != "–" for v in kpi_values(cp)) >= 3
+        if topic == "major_projects":  # investment, progress and the projects on the map
+            assert cp.page.locator(".panel-facilities .facility-table tbody tr").count() > 0
+            assert cp.page.evaluate(f"() => ({PAGE_GD})._fullData.some(t => t.name === 'major_project' && t.visible && t.lon.length)")
+        elif topic == "flood":  # shelters listed; the stations' panels say clearly when their data is missing
+            shelters = cp.page.locator(".panel-facilities", has_text="应急避难场所")
+            assert shelters.locator("tbody tr").count() > 0
+            assert cp.page.locator(".panel-readings").count() == 2
+        elif topic == "citizen_demands":  # by source and category, closure, satisfaction; hot spots
+            assert cp.page.locator(".panel-events .source-bar").count() >= 4
+            assert cp.page.evaluate(f"() => ({PAGE_GD})._fullData.some(t => t.type === 'densitymap' && t.visible)")
+        else:
+            stations = cp.page.locator(".panel-facilities", has_text="通信基站")
+            assert stations.locator("tbody tr").count() > 0
+
+
+def test_a_map_click_on_a_theme_page_drills_and_the_breadcrumb_goes_back(cockpit, ioc_repo, township):
+    cp = cockpit(1920, 1080)
+    root = ioc_repo.root_code()
+    cp.open("/theme/governance")
+    wait_for_page(cp, root)
+    cp.page.wait_for_function(f"() => {{ const m = {PAGE_MAP}; return !!(m && m.loaded() && !m.isMoving()); }}", timeout=20_000)
+    x, y = cp.page.evaluate(
+        """([lon, lat]) => { const m = MAP; const p = m.project([lon, lat]); const r = m.getContainer().getBoundingClientRect();
+            return [p.x + r.left, p.y + r.top]; }""".replace("MAP", PAGE_MAP),
+        [township["centroid_lon"], township["centroid_lat"]],
+    )
+    cp.page.mouse.click(x, y)
+    cp.page.wait_for_function(f"() => new URLSearchParams(location.search).get('area') === '{township['code']}'", timeout=20_000)
+    wait_for_page(cp, township["code"])
+    assert urlsplit(cp.page.url).path == "/theme/governance"  # still on the theme page
+    cp.page.click(f"#page-breadcrumb [data-code='{root}'] a")
+    wait_for_page(cp, root)
+    assert parse_qs(urlsplit(cp.page.url).query)["area"] == [root]
+
+
+def test_the_header_menu_reaches_the_pages_with_the_view(cockpit, ioc_repo, township):
+    cp = cockpit(1366, 768)
+    cp.open(f"/?area={township['code']}&lang=en")
+    cp.page.click("#page-menu summary")
+    links = cp.page.eval_on_selector_all("#page-menu .menu-link", "els => els.map(e => [e.textContent, e.getAttribute('href')])")
+    pages = [p for p in ioc_repo.pages()]
+    assert [text for text, _ in links] == [p["name_en"] for p in pages if p["kind"] == "theme"] + [
+        p["name_en"] for p in pages if p["kind"] == "topic"]
+    assert all(href.endswith(f"?area={township['code']}&lang=en") for _, href in links), links
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    cp.page.screenshot(path=str(SCREENSHOTS / "pages-menu-en-1366x768.png"))
+    cp.page.click("#page-menu .menu-link >> text=Flood control")
+    wait_for_page(cp, township["code"])
+    assert urlsplit(cp.page.url).path == "/topic/flood"
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1366, 768)])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_page_screenshots(cockpit, ioc_repo, township, width, height, lang):
+    cp = cockpit(width, height)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for path, area in (("/theme/economy", ioc_repo.root_code()), ("/topic/major_projects", township["code"]),
+                       ("/topic/flood", ioc_repo.root_code()), ("/topic/citizen_demands", ioc_repo.root_code())):
+        cp.open(f"{path}?area={area}&lang={lang}")
+        wait_for_page(cp, area)
+        cp.page.wait_for_function(f"() => {{ const m = {PAGE_MAP}; return !!(m && m.loaded() && !m.isMoving()); }}", timeout=20_000)
+        cp.page.wait_for_timeout(150)  # let the last map frame paint
+        name = path.strip("/").replace("/", "-")
+        cp.page.screenshot(path=str(SCREENSHOTS / f"pages-{name}-{lang}-{width}x{height}.png"))
+        if lang == "en":  # no UI string left in Chinese (data such as names may be)
+            texts = cp.page.eval_on_selector_all(
+                ".page-panel-head, .stat-label, .panel-note, .page-panel th, .detail-list dt, .panel-empty",
+                "els => els.map(e => e.textContent)")
+            chinese = [s for s in texts if any("\u4e00" <= ch <= "\u9fff" for ch in s)]
+            assert not chinese, chinese
