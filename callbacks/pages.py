@@ -274,7 +274,7 @@ def register(app: dash.Dash, services: Services) -> None:
         Input(ids.URL, "pathname"),
     )
 
-    # The header's page menu: links carry the current query (in the browser), names follow the language.
+    # The header's page menu, in the browser: links carry the current query, names follow the language.
     app.clientside_callback(
         """
         function(search, menuIds) {
@@ -286,19 +286,19 @@ def register(app: dash.Dash, services: Services) -> None:
         State(ids.menu_link(ALL, ALL), "id"),
     )
 
-    def menu_texts(lang):  # noqa: ANN001, ANN202
-        lang = "en" if lang == "en" else "zh"
-        names = {p["id"]: pick(lang, p["name_zh"], p["name_en"]) for p in services.cached("pages")}
-        outs = dash.callback_context.outputs_list
-        outs = outs[0] if outs and isinstance(outs[0], list) else outs
-        return [names.get(o["id"]["page"], o["id"]["page"]) for o in outs]
-
-    access.callback(
-        app, VIEW,
+    app.clientside_callback(
+        """
+        function(lang, names, textIds) {
+            const key = lang === 'en' ? 'en' : 'zh';
+            return (textIds || []).map(i => ((names || {})[i.page] || {})[key] || i.page);
+        }
+        """,
         Output(ids.menu_text(ALL), "children"),
         Input(ids.VIEW_LANG, "data"),
+        State(ids.PAGE_MENU_NAMES, "data"),
+        State(ids.menu_text(ALL), "id"),
         prevent_initial_call=True,
-    )(menu_texts)
+    )
 
 
 __all__ = ["catalog_page", "page_path", "page_specs", "register", "render_map", "render_page", "theme_panels"]

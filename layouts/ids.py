@@ -155,6 +155,7 @@ EXPORT_CLICKED = "export-clicked"  # Store: the file link last clicked for the u
 
 # Theme and topic pages (pages): the header's page menu, the pages' panels
 PAGE_MENU = "page-menu"
+PAGE_MENU_NAMES = "page-menu-names"
 PAGE_MAP = "page-map"  # the map of a theme or topic page (one per page; not MAP: the cockpit's callback writes that)
 PAGE_MAP_SIZE = "page-map-size"
 PAGE_PERIOD = "page-period"

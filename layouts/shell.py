@@ -50,9 +50,11 @@ def page_menu(pages: list[dict], current: str, lang: str = "zh") -> html.Details
               for p in items],
         ]))
     in_menu = current.startswith(("theme:", "topic:"))
+    names = {p["id"]: {"zh": p["name_zh"], "en": p["name_en"] or p["name_zh"]} for p in pages}
     return html.Details(id=ids.PAGE_MENU, className="page-menu" + (" current" if in_menu else ""), children=[
         html.Summary(label("menu.pages", lang), className="nav-link menu-summary" + (" current" if in_menu else "")),
         html.Div(groups, className="menu-panel"),
+        dcc.Store(id=ids.PAGE_MENU_NAMES, data=names),  # the language switch renames the entries in the browser
     ])
 
 
