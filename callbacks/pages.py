@@ -67,12 +67,14 @@ def page_panels(services: Services, path: str | None) -> tuple[dict, list[dict]]
 
 
 def default_pick(services: Services, panels: list[dict]) -> str:
-    """The page's indicator when the URL names none of its own: the first a chart shows (on a theme page,
-    the first headline indicator that exists below the city), else the first card's."""
+    """The page's indicator when the URL names none of its own: the first a chart shows that exists at the
+    deepest level any of them reaches (so the map and the ranking have values after every drill; on a theme
+    page headlines come first), else the first card's."""
     charted = [c for p in panels if p["kind"] in ("map", "trend", "ranking") for c in p.get("indicators") or []]
     codes = charted or [c for p in panels for c in p.get("indicators") or []]
     levels = {i["code"]: i["level"] for i in services.cached("indicators")}
-    return next((c for c in codes if levels.get(c, 0) >= 1), codes[0] if codes else "")
+    deepest = max((levels.get(c, 0) for c in codes), default=0)
+    return next((c for c in codes if levels.get(c, 0) == deepest), "")
 
 
 def page_view(services: Services, path: str, search: str | None, panels: list[dict]) -> tuple[PageView, str | None]:
