@@ -66,15 +66,17 @@ def page_panels(services: Services, path: str | None) -> tuple[dict, list[dict]]
     return page, [p for p in services.cached("topic_panels") if p["topic"] == page_id]
 
 
-def default_pick(services: Services, panels: list[dict]) -> str:
-    """The page's indicator when the URL names none of its own: the first a chart shows that exists at the
-    deepest level any of them reaches (so the map and the ranking have values after every drill; on a theme
-    page headlines come first), else the first card's."""
+def default_pick(services: Services, panels: list[dict], deepest: bool = False) -> str:
+    """The page's indicator when the URL names none of its own: the first a chart shows (a topic's author
+    ordered them), else the first card's. With ``deepest`` (theme pages, headlines first) the first that
+    exists at the deepest level any of them reaches, so the map and the ranking have values after every drill."""
     charted = [c for p in panels if p["kind"] in ("map", "trend", "ranking") for c in p.get("indicators") or []]
     codes = charted or [c for p in panels for c in p.get("indicators") or []]
+    if not deepest:
+        return codes[0] if codes else ""
     levels = {i["code"]: i["level"] for i in services.cached("indicators")}
-    deepest = max((levels.get(c, 0) for c in codes), default=0)
-    return next((c for c in codes if levels.get(c, 0) == deepest), "")
+    bottom = max((levels.get(c, 0) for c in codes), default=0)
+    return next((c for c in codes if levels.get(c, 0) == bottom), "")
 
 
 def page_view(services: Services, path: str, search: str | None, panels: list[dict]) -> tuple[PageView, str | None]:
@@ -83,7 +85,8 @@ def page_view(services: Services, path: str, search: str | None, panels: list[di
     state, error = resolve_state(services, parse_search(search))
     universe = {c for p in panels for c in p.get("indicators") or []}
     asked = parse_search(search).indicator
-    state = state.with_(indicator=asked if asked in universe else default_pick(services, panels))
+    theme = path.strip("/").startswith("theme/")
+    state = state.with_(indicator=asked if asked in universe else default_pick(services, panels, deepest=theme))
     return PageView(state, path, services.cached("region", state.area), now()), error
 
 
