@@ -27,8 +27,9 @@ def panel_title(panel: dict, lang: str) -> str:
 
 def frame(panel: dict, idx: int, lang: str, *top: object, body_class: str = "") -> html.Section:
     """A panel: title, optional controls, and the body the page callback fills."""
+    wide = len(panel.get("metrics") or ()) > 2  # a table of many columns takes two columns of the grid
     return html.Section(
-        className=f"panel page-panel panel-{panel['kind']}",
+        className=f"panel page-panel panel-{panel['kind']}" + (" wide" if wide else ""),
         **{"data-kind": panel["kind"]},
         children=[
             html.Div(className="page-panel-head", children=[
