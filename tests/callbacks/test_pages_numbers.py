@@ -8,7 +8,9 @@ import json
 import shutil
 from datetime import date, datetime
 
+import flask
 import pytest
+from dash import no_update
 from sqlalchemy import text
 
 from app import create_app
@@ -26,11 +28,12 @@ from callbacks.panel_kinds import (
 from callbacks.router import PageSpec, match_path, page_key
 from callbacks.state import ViewState
 from datasources import db
+from datasources.access.roles import Principal
 from datasources.catalog_loader import CATALOG_DIR, load_catalog
 from datasources.ingest import Writer
 from datasources.models import Facility, Reading
 from tests.conftest import login, pg_schema, sqlite_copy
-from tests.numbers_fixture import A1, A2, B1, B2, CITY, TA, TB, build_numbers_db
+from tests.numbers_fixture import A1, A2, A3, B1, B2, CITY, TA, TB, build_numbers_db
 
 OCT = "2026-10"
 NOW = datetime(2026, 11, 20, 18, 0)
@@ -325,3 +328,29 @@ def test_a_topic_added_through_the_catalog_gets_its_page(mini_pristine, tmp_path
     assert texts(bodies[1])[0].endswith(("次", "km", "个"))  # the latest patrol count with its unit
     missing = json.dumps(client.get("/_dash-layout", headers={"Referer": "http://localhost/topic/nope"}).get_json(), ensure_ascii=False)
     assert "页面不存在：/topic/nope" in missing
+
+
+# ---------------------------------------------------------------------------------------------- navigation, scope
+def test_a_picker_navigates_only_when_its_value_differs_from_the_page(services):
+    search = f"?area={TA}&indicator=eco_sum&period={OCT}"
+    trend = {"type": "panel-pick", "idx": 2}
+    assert pages.picked_search(services, "/theme/economy", search, trend, "eco_sum") is no_update  # the page's own echo
+    assert pages.picked_search(services, "/theme/economy", search, trend, "eco_jobs") == f"?area={TA}&indicator=eco_jobs&period={OCT}"
+    assert pages.picked_search(services, "/theme/economy", search, trend, "env_pm25") is no_update  # not one of the panel's
+    assert pages.picked_search(services, "/theme/economy", search, {"type": "panel-pick", "idx": 99}, "eco_jobs") is no_update
+    assert pages.picked_search(services, "/theme/economy", search, "page-period", "2026-09") == f"?area={TA}&indicator=eco_sum&period=2026-09"
+    assert pages.picked_search(services, "/theme/economy", search, "page-period", OCT) is no_update
+    assert pages.picked_search(services, "/theme/nope", search, trend, "eco_jobs") is no_update
+
+
+def test_a_township_caller_sees_its_township_and_an_area_outside_it_falls_back(numbers_sqlite):
+    app = create_app({"database_url": numbers_sqlite, "cache_type": "NullCache"})
+    services = app.server.config["IOC_SERVICES"]
+    with app.server.test_request_context("/"):
+        flask.g.ioc_principal = Principal(name="t", role="township", scope=TA)
+        *_, crumb, area, _titles, _options, _title = render(services, "/theme/economy", "?indicator=eco_sum")
+        assert area == ["甲镇"] and [c.children for c in crumb] == ["甲镇"]  # the breadcrumb starts at the scope
+        bodies, *_, area, _titles, _options, _title = render(services, "/theme/economy", f"?area={TB}&indicator=eco_sum")
+        assert area == ["甲镇", " · 无法显示该区域：区域不存在或无权查看"]
+        rows = by_class(bodies[3], "rank-row")
+        assert [getattr(r, "data-code") for r in rows] == [A3, A2, A1]  # Town A's communities only
