@@ -11,6 +11,7 @@ from datetime import date, datetime
 import flask
 import pytest
 from dash import no_update
+from plotly.utils import PlotlyJSONEncoder
 from sqlalchemy import text
 
 from app import create_app
@@ -105,6 +106,8 @@ def test_theme_page_panels_and_default_indicator(services):
     *_, titles, options, _title = render(services, "/theme/economy", "?lang=en")
     assert titles == ["All indicators", "Map", "Trend", "Sub-areas ranked", "Indicator details"]
     assert [o["label"] for o in options[2]] == ["GDP", "Retail sales", "New jobs"]
+    sent = json.dumps([render(services, path, "") for path in ("/theme/economy", "/theme/environment")], cls=PlotlyJSONEncoder)
+    assert "http" not in sent.replace("http://www.w3.org/2000/svg", "")  # nothing to fetch from outside (no plotly template)
     assert pages.page_panels(services, "/theme/nope") is None
     assert pages.page_panels(services, "/topic/economy") is None
 
