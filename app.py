@@ -45,6 +45,7 @@ from callbacks import (
 )
 from callbacks import analyst as analyst_page
 from callbacks import geo as geo_routes
+from callbacks import pages as catalog_pages
 from callbacks.services import Services
 from config import ROOT, Config
 from datasources import db
@@ -88,6 +89,7 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
     auth.configure(app.server, cfg, demo)
     pages = {p.key: p for p in (router.PageSpec("cockpit", "/", cockpit_layout.page), router.PageSpec("console", "/console", console.page))}
     pages["analyst"] = router.PageSpec("analyst", "/analyst", functools.partial(analyst_page.page, services), EXPORT)
+    pages |= catalog_pages.page_specs(services)  # theme and topic pages: /theme/<id>, /topic/<id> (pages)
     app.layout = lambda: router.initial_layout(services, pages) if flask.g.get("ioc_principal") else dash.html.Div()
     auth.register(app, services)  # the guard first: every later route and callback has a caller
     logs.register(app.server)  # request ids before even the guard: its refusals are logged with theirs
@@ -99,7 +101,7 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
     export.register(app, services)
     admin.register(app, services)
     router.register(app, services, pages)
-    for feature in (navigation, header, cockpit, ticker, leader, console, analyst_page):
+    for feature in (navigation, header, cockpit, ticker, leader, console, analyst_page, catalog_pages):
         feature.register(app, services)
     app.server.config["IOC_SERVICES"] = services
     schedule = parse_schedule(cfg.mode_schedule)  # a bad schedule stops the start with a message naming the entry

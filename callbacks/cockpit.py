@@ -177,10 +177,12 @@ def _siblings(services: Services, region: dict) -> list[dict]:
         return []
 
 
-def kpi_parts(services: Services, state: ViewState, codes: list[str] | None = None) -> dict[str, list]:
-    """Texts, classes and sparklines of the KPI cards, one list per part in ``codes`` order."""
+def kpi_parts(services: Services, state: ViewState, codes: list[str] | None = None, any_indicator: bool = False) -> dict[str, list]:
+    """Texts, classes and sparklines of the KPI cards, one list per part in ``codes`` order (headline
+    indicators, or any of the catalog's with ``any_indicator``: the theme and topic pages)."""
     lang = state.lang
-    kpis = {k.code: k for k in services.cached("kpi_values", state.area, state.period_date())}
+    selection = (tuple(codes or ()),) if any_indicator else ()
+    kpis = {k.code: k for k in services.cached("kpi_values", state.area, state.period_date(), *selection)}
     parts: dict[str, list] = {p: [] for p in KPI_PARTS}
     for code in codes if codes is not None else list(kpis):
         k = kpis.get(code)
@@ -232,8 +234,8 @@ def _pct(value: float | None, previous: float | None) -> str:
     return f"{(value - previous) / abs(previous) * 100:+.1f}%"
 
 
-def breadcrumb(ancestors: list[dict], state: ViewState) -> list:
-    """City › township › community: links up the tree; the current area is plain text."""
+def breadcrumb(ancestors: list[dict], state: ViewState, path: str = "/") -> list:
+    """City › township › community: links up the tree (on the page at ``path``); the current area is plain text."""
     items: list = []
     for k, a in enumerate(ancestors):
         name = pick(state.lang, a["name"], a["name_en"])
@@ -242,7 +244,7 @@ def breadcrumb(ancestors: list[dict], state: ViewState) -> list:
         if k == len(ancestors) - 1:
             items.append(html.Span(name, className="crumb current", **{"data-code": a["code"]}))
         else:
-            link = dcc.Link(name, href="/" + to_search(state.with_(area=a["code"])), className="crumb")
+            link = dcc.Link(name, href=path + to_search(state.with_(area=a["code"])), className="crumb")
             items.append(html.Span(link, className="crumb-item", **{"data-code": a["code"]}))
     return items
 

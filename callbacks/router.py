@@ -3,11 +3,17 @@
 The first render already holds the right page: the layout request comes from the page itself, so its
 ``Referer`` names the path (same-origin referrers are sent in full). The router callback then acts only
 when the path and the page differ (a Referer stripped on the way, a path changed in place), so a first
-load renders each page once."""
+load renders each page once.
+
+A page's path may be a template with one ``<name>`` segment (``/theme/<id>``): the layout gets the
+segment as a keyword argument and raises :class:`UnknownPage` when no such page exists (the "not found"
+notice). Not Dash Pages: its container renders on a pathname callback after load (a second render), and
+the per-page permission and the degraded shell on a database outage would have to be rebuilt on it."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -24,7 +30,12 @@ from datasources.access.roles import VIEW
 from layouts import ids, shell
 from layouts.i18n import t
 
-Layout = Callable[[dict, str], list]
+Layout = Callable[..., list]
+_SEGMENT = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+class UnknownPage(LookupError):
+    """A templated path names no page (``/theme/nope``): the router shows "not found"."""
 
 
 @dataclass(frozen=True)
@@ -37,10 +48,32 @@ class PageSpec:
     permission: str = VIEW
 
 
+def match_path(pages: dict[str, PageSpec], path: str | None) -> tuple[PageSpec, dict[str, str]] | None:
+    """The page served at ``path`` (a trailing slash is ignored) and the values of its template's
+    segments, or None."""
+    parts = [s for s in (path or "/").strip("/").split("/") if s] if path != "/" else []
+    for spec in pages.values():
+        template = [s for s in spec.path.strip("/").split("/") if s]
+        if len(template) != len(parts):
+            continue
+        params: dict[str, str] = {}
+        for want, got in zip(template, parts, strict=True):
+            if want.startswith("<") and want.endswith(">") and _SEGMENT.fullmatch(got):
+                params[want[1:-1]] = got
+            elif want != got:
+                break
+        else:
+            return spec, params
+    return None
+
+
 def page_key(pages: dict[str, PageSpec], path: str | None) -> str | None:
-    """The page served at ``path`` (a trailing slash is ignored), or None."""
-    clean = "/" + (path or "/").strip("/")
-    return next((p.key for p in pages.values() if p.path == clean), None)
+    """The key of the page served at ``path`` ("theme:economy" for a templated one), or None."""
+    found = match_path(pages, path)
+    if found is None:
+        return None
+    spec, params = found
+    return ":".join([spec.key, *params.values()])
 
 
 def page_body(
@@ -48,14 +81,19 @@ def page_body(
 ) -> tuple[str, list]:
     """The key and body of the page at ``path``: the page itself, 'not found' or 'not permitted'. ``ctx`` is
     the layout context when the caller already has it."""
+    found = match_path(pages, path)
+    missing = "missing", [_notice(t("page.not_found", lang, path=(path or "")[:80]), lang)]
+    if found is None:
+        return missing
+    spec, params = found
     key = page_key(pages, path)
-    if key is None:
-        return "missing", [_notice(t("page.not_found", lang, path=(path or "")[:80]), lang)]
-    spec = pages[key]
     principal = flask.g.get("ioc_principal") if flask.has_request_context() else None
     if principal is not None and not principal.can(spec.permission):
         return key, [_notice(t("page.denied", lang), lang)]
-    return key, spec.layout(ctx or services.layout_context(), lang)
+    try:
+        return key, spec.layout(ctx or services.layout_context(), lang, **params)
+    except UnknownPage:
+        return missing
 
 
 def _notice(text: str, lang: str) -> html.Main:
@@ -89,7 +127,7 @@ def register(app: dash.Dash, services: Services, pages: dict[str, PageSpec]) -> 
         if key == current:
             return no_update, no_update, no_update
         key, body = page_body(services, pages, pathname, parse_search(search).lang)
-        return body, key, f"ioc-root page-{key}"
+        return body, key, shell.root_class(key)
 
     access.callback(
         app, VIEW,

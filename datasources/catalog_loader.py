@@ -16,6 +16,8 @@ Files (UTF-8, comma separated, a header row with exactly these columns in this o
 - ``modes.csv``: see :data:`MODE_COLUMNS`; one profile per operating mode (see :class:`ModeProfile`).
 - ``event_categories.csv``: see :data:`CATEGORY_COLUMNS`; one row per event category: its source,
   names, theme, suggested department, SLA hours and standard operating steps (see :class:`EventCategory`).
+- ``topic_panels.csv``: see :data:`TOPIC_PANEL_COLUMNS`; the panels of each topic page, in order (see
+  :class:`TopicPanel`): adding a topic is a row in ``pages.csv`` and rows here, no code.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ RULES_FILE = "rules.csv"
 ALERT_RULES_FILE = "alert_rules.csv"
 MODES_FILE = "modes.csv"
 CATEGORIES_FILE = "event_categories.csv"
+TOPIC_PANELS_FILE = "topic_panels.csv"
 
 PAGE_COLUMNS = ("id", "kind", "name_zh", "name_en", "order", "icon")
 INDICATOR_COLUMNS = (
@@ -75,6 +78,21 @@ EVENT_MEASURES = frozenset({"events", "closure_rate", "on_time_rate", "satisfact
 MEASURES = EVENT_MEASURES | {"facilities"}
 
 PAGE_KINDS = frozenset({"theme", "topic"})
+TOPIC_PANEL_COLUMNS = (
+    "topic", "order", "kind", "title_zh", "title_en", "indicators", "layers", "categories", "facility_kinds", "metrics",
+)
+#: Panel kinds a topic page may use: equal to ``callbacks.panel_kinds.KINDS`` (a test keeps them equal:
+#: datasources may not import callbacks). Which list columns each kind reads, and which it needs.
+PANEL_READS = {
+    "kpis": {"indicators"}, "trend": {"indicators"}, "ranking": {"indicators"}, "map": {"indicators", "layers"},
+    "events": {"categories"}, "facilities": {"facility_kinds", "metrics"}, "readings": {"facility_kinds", "metrics"},
+    "detail": {"indicators"},
+}
+PANEL_KINDS = frozenset(PANEL_READS)
+PANEL_NEEDS = {
+    "kpis": ("indicators",), "trend": ("indicators",), "ranking": ("indicators",), "map": ("indicators",),
+    "facilities": ("facility_kinds",), "readings": ("facility_kinds", "metrics"), "detail": ("indicators",),
+}
 #: How values of child areas roll up to their parent: ``wmean`` is the population-weighted mean.
 AGGREGATIONS = frozenset({"sum", "mean", "wmean", "max", "min", "last"})
 FREQUENCIES = frozenset({"realtime", "daily", "monthly", "quarterly", "yearly"})
@@ -90,6 +108,7 @@ _OPTIONAL = {
                        "modes", "description"},
     MODES_FILE: {"layers", "panels", "description"},
     CATEGORIES_FILE: set(),
+    TOPIC_PANELS_FILE: {"title_en", "indicators", "layers", "categories", "facility_kinds", "metrics"},
 }
 
 
@@ -252,6 +271,30 @@ class EventCategory:
 
 
 @dataclass(frozen=True)
+class TopicPanel:
+    """One panel of a topic page (``topic_panels.csv``), shown in ``order``. What a kind reads (lists;
+    empty = not used): ``indicators`` (kpis: the cards; trend, ranking, map: the choices, first = default),
+    ``layers`` (map: the point layers), ``categories`` (events: event categories; empty = all),
+    ``facility_kinds`` (facilities, readings: the kinds listed), ``metrics`` (facilities: the attribute
+    columns; readings: the reading metric, then optionally the attribute holding its warning level)."""
+
+    topic: str
+    order: int
+    kind: str
+    title_zh: str
+    title_en: str
+    indicators: tuple[str, ...] = ()
+    layers: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    facility_kinds: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        """Plain data (stored with the loaded catalog, read by the screens)."""
+        return {f: list(v) if isinstance(v, tuple) else v for f, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
 class Catalog:
     """All pages, indicators, rules and event categories, in file order, with lookup helpers."""
 
@@ -261,6 +304,7 @@ class Catalog:
     alert_rules: tuple[AlertRuleDef, ...] = ()
     modes: tuple[ModeProfile, ...] = ()
     categories: tuple[EventCategory, ...] = ()
+    topic_panels: tuple[TopicPanel, ...] = ()
 
     @cached_property
     def _pages_by_id(self) -> dict[str, Page]:
@@ -323,8 +367,10 @@ def load_catalog(directory: str | Path | None = None) -> Catalog:
     alert_rules = _load_alert_rules(folder, indicators) if (folder / ALERT_RULES_FILE).is_file() else ()
     themes = frozenset(p.id for p in pages if p.kind == "theme")
     categories = _load_categories(folder, themes) if (folder / CATEGORIES_FILE).is_file() else ()
+    topic_panels = (_load_topic_panels(folder, pages, indicators, categories)
+                    if (folder / TOPIC_PANELS_FILE).is_file() else ())
     return Catalog(pages=pages, indicators=indicators, rules=rules, alert_rules=alert_rules, modes=modes,
-                   categories=categories)
+                   categories=categories, topic_panels=topic_panels)
 
 
 def _load_modes(folder: Path, pages: tuple[Page, ...], indicators: tuple[Indicator, ...]) -> tuple[ModeProfile, ...]:
@@ -452,6 +498,43 @@ def _load_categories(folder: Path, themes: frozenset[str]) -> tuple[EventCategor
             sop_zh=sop_zh, sop_en=sop_en,
         ))
     return tuple(out)
+
+
+def _load_topic_panels(
+    folder: Path, pages: tuple[Page, ...], indicators: tuple[Indicator, ...], categories: tuple[EventCategory, ...]
+) -> tuple[TopicPanel, ...]:
+    topics = frozenset(p.id for p in pages if p.kind == "topic")
+    known_indicators = {i.code for i in indicators}
+    known_categories = {c.category for c in categories}
+    out: list[TopicPanel] = []
+    orders: dict[str, int] = {}
+    maps: dict[str, int] = {}
+    for row in _read_rows(folder, TOPIC_PANELS_FILE, TOPIC_PANEL_COLUMNS):
+        topic = row.choice("topic", topics, "topic")
+        order = row.integer("order")
+        row.once("order", f"{topic}:{order}", orders, f"topic {topic!r} has a second panel with order {order}")
+        kind = row.choice("kind", PANEL_KINDS, "panel kind")
+        lists = {f: row.words(f) for f in ("indicators", "layers", "categories", "facility_kinds", "metrics")}
+        for code in lists["indicators"]:
+            if code not in known_indicators:
+                raise row.error("indicators", f"unknown indicator {code!r}")
+        for layer in lists["layers"]:
+            if layer not in LAYER_KEYS:
+                raise row.error("layers", f"unknown map layer {layer!r} (expected one of: {', '.join(LAYER_KEYS)})")
+        for category in lists["categories"]:
+            if known_categories and category not in known_categories:
+                raise row.error("categories", f"unknown event category {category!r}")
+        for field in PANEL_NEEDS.get(kind, ()):
+            if not lists[field]:
+                raise row.error(field, f"a {kind} panel needs at least one entry here")
+        for field, values in lists.items():
+            if values and field not in PANEL_READS[kind]:
+                raise row.error(field, f"not used by a {kind} panel (leave it empty)")
+        if kind == "map":
+            row.once("kind", topic, maps, f"topic {topic!r} has a second map panel")
+        out.append(TopicPanel(topic, order, kind, row.text("title_zh"), row.text("title_en") or row.text("title_zh"),
+                              **lists))
+    return tuple(sorted(out, key=lambda p: (p.topic, p.order)))
 
 
 def _load_rules(folder: Path, indicators: tuple[Indicator, ...]) -> tuple[Rule, ...]:
@@ -654,6 +737,16 @@ class _Row:
         for k, part in enumerate(parts, start=1):
             if not part:
                 raise self.error(field, f"step {k} of {value!r} is empty")
+        return parts
+
+    def words(self, field: str) -> tuple[str, ...]:
+        """A space-separated list of identifiers (may be empty; each listed once)."""
+        parts = tuple(self.text(field).split())
+        for index, part in enumerate(parts):
+            if not _ID_PATTERN.fullmatch(part):
+                raise self.error(field, f"{part!r} must be lowercase letters, digits and '_', starting with a letter")
+            if part in parts[:index]:
+                raise self.error(field, f"{part!r} is listed twice")
         return parts
 
     def topic_list(self, field: str, known: frozenset[str]) -> tuple[str, ...]:

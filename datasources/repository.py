@@ -799,6 +799,184 @@ class Repository:
         del scope  # the latest period is the same for every caller
         return filters.resolved(self.latest_period())
 
+    # ------------------------------------------------------------------ theme and topic pages (pages)
+    def topic_panels(self) -> list[dict]:
+        """The panels of every topic page as loaded with the catalog (``topic_panels.csv``), by topic and order."""
+        raw = self.meta().get("topic_panels")
+        return json.loads(raw) if raw else []
+
+    def indicator_source(self, code: str, area: str, scope: str | None = None) -> dict:
+        """Where an indicator's numbers come from and how fresh they are at ``area``: its rule (computed from
+        events or facilities) or None (reported by its department), the newest period with a value there
+        and when that value was reported."""
+        self.check_scope(area, scope)
+        with self.engine.connect() as conn:
+            rule = conn.execute(text(
+                "SELECT measure, sources, categories, facility_kind, attribute FROM indicator_rules WHERE indicator_code = :c"
+            ), {"c": code}).mappings().first()
+            latest = conn.execute(text(
+                "SELECT period, reported_at FROM indicator_values WHERE indicator_code = :c AND region_code = :a "
+                "AND value IS NOT NULL ORDER BY period DESC LIMIT 1"
+            ), {"c": code, "a": area}).first()
+        return {
+            "rule": dict(rule) if rule else None,
+            "period": _as_date(latest[0]) if latest else None,
+            "reported_at": _as_datetime(latest[1]) if latest else None,
+        }
+
+    def event_breakdown(
+        self, area: str, start: date, end: date, categories: Sequence[str] = (), scope: str | None = None
+    ) -> dict:
+        """Events reported in whole months ``[start, end)`` in the area's subtree (of ``categories``; empty =
+        all), from the monthly roll-up: totals by source and by category, done (resolved or closed), rated and
+        rated satisfied (score >= 4)."""
+        self.check_scope(area, scope)
+        cond, params = "", {"a": area, "s": start, "e": end}
+        if categories:
+            cond, params["cats"] = "AND category IN :cats", list(categories)
+        stmt = text(
+            f"SELECT source, category, SUM(n) AS n, SUM(CASE WHEN status IN {_DONE} THEN n ELSE 0 END) AS done, "
+            "SUM(n_rated) AS rated, SUM(n_satisfied) AS satisfied FROM event_monthly "
+            f"WHERE region_code = :a AND month >= :s AND month < :e {cond} GROUP BY source, category"
+        )
+        if categories:
+            stmt = stmt.bindparams(bindparam("cats", expanding=True))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt, params).mappings().all()
+        out: dict = {"by_source": {}, "by_category": {}, "total": 0, "done": 0, "rated": 0, "satisfied": 0}
+        for r in rows:
+            n = int(r["n"] or 0)
+            out["by_source"][r["source"]] = out["by_source"].get(r["source"], 0) + n
+            out["by_category"][r["category"]] = out["by_category"].get(r["category"], 0) + n
+            out["total"] += n
+            for k in ("done", "rated", "satisfied"):
+                out[k] += int(r[k] or 0)
+        return out
+
+    def open_overdue(self, area: str, now: datetime, categories: Sequence[str] = (), scope: str | None = None) -> dict:
+        """Events of the area's subtree (of ``categories``; empty = all) open now, and of those the overdue
+        ones (past their due time)."""
+        self.check_scope(area, scope)
+        cond, params = "", {"a": area, "now": to_epoch(now)}
+        if categories:
+            cond, params["cats"] = "AND e.category IN :cats", list(categories)
+        stmt = text(
+            "SELECT COUNT(*) AS open, SUM(CASE WHEN e.due_at IS NOT NULL AND e.due_at < :now THEN 1 ELSE 0 END) AS overdue "
+            "FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
+            f"WHERE c.ancestor_code = :a AND e.{OPEN_EVENTS_SQL} {cond}"
+        )
+        if categories:
+            stmt = stmt.bindparams(bindparam("cats", expanding=True))
+        with self.engine.connect() as conn:
+            r = conn.execute(stmt, params).mappings().one()
+        return {"open": int(r["open"] or 0), "overdue": int(r["overdue"] or 0)}
+
+    def event_list(
+        self, area: str, start: date, end: date, categories: Sequence[str] = (), limit: int = 12, scope: str | None = None
+    ) -> list[dict]:
+        """Events of the area's subtree (of ``categories``; empty = all) for a list: the open ones first, most
+        severe then newest, then the newest of those reported in ``[start, end)``; at most ``limit`` rows."""
+        self.check_scope(area, scope)
+        params: dict[str, Any] = {"a": area, "n": int(limit), "s": _to_datetime(start), "e": _to_datetime(end)}
+        cond = ""
+        if categories:
+            cond, params["cats"] = "AND e.category IN :cats", list(categories)
+        cols = ("SELECT e.id, e.source, e.category, e.severity, e.title, e.status, e.reported_at, e.due_at, r.name AS region_name, "
+                "r.name_en AS region_name_en FROM events e JOIN regions r ON r.code = e.region_code ")
+
+        def run(conn, sql: str) -> list[dict]:  # noqa: ANN001
+            stmt = text(sql)
+            if categories:
+                stmt = stmt.bindparams(bindparam("cats", expanding=True))
+            return [dict(r) for r in conn.execute(stmt, params).mappings()]
+
+        with self.engine.connect() as conn:
+            open_rows = run(conn, cols + "JOIN region_closure c ON c.descendant_code = e.region_code "
+                            f"WHERE c.ancestor_code = :a AND e.{OPEN_EVENTS_SQL} {cond} ORDER BY e.severity, e.reported_at DESC, e.id DESC LIMIT :n")
+            recent = run(conn, cols + f"WHERE {self._in_area(conn, area)} AND e.reported_at >= :s AND e.reported_at < :e {cond} "
+                         "ORDER BY e.reported_at DESC, e.id DESC LIMIT :n")
+        seen = {r["id"] for r in open_rows}
+        rows = (open_rows + [r for r in recent if r["id"] not in seen])[: int(limit)]
+        return [r | {"reported_at": _as_datetime(r["reported_at"]), "due_at": _as_datetime(r["due_at"])} for r in rows]
+
+    def _json_number(self, column: str, key: str) -> str:
+        """SQL of a number stored under ``key`` in a JSON text column, on SQLite and on PostgreSQL."""
+        if not key.isidentifier():
+            raise ValueError(f"parameter 'key' must be an attribute name, not {key!r}")
+        if self.engine.dialect.name == "postgresql":
+            return (f"(CASE WHEN jsonb_typeof(({column})::jsonb -> '{key}') = 'number' "
+                    f"THEN (({column})::jsonb ->> '{key}')::double precision END)")
+        return f"(CASE WHEN json_type({column}, '$.{key}') IN ('integer', 'real') THEN json_extract({column}, '$.{key}') END)"
+
+    def facility_table(
+        self, area: str, kinds: Sequence[str], sum_keys: Sequence[str] = (), limit: int = 200, scope: str | None = None
+    ) -> dict:
+        """Facilities of ``kinds`` in the area's subtree for a table: ``count``; per numeric attribute of
+        ``sum_keys``, over all of them (in SQL), ``stats[key]`` = {n: facilities with a number there, sum,
+        positive: how many are above 0}; and at most ``limit`` rows (id, kind, name, region, attributes
+        parsed, live, since), by kind and name."""
+        self.check_scope(area, scope)
+        kinds = list(kinds)
+        if not kinds:
+            return {"count": 0, "stats": {}, "rows": []}
+        base = ("FROM facilities f JOIN region_closure c ON c.descendant_code = f.region_code "
+                "JOIN regions r ON r.code = f.region_code WHERE c.ancestor_code = :a AND f.kind IN :kinds")
+        sums = ", ".join(
+            f"SUM({x}) AS s{i}, COUNT({x}) AS n{i}, SUM(CASE WHEN {x} > 0 THEN 1 ELSE 0 END) AS p{i}"
+            for i, x in enumerate(self._json_number("f.attributes", k) for k in sum_keys)
+        )
+        params = {"a": area, "kinds": kinds, "n": int(limit)}
+        with self.engine.connect() as conn:
+            agg = conn.execute(text(f"SELECT COUNT(*) AS n{', ' + sums if sums else ''} {base}").bindparams(
+                bindparam("kinds", expanding=True)), params).mappings().one()
+            rows = conn.execute(text(
+                f"SELECT f.id, f.kind, f.name, f.attributes, f.live, f.since, f.lon, f.lat, r.name AS region_name, "
+                f"r.name_en AS region_name_en {base} ORDER BY f.kind, f.name, f.id LIMIT :n"
+            ).bindparams(bindparam("kinds", expanding=True)), params).mappings().all()
+        return {
+            "count": int(agg["n"] or 0),
+            "stats": {k: {"n": int(agg[f"n{i}"] or 0), "sum": float(agg[f"s{i}"] or 0), "positive": int(agg[f"p{i}"] or 0)}
+                      for i, k in enumerate(sum_keys)},
+            "rows": [dict(r) | {"attributes": json.loads(r["attributes"] or "{}"), "since": _as_date(r["since"])} for r in rows],
+        }
+
+    def latest_readings(
+        self, area: str, kinds: Sequence[str], metric: str, limit: int = 200, scope: str | None = None
+    ) -> list[dict]:
+        """The newest reading of ``metric`` at every station of ``kinds`` in the area's subtree, highest
+        first: id, name, region, attributes (parsed), value, ts."""
+        self.check_scope(area, scope)
+        if not kinds:
+            return []
+        stmt = text(
+            "SELECT f.id, f.name, f.attributes, r.name AS region_name, r.name_en AS region_name_en, rd.value, rd.ts "
+            "FROM facilities f JOIN region_closure c ON c.descendant_code = f.region_code "
+            "JOIN regions r ON r.code = f.region_code "
+            "JOIN readings rd ON rd.facility_id = f.id AND rd.metric = :m "
+            "AND rd.ts = (SELECT MAX(x.ts) FROM readings x WHERE x.facility_id = f.id AND x.metric = :m) "
+            "WHERE c.ancestor_code = :a AND f.kind IN :kinds ORDER BY rd.value DESC, f.id LIMIT :n"
+        ).bindparams(bindparam("kinds", expanding=True))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt, {"a": area, "kinds": list(kinds), "m": metric, "n": int(limit)}).mappings().all()
+        return [dict(r) | {"attributes": json.loads(r["attributes"] or "{}"), "ts": _as_datetime(r["ts"])} for r in rows]
+
+    def reading_series(
+        self, area: str, kinds: Sequence[str], metric: str, since: datetime, scope: str | None = None
+    ) -> list[dict]:
+        """Mean and maximum of ``metric`` over the stations of ``kinds`` in the area's subtree, per reading
+        time from ``since`` on, oldest first (the short chart under the station list)."""
+        self.check_scope(area, scope)
+        if not kinds:
+            return []
+        stmt = text(
+            "SELECT rd.ts, AVG(rd.value) AS mean, MAX(rd.value) AS max FROM readings rd "
+            "JOIN facilities f ON f.id = rd.facility_id JOIN region_closure c ON c.descendant_code = f.region_code "
+            "WHERE c.ancestor_code = :a AND f.kind IN :kinds AND rd.metric = :m AND rd.ts >= :s GROUP BY rd.ts ORDER BY rd.ts"
+        ).bindparams(bindparam("kinds", expanding=True))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt, {"a": area, "kinds": list(kinds), "m": metric, "s": to_epoch(since)}).all()
+        return [{"ts": _as_datetime(ts), "mean": float(mean), "max": float(mx)} for ts, mean, mx in rows]
+
     def data_as_of(self) -> datetime | None:
         """Time of the newest event or reading: what 'data as of' shows."""
         return _as_datetime(self._scalar("SELECT MAX(reported_at) FROM events"))
@@ -807,7 +985,7 @@ class Repository:
 #: Repository methods that take no area and reveal nothing about one: open to any scoped caller.
 UNSCOPED_METHODS = frozenset({
     "meta", "data_version", "level_names", "pages", "indicators", "latest_period", "periods", "data_as_of", "mode_state",
-    "mode_profiles",
+    "mode_profiles", "topic_panels",
 })
 
 

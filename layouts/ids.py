@@ -164,3 +164,27 @@ LAYERS_SYNC = "layers-sync"  # output of the picker -> URL write (nothing reads 
 def legend_item(layer: str) -> dict:
     """Pattern-matching id of one layer's entry in the cockpit's map legend."""
     return {"type": "legend-item", "layer": layer}
+# Theme and topic pages (pages): the header's page menu, the pages' panels
+PAGE_MENU = "page-menu"
+PAGE_MENU_NAMES = "page-menu-names"
+PAGE_MAP = "page-map"  # the map of a theme or topic page (one per page; not MAP: the cockpit's callback writes that)
+PAGE_MAP_SIZE = "page-map-size"
+PAGE_PERIOD = "page-period"
+PAGE_CRUMB = "page-breadcrumb"
+PAGE_AREA = "page-area-title"
+PAGE_TITLE = "page-title"
+
+
+def menu_link(kind: str, page: str) -> dict:
+    """Pattern-matching id of a link in the header's page menu."""
+    return {"type": "menu-link", "kind": kind, "page": page}
+
+
+def menu_text(page: str) -> dict:
+    """Pattern-matching id of the name of a page in the header's menu (follows the language switch)."""
+    return {"type": "menu-text", "page": page}
+
+
+def panel(part: str, idx: int) -> dict:
+    """Pattern-matching id of a part of the ``idx``-th panel of a theme or topic page: body, pick."""
+    return {"type": f"panel-{part}", "idx": idx}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from dash import html
+from dash import dcc, html
 
 from datasources.rules import change_tone
 from layouts import ids
@@ -98,4 +98,26 @@ def sparkline_src(values: Sequence[float | None], color: str = "#4da3ff", width:
     return (
         f"{head}><polyline fill='none' stroke='{color}' stroke-width='2' points='{' '.join(f'{x},{y}' for x, y in xy)}'/>"
         f"<circle cx='{xy[-1][0]}' cy='{xy[-1][1]}' r='2.5' fill='{color}'/></svg>"
+    )
+
+
+def linked_card(parts: dict, href: str, title: str = "") -> dcc.Link:
+    """A filled KPI card (no ids: a theme or topic page redraws its cards whole) that links to ``href``
+    (the view with this card's indicator picked). ``parts`` holds one card's entries of the cockpit's
+    ``kpi_parts`` (value, unit, name, change, yoy, spark, fresh, card)."""
+    return dcc.Link(
+        href=href, className=parts["card"] + " kpi-link", title=title,
+        children=[
+            html.Div(className="kpi-head", children=[
+                html.Span(parts["name"], className="kpi-name"), html.Span(parts["fresh"], className="kpi-fresh"),
+            ]),
+            html.Div(className="kpi-body", children=[
+                html.Span(parts["value"], className="kpi-value"), html.Span(parts["unit"], className="kpi-unit"),
+                html.Img(src=parts["spark"], className="kpi-spark", alt=""),
+            ]),
+            html.Div(className="kpi-foot", children=[
+                html.Span(parts["change"]["children"], className=parts["change"]["className"]),
+                html.Span(parts["yoy"]["children"], className=parts["yoy"]["className"]),
+            ]),
+        ],
     )

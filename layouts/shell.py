@@ -7,7 +7,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from layouts import ids
-from layouts.i18n import screen_title, t
+from layouts.i18n import pick, screen_title, t
 
 #: The screens reachable from the header: (page key, path, message key of its name, permission).
 NAV = (("cockpit", "/", "nav.cockpit", "view"), ("console", "/console", "nav.console", "view"),
@@ -28,6 +28,36 @@ def nav_links(current: str, lang: str = "zh") -> list:
     ]
 
 
+# --- theme and topic pages (pages): the header's menu of the 5 themes and the topics
+def page_path(page: dict) -> str:
+    """Path of a catalog page: ``/theme/<id>`` or ``/topic/<id>``."""
+    return f"/{page['kind']}/{page['id']}"
+
+
+def page_menu(pages: list[dict], current: str, lang: str = "zh") -> html.Details:
+    """A compact menu of the catalog's themes and topics in catalog order (a laptop header has no room for
+    13 links). Plain links like the page links (a whole page load), carrying the query (``callbacks.pages``)."""
+    groups = []
+    for kind in ("theme", "topic"):
+        items = [p for p in pages if p["kind"] == kind]
+        if not items:
+            continue
+        groups.append(html.Div(className=f"menu-group menu-{kind}", children=[
+            label(f"menu.{kind}s", lang, tag=html.Div, className="menu-group-title"),
+            *[html.A(html.Span(pick(lang, p["name_zh"], p["name_en"]), id=ids.menu_text(p["id"])),
+                     href=page_path(p), id=ids.menu_link(p["kind"], p["id"]),
+                     className="menu-link" + (" current" if current == f"{p['kind']}:{p['id']}" else ""))
+              for p in items],
+        ]))
+    in_menu = current.startswith(("theme:", "topic:"))
+    names = {p["id"]: {"zh": p["name_zh"], "en": p["name_en"] or p["name_zh"]} for p in pages}
+    return html.Details(id=ids.PAGE_MENU, className="page-menu" + (" current" if in_menu else ""), children=[
+        html.Summary(label("menu.pages", lang), className="nav-link menu-summary" + (" current" if in_menu else "")),
+        html.Div(groups, className="menu-panel"),
+        dcc.Store(id=ids.PAGE_MENU_NAMES, data=names),  # the language switch renames the entries in the browser
+    ])
+
+
 def header(ctx: dict, lang: str = "zh") -> html.Header:
     """Title, demo mark, clock, mode, data-as-of and open-alert count."""
     meta = ctx["meta"]
@@ -40,6 +70,7 @@ def header(ctx: dict, lang: str = "zh") -> html.Header:
             html.Div(className="header-left", children=[
                 html.Span("", id=ids.CLOCK, className="clock"),
                 html.Nav(nav_links(ctx.get("page", "cockpit"), lang), id=ids.NAV, className="page-nav"),
+                page_menu(ctx.get("pages") or [], ctx.get("page", "cockpit"), lang),
                 mode_fact(ctx.get("mode") or {}, bool((ctx.get("user") or {}).get("can_switch_mode")), lang),
             ]),
             html.H1(title, id=ids.TITLE, className="ioc-title"),
@@ -101,12 +132,18 @@ def refresh_ms(ctx: dict) -> int:
     return int(seconds * 1000)
 
 
+def root_class(page_key: str) -> str:
+    """CSS classes of the screen of page ``page_key`` ("theme:economy" -> the kind and the page)."""
+    kind, _, name = page_key.partition(":")
+    return f"ioc-root page-{kind}" + (f" page-{kind}-{name}" if name else "")
+
+
 def page(ctx: dict, page_key: str, body: list, lang: str | None = None) -> html.Div:
     """The whole screen: shell parts, header and the body of the page ``page_key``."""
     lang = lang or "zh"
     return html.Div(
         id=ids.ROOT,
-        className=f"ioc-root page-{page_key}",
+        className=root_class(page_key),
         lang="zh-CN" if lang == "zh" else "en",
         children=[
             dcc.Location(id=ids.URL, refresh=False),

@@ -113,6 +113,8 @@ def write_catalog(conn: Connection, catalog: Catalog, touched: Touched, level_sh
     report.rules = len(catalog.rules)
     report.alert_rules = alerting.write_alert_rules(conn, catalog, level_shift)
     set_meta(conn, "catalog_level_shift", str(level_shift))
+    # Topic pages (topic_panels.csv): kept with the catalog like the mode profiles, read by the screens.
+    set_meta(conn, "topic_panels", json.dumps([tp.as_dict() for tp in catalog.topic_panels], ensure_ascii=False))
     touched.full = True
     touched.writes += len(rows)
     return report
