@@ -36,6 +36,7 @@ from callbacks import (
     export,
     header,
     health,
+    kiosk,
     logs,
     navigation,
     router,
@@ -98,7 +99,7 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
     export.register(app, services)
     admin.register(app, services)
     router.register(app, services, pages)
-    for feature in (navigation, header, cockpit, ticker, console, analyst_page):
+    for feature in (navigation, header, cockpit, ticker, console, analyst_page, kiosk):
         feature.register(app, services)
     app.server.config["IOC_SERVICES"] = services
     schedule = parse_schedule(cfg.mode_schedule)  # a bad schedule stops the start with a message naming the entry

@@ -193,3 +193,8 @@ def reading_severity(status: Status, severity: int) -> int | None:
     if status == "warn":
         return min(4, severity + 1)
     return None
+
+
+# --- kiosk (video wall): how much an open alert of each grade counts when ranking areas for attention.
+#: Grade I (1, 特别重大) counts twice grade II, and so on: one grade-I alert outweighs three grade-III ones.
+ALERT_WEIGHTS = {1: 8, 2: 4, 3: 2, 4: 1}

@@ -327,6 +327,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "export.failed": {"zh": "导出失败：{error}", "en": "Export failed: {error}"},
     "export.expired": {"zh": "导出任务已过期，请重新导出", "en": "The export has expired; export again"},
     "export.download": {"zh": "下载", "en": "Download"},
+    # --- kiosk (video wall)
+    "kiosk.reconnecting": {"zh": "连接中断，正在重连…", "en": "Connection lost, reconnecting…"},
+    "kiosk.rotation": {"zh": "轮播", "en": "Rotation"},
+    "kiosk.holding": {"zh": "预警定位", "en": "Alert"},
+    "kiosk.alert": {"zh": "{grade}级预警 · {area} · {message}", "en": "Grade {grade} alert · {area} · {message}"},
 }
 
 

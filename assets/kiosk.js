@@ -1,0 +1,106 @@
+/* Kiosk mode (?kiosk=1, see callbacks/kiosk.py): the video wall's client side.
+   - rotate: every tick, show the playlist's next step when the current one has had its time, jump to a
+     newer grade I/II alert and hold on it, then resume where the playlist was. The URL is written through
+     the wall's own dcc.Location (refresh="callback-nav"): the shell's URL follows, the page redraws in
+     place, nothing reloads. Its state is a few numbers kept in sessionStorage (a reload resumes it).
+   - health: ask /healthz; when it fails the wall says it is reconnecting, and when the server answers
+     again the page reloads itself (same URL; the session cookie outlives a server restart).
+   - the cursor hides after 3 s without a move.
+   Nothing here accumulates: no arrays that grow, one listener, one timer. */
+// A page still drawing (a plotly graph pending, a callback in flight) is not left before it is done, for
+// at most this long past its dwell: Dash's graph fails on a plot queued before it was taken down.
+const MAX_WAIT_MS = 30000;
+const busy = () => !!document.querySelector('.dash-graph--pending, [data-dash-is-loading="true"]');
+
+window.dash_clientside = Object.assign({}, window.dash_clientside, {
+  kiosk: {
+    rotate: function (_n, feed, state, pathname, search, statusShown, alertHidden) {
+      const none = window.dash_clientside.no_update;
+      if (!feed || !Array.isArray(feed.steps)) { return [none, none, none, none, none]; }
+      const steps = feed.steps;
+      const now = Date.now();
+      const s = Object.assign({i: -1, at: 0, hold: null, seen: null}, state || {});
+      const before = JSON.stringify(s);
+      const newer = (a, b) => a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
+      const sev = feed.severe;
+      let target = null;
+      let fresh = false;  // a new alert to hold on
+      if (s.seen === null) {
+        s.seen = sev ? sev.key : [0, 0];  // what was open when the wall started is not news
+      } else if (sev && newer(sev.key, s.seen)) {
+        s.seen = sev.key;
+        s.hold = {until: now + feed.hold_ms, path: sev.path, search: sev.search, text: sev.text};
+        target = s.hold;
+        fresh = true;
+      }
+      if (s.hold && !target) {
+        if (now < s.hold.until) {
+          target = s.hold;  // stay (and come back to it after a reload)
+        } else {
+          s.hold = null;
+          s.at = now;  // the playlist resumes on the step it was on, for a whole dwell
+          target = steps[s.i] || null;
+        }
+      }
+      if (!s.hold && !target && steps.length) {
+        if (s.i < 0 || s.i >= steps.length) {
+          s.i = 0; s.at = now; target = steps[0];
+        } else if (now - s.at >= steps[s.i].dwell && (!busy() || now - s.at >= steps[s.i].dwell + MAX_WAIT_MS)) {
+          s.i = (s.i + 1) % steps.length; s.at = now; target = steps[s.i];
+        }
+      }
+      const here = (pathname || '') + (search || '');
+      const href = target && target.path + target.search !== here ? target.path + target.search : none;
+      const status = s.hold ? feed.labels.holding : (steps.length ? `${feed.labels.rotation} ${s.i + 1} / ${steps.length}` : '');
+      const hidden = !s.hold;
+      return [
+        href,
+        JSON.stringify(s) === before ? none : s,
+        status === statusShown ? none : status,
+        s.hold && (fresh || hidden !== alertHidden) ? s.hold.text : none,
+        hidden === alertHidden ? none : hidden,
+      ];
+    },
+
+    health: async function (_n, link) {
+      const none = window.dash_clientside.no_update;
+      const lost = !!(link && link.lost);
+      const answers = async (url, check) => {
+        const ctl = new AbortController();
+        const timer = setTimeout(() => ctl.abort(), 8000);
+        try {
+          const r = await fetch(url, {cache: 'no-store', credentials: 'same-origin', signal: ctl.signal});
+          return await check(r);
+        } catch (e) {
+          return false;
+        } finally {
+          clearTimeout(timer);
+        }
+      };
+      // Our /healthz answers JSON with a status (503 too: the server is there, its database is not, and
+      // the banner of callbacks/degrade.py says so); a proxy's 502 page or no answer means it is gone.
+      const reachable = await answers('/healthz', async (r) => !!((await r.json()) || {}).status);
+      // Lost after two failures in a row: one slow answer of a busy server is not an outage.
+      const fails = reachable ? 0 : ((link && link.fails) || 0) + 1;
+      if (!reachable && !lost) { return fails >= 2 ? {lost: true, fails: fails, since: Date.now()} : {lost: false, fails: fails}; }
+      if (reachable && lost) {
+        // Reload only when the page itself loads: a reload into a dead server would leave the browser's
+        // error page on the wall, with nothing left to retry.
+        if (await answers(window.location.href, async (r) => r.ok)) { window.location.reload(); }
+        return none;
+      }
+      return reachable && link && link.fails ? {lost: false, fails: 0} : none;
+    },
+  },
+});
+
+(function () {
+  let timer = null;
+  function showThenHide() {
+    document.body.classList.remove('kiosk-cursor-hidden');
+    clearTimeout(timer);
+    timer = setTimeout(function () { document.body.classList.add('kiosk-cursor-hidden'); }, 3000);
+  }
+  document.addEventListener('mousemove', showThenHide, {passive: true});
+  if (document.body) { showThenHide(); } else { document.addEventListener('DOMContentLoaded', showThenHide, {once: true}); }
+})();
