@@ -148,17 +148,22 @@ def wall_feed(services: Services, entries: tuple[PlaylistEntry, ...], lang: str)
     }
 
 
+def feed_update(services: Services, entries: tuple[PlaylistEntry, ...], current: object, search: str | None) -> dict | object:
+    """The wall's poll: a new feed when the data version or the language changed since ``current``, else
+    ``no_update`` -- cheap and idempotent (dcc.Interval may fire twice): one read of the data version."""
+    lang = parse_search(search).lang
+    if isinstance(current, dict) and current.get("version") == services.data_version() and current.get("lang") == lang:
+        return no_update
+    return wall_feed(services, entries, lang)
+
+
 def register(app: dash.Dash, services: Services) -> tuple[PlaylistEntry, ...]:
     """Read the playlist (a bad one stops the start) and wire the wall's callbacks; returns the playlist.
     Every callback reads and writes only the wall's own parts: on a page without ``?kiosk=1`` none fires."""
     entries = load_wall_playlist(services)
 
     def feed(_n, current, search):  # noqa: ANN001, ANN202
-        """Cheap when nothing changed (dcc.Interval may fire twice): one read of the data version."""
-        lang = parse_search(search).lang
-        if isinstance(current, dict) and current.get("version") == services.data_version() and current.get("lang") == lang:
-            return no_update
-        return wall_feed(services, entries, lang)
+        return feed_update(services, entries, current, search)
 
     access.callback(app, VIEW, Output(ids.KIOSK_FEED, "data"),
                     Input(ids.KIOSK_POLL, "n_intervals"), State(ids.KIOSK_FEED, "data"), State(ids.URL, "search"))(feed)
