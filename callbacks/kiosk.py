@@ -174,7 +174,7 @@ def register(app: dash.Dash, services: Services) -> tuple[PlaylistEntry, ...]:
         Output(ids.KIOSK_ALERT, "children"), Output(ids.KIOSK_ALERT, "hidden"),
         Input(ids.KIOSK_TICK, "n_intervals"), Input(ids.KIOSK_FEED, "data"),
         State(ids.KIOSK_STATE, "data"), State(ids.URL, "pathname"), State(ids.URL, "search"),
-        State(ids.KIOSK_STATUS, "children"), State(ids.KIOSK_ALERT, "hidden"),
+        State(ids.KIOSK_STATUS, "children"), State(ids.KIOSK_ALERT, "hidden"), State(ids.KIOSK_LINK, "data"),
         prevent_initial_call=True,
     )
     app.clientside_callback(
