@@ -28,7 +28,7 @@ PLAYLIST = """order,path,area,indicator,dwell_s
 2,/theme/economy,,,2
 3,/,@attention:2,,2
 """
-HOLD_SECONDS = 6
+HOLD_SECONDS = 20  # long enough to see it on a busy 2-core machine
 STATUS = "() => (document.querySelector('#kiosk-status') || {}).textContent || ''"
 #: What a browser logs while the server it talks to is gone (and nothing else may be logged then).
 OUTAGE_ERRORS = ("Failed to load resource", "net::ERR_CONNECTION_REFUSED", "Callback failed", "the server did not respond",
