@@ -115,17 +115,18 @@ def main(argv: list[str] | None = None) -> int:
         cdp.send("Performance.enable")
         start = time.monotonic()
         samples: list[dict] = []
-        print(f"{'min':>6} {'heap used':>12} {'heap total':>12} {'nodes':>7} {'listeners':>9} {'steps':>6}", flush=True)
+        print(f"{'min':>6} {'heap used':>12} {'heap total':>12} {'nodes':>7} {'listeners':>9} {'steps':>6}  page", flush=True)
         while True:
             cdp.send("HeapProfiler.collectGarbage")
             usage = cdp.send("Runtime.getHeapUsage")
             metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
             t = time.monotonic() - start
             samples.append({"t": t, "used": usage["usedSize"], "total": usage["totalSize"], "nodes": int(metrics.get("Nodes", 0)),
-                            "listeners": int(metrics.get("JSEventListeners", 0)), "steps": steps})
+                            "listeners": int(metrics.get("JSEventListeners", 0)), "steps": steps,
+                            "page": page.evaluate("() => location.pathname")})
             s = samples[-1]
-            print(f"{t / 60:6.1f} {s['used'] / 1e6:10.2f}MB {s['total'] / 1e6:10.2f}MB {s['nodes']:7d} {s['listeners']:9d} {steps:6d}",
-                  flush=True)
+            print(f"{t / 60:6.1f} {s['used'] / 1e6:10.2f}MB {s['total'] / 1e6:10.2f}MB {s['nodes']:7d} {s['listeners']:9d} {steps:6d}"
+                  f"  {s['page']}", flush=True)
             if t >= args.minutes * 60:
                 break
             page.wait_for_timeout(max(0.0, min(args.sample, args.minutes * 60 - t)) * 1000)
@@ -133,12 +134,18 @@ def main(argv: list[str] | None = None) -> int:
         browser.close()
     server.shutdown()
 
-    used = [(s["t"], s["used"]) for s in samples]
-    half = [p for p in used if p[0] >= used[-1][0] / 2]
     print()
-    print(f"heap used after GC: start {used[0][1] / 1e6:.2f} MB, end {used[-1][1] / 1e6:.2f} MB, "
-          f"max {max(v for _, v in used) / 1e6:.2f} MB")
-    print(f"slope: {slope_kb_per_min(used):+.1f} KB/min over the run, {slope_kb_per_min(half):+.1f} KB/min over its second half")
+    # The heap depends on the page on screen (the cockpit with its map holds more than a theme page): the
+    # whole run, then the samples taken on the cockpit alone.
+    for label, chosen in (("all samples", samples), ("on the cockpit", [s for s in samples if s["page"] == "/"])):
+        used = [(s["t"], s["used"]) for s in chosen]
+        if len(used) < 2:
+            continue
+        half = [p for p in used if p[0] >= samples[-1]["t"] / 2]
+        print(f"heap used after GC, {label} ({len(used)}): start {used[0][1] / 1e6:.2f} MB, end {used[-1][1] / 1e6:.2f} MB, "
+              f"min {min(v for _, v in used) / 1e6:.2f} MB, max {max(v for _, v in used) / 1e6:.2f} MB; slope "
+              f"{slope_kb_per_min(used):+.1f} KB/min over the run, {slope_kb_per_min(half):+.1f} KB/min over its second half")
+    used = [(s["t"], s["used"]) for s in samples]
     print(f"DOM nodes {samples[0]['nodes']} -> {samples[-1]['nodes']}, JS listeners {samples[0]['listeners']} -> {samples[-1]['listeners']}")
     print(f"steps shown: {steps} in {used[-1][0] / 60:.1f} min = {steps * shipped_mean / 3600:.1f} wall hours of the shipped "
           f"playlist (mean dwell {shipped_mean:.0f} s); page reloaded: {'yes' if reloaded else 'no'}")
