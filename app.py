@@ -36,6 +36,7 @@ from callbacks import (
     export,
     header,
     health,
+    kiosk,
     leader,
     logs,
     navigation,
@@ -101,7 +102,7 @@ def create_app(config: Config | dict | None = None) -> dash.Dash:
     export.register(app, services)
     admin.register(app, services)
     router.register(app, services, pages)
-    for feature in (navigation, header, cockpit, ticker, leader, console, analyst_page, catalog_pages):
+    for feature in (navigation, header, cockpit, ticker, leader, console, analyst_page, catalog_pages, kiosk):
         feature.register(app, services)
     app.server.config["IOC_SERVICES"] = services
     schedule = parse_schedule(cfg.mode_schedule)  # a bad schedule stops the start with a message naming the entry

@@ -72,6 +72,12 @@ class Config:
                "catalog indicator code (an unknown code falls back to the first headline of the deepest level)"})
     proxies: int = field(default=0, metadata={
         "doc": "reverse proxies in front (1 behind the nginx of deploy/): client address and scheme are taken from their X-Forwarded-* headers"})
+    # --- kiosk (video wall, ``?kiosk=1``)
+    kiosk_playlist: str = field(default="", metadata={
+        "doc": "CSV of the wall's rotation (order,path,area,indicator,dwell_s; see datasources/kiosk_playlist.py); "
+               "empty = datasources/catalog/kiosk_playlist.csv; read at start"})
+    kiosk_hold_seconds: int = field(default=120, metadata={"doc": "seconds the wall stays on a new grade I/II alert before the playlist resumes"})
+    kiosk_health_seconds: int = field(default=5, metadata={"doc": "how often the wall asks /healthz whether the server is there (it reloads itself when it is back)"})
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:

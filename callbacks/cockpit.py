@@ -393,7 +393,7 @@ def register(app: dash.Dash, services: Services) -> None:
     # resize: the server fits the view to it exactly and scales plotly's px-sized text like the CSS.
     app.clientside_callback(
         """
-        function(_pathname) {
+        function(_pathname, shown) {
             const measure = () => {
                 const el = document.getElementById('MAP_ID');
                 const r = el ? el.getBoundingClientRect() : {width: 1000, height: 760};
@@ -404,9 +404,13 @@ def register(app: dash.Dash, services: Services) -> None:
                 // Fires on window resizes and on layout shifts after load (fonts, panels), not only once.
                 el.__iocObserved = true;
                 let t = null, last = JSON.stringify(measure());
-                new ResizeObserver(() => {
+                const observer = new ResizeObserver(() => {
                     clearTimeout(t);
                     t = setTimeout(() => {
+                        if (!el.isConnected) {  // the page was switched in place (the wall's rotation): let go
+                            observer.disconnect();
+                            return;
+                        }
                         const now = measure(), was = JSON.parse(last);
                         // A shift smaller than the fit's padding (the area title filling in after the first
                         // render moves the map by a few px) keeps the view: no second render at load.
@@ -416,11 +420,16 @@ def register(app: dash.Dash, services: Services) -> None:
                             window.dash_clientside.set_props('SIZE_ID', {data: now});
                         }
                     }, 150);
-                }).observe(el);
+                });
+                observer.observe(el);
             }
-            return measure();
+            // Unchanged (a path change while the map is still there, on its way out): no new render, whose
+            // figure would reach a graph that is being taken down.
+            const size = measure();
+            return shown && shown.w === size.w && shown.h === size.h && shown.vh === size.vh ? window.dash_clientside.no_update : size;
         }
         """.replace("MAP_ID", ids.MAP).replace("SIZE_ID", ids.MAP_SIZE).replace("SLACK", str(RESIZE_SLACK_PX)),
         Output(ids.MAP_SIZE, "data"),
         Input(ids.URL, "pathname"),
+        State(ids.MAP_SIZE, "data"),
     )

@@ -148,9 +148,11 @@ def register(app: dash.Dash, services: Services) -> None:
     access.callback(
         app, DRILL,
         Output(ids.URL, "search"),
-        Input(ids.MAP, "clickData"),
+        # Optional: a page switched in place (the wall's rotation) leaves the cockpit's parts gone while the
+        # language button stays; the cards' removal fires this callback, which must not fail for them.
+        Input(ids.MAP, "clickData", allow_optional=True),
         Input(ids.kpi("card", ALL), "n_clicks"),
-        Input(ids.NAV_PICK, "data"),
+        Input(ids.NAV_PICK, "data", allow_optional=True),
         Input(ids.LANG_TOGGLE, "n_clicks"),
         State(ids.URL, "search"),
         prevent_initial_call=True,

@@ -22,12 +22,13 @@ import dash
 import flask
 from dash import Input, Output, State, html, no_update
 
-from callbacks import access, degrade, inputs
+from callbacks import access, degrade, inputs, kiosk
 from callbacks.outages import DATABASE, DATABASE_OUTAGE
 from callbacks.services import Services
 from callbacks.state import parse_search
 from datasources.access.roles import VIEW
 from layouts import ids, shell
+from layouts import kiosk as kiosk_layout
 from layouts.i18n import t
 
 Layout = Callable[..., list]
@@ -114,7 +115,10 @@ def initial_layout(services: Services, pages: dict[str, PageSpec]) -> html.Div:
     except DATABASE_OUTAGE as exc:  # not Dash's "Error loading layout": a shell that loads itself when data is back
         DATABASE.down(exc)
         return degrade.degraded_layout(services, lang)
-    return shell.page(ctx, key, body, lang)
+    screen = shell.page(ctx, key, body, lang)
+    if kiosk.kiosk_requested(ref.query):  # the video wall: the same page, wrapped (layouts/kiosk.py)
+        return kiosk_layout.wall(screen, lang, shell.refresh_ms(ctx), services.config.kiosk_health_seconds * 1000)
+    return screen
 
 
 def register(app: dash.Dash, services: Services, pages: dict[str, PageSpec]) -> None:

@@ -24,6 +24,7 @@ from datasources.ingest import alerting
 from datasources.models import EVENT_AREA_LEVELS, OPEN_EVENTS_SQL, from_epoch, to_epoch
 from datasources.rollup import CELL_DEG
 from datasources.rules import (
+    ALERT_WEIGHTS,
     DONE_STATUSES,
     LIFECYCLE,
     OPEN_STATUSES,
@@ -780,6 +781,37 @@ class Repository:
         out = {k: (_as_datetime(v) if k in times else v) for k, v in row.items()}
         out["steps"] = [dict(s) | {"at": _as_datetime(s["at"])} for s in steps]
         return out
+
+    # ------------------------------------------------------------------ kiosk (video wall)
+    def attention_ranking(self, area: str, limit: int = 5, scope: str | None = None) -> list[dict]:
+        """The child areas of ``area`` that need attention most: open alerts in each child's subtree weighted
+        by grade (``rules.ALERT_WEIGHTS``), heaviest first (then more alerts, then code); children without an
+        open alert are left out. Rows: code, name, name_en, weight, open_alerts."""
+        self.check_scope(area, scope)
+        weight = "CASE a.severity " + " ".join(f"WHEN {int(g)} THEN {int(w)}" for g, w in ALERT_WEIGHTS.items()) + " ELSE 0 END"
+        rows = self._rows(
+            f"SELECT r.code, r.name, r.name_en, SUM({weight}) AS weight, COUNT(a.id) AS open_alerts "
+            "FROM regions r JOIN region_closure c ON c.ancestor_code = r.code "
+            "JOIN alerts a ON a.region_code = c.descendant_code AND a.cleared_at IS NULL "
+            "WHERE r.parent_code = :a GROUP BY r.code, r.name, r.name_en "
+            f"ORDER BY SUM({weight}) DESC, COUNT(a.id) DESC, r.code LIMIT :n",
+            {"a": area, "n": int(limit)},
+        )
+        return [r | {"weight": int(r["weight"]), "open_alerts": int(r["open_alerts"])} for r in rows]
+
+    def newest_severe_alert(self, area: str, scope: str | None = None) -> dict | None:
+        """The newest open alert of grade I or II (``rules.SEVERE``) in the area's subtree (by start, then id),
+        or None: what the wall jumps to."""
+        self.check_scope(area, scope)
+        rows = self._rows(
+            "SELECT a.id, a.severity, a.region_code, r.name AS region_name, r.name_en AS region_name_en, a.message, "
+            "a.started_at FROM alerts a JOIN region_closure c ON c.descendant_code = a.region_code "
+            "JOIN regions r ON r.code = a.region_code "
+            "WHERE c.ancestor_code = :a AND a.cleared_at IS NULL AND a.severity <= :sev "
+            "ORDER BY a.started_at DESC, a.id DESC LIMIT 1",
+            {"a": area, "sev": SEVERE},
+        )
+        return rows[0] | {"started_at": _as_datetime(rows[0]["started_at"])} if rows else None
 
     # ------------------------------------------------------------------ analyst workbench
     def panel_query(self, panel_id: str, filters: Any, scope: str | None = None) -> Any:

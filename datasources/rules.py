@@ -288,3 +288,6 @@ def score_status(score: float | None) -> Status:
     if score is None:
         return "none"
     return "ok" if score >= SCORE_OK else "warn" if score >= SCORE_ALARM else "alarm"
+# --- kiosk (video wall): how much an open alert of each grade counts when ranking areas for attention.
+#: Grade I (1, 特别重大) counts twice grade II, and so on: one grade-I alert outweighs three grade-III ones.
+ALERT_WEIGHTS = {1: 8, 2: 4, 3: 2, 4: 1}

@@ -495,6 +495,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "kind.charging_station": {"zh": "充电站", "en": "charging stations"},
     "kind.shelter": {"zh": "避难场所", "en": "shelters"},
     "kind.base_station": {"zh": "通信基站", "en": "base stations"},
+    # --- kiosk (video wall)
+    "kiosk.reconnecting": {"zh": "连接中断，正在重连…", "en": "Connection lost, reconnecting…"},
+    "kiosk.rotation": {"zh": "轮播", "en": "Rotation"},
+    "kiosk.holding": {"zh": "预警定位", "en": "Alert"},
+    "kiosk.alert": {"zh": "{grade}级预警 · {area} · {message}", "en": "Grade {grade} alert · {area} · {message}"},
 }
 
 

@@ -188,3 +188,15 @@ def menu_text(page: str) -> dict:
 def panel(part: str, idx: int) -> dict:
     """Pattern-matching id of a part of the ``idx``-th panel of a theme or topic page: body, pick."""
     return {"type": f"panel-{part}", "idx": idx}
+# Kiosk mode (?kiosk=1, callbacks/kiosk.py): the wall's own parts, present only on a kiosk page.
+KIOSK_WALL = "kiosk-wall"  # the wrapper around the shell (its class hides the controls)
+KIOSK_URL = "kiosk-url"  # a Location of its own (refresh="callback-nav"): the shell's URL follows its pushes
+KIOSK_TICK = "kiosk-tick"  # the rotation's clock (client side)
+KIOSK_POLL = "kiosk-poll"  # asks the server for the playlist and the newest severe alert
+KIOSK_FEED = "kiosk-feed"  # {version, steps, severe, hold_ms}
+KIOSK_STATE = "kiosk-state"  # {i, at, hold, seen} in sessionStorage: the rotation survives a reload
+KIOSK_HEALTH_TICK = "kiosk-health-tick"
+KIOSK_LINK = "kiosk-link"  # {lost, since}: is the server there
+KIOSK_BADGE = "kiosk-badge"  # "reconnecting"
+KIOSK_STATUS = "kiosk-status"  # where the rotation is (3 / 9)
+KIOSK_ALERT = "kiosk-alert"  # the severe alert the wall holds on
