@@ -116,7 +116,7 @@ def register(app: dash.Dash, services: Services) -> None:
     """Wire URL writes and the language-dependent labels. One click posts once here (the URL write); what
     only follows the URL's text (page links, the export link, the language) is computed in the browser."""
 
-    def navigate(click, _cards, pick, lang_clicks, search):  # noqa: ANN001, ANN202
+    def navigate(click, _cards, pick, search):  # noqa: ANN001, ANN202
         trigger = dash.callback_context.triggered_id
         if trigger is None:
             return no_update
@@ -127,7 +127,7 @@ def register(app: dash.Dash, services: Services) -> None:
                 return no_update
             trigger, value = pick["id"], pick.get("value")
         else:
-            by_input = {ids.MAP: click, ids.LANG_TOGGLE: lang_clicks}
+            by_input = {ids.MAP: click}
             if trigger not in by_input:  # a crafted post naming a state or an unknown id as the trigger
                 return no_update
             value = by_input[trigger]
@@ -153,10 +153,22 @@ def register(app: dash.Dash, services: Services) -> None:
         Input(ids.MAP, "clickData", allow_optional=True),
         Input(ids.kpi("card", ALL), "n_clicks"),
         Input(ids.NAV_PICK, "data", allow_optional=True),
-        Input(ids.LANG_TOGGLE, "n_clicks"),
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )(navigate)
+
+    # The language switch on its own: it is on every page, the map and the cockpit's selectors are not (a
+    # callback whose Input is missing from the page fails in the browser when it fires).
+    def switch_language(clicks, search):  # noqa: ANN001, ANN202
+        return next_search(ids.LANG_TOGGLE, clicks, search) if clicks else no_update
+
+    access.callback(
+        app, DRILL,
+        Output(ids.URL, "search", allow_duplicate=True),
+        Input(ids.LANG_TOGGLE, "n_clicks"),
+        State(ids.URL, "search"),
+        prevent_initial_call=True,
+    )(switch_language)
 
     # The selectors show what the cockpit resolved (it writes them with each view, and keeps what it wrote
     # in VIEW_SENT's "shown"): only a value that differs from it was picked by the user and navigates. The

@@ -157,6 +157,12 @@ def test_page_screenshots(cockpit, ioc_repo, township, lang, width, height):
                 ".page-controls, .trend-facts", "els => els.map(e => e.textContent)")
             chinese = [s for s in texts if any("\u4e00" <= ch <= "\u9fff" for ch in s)]
             assert not chinese, chinese
+    if (lang, width) == ("en", 1920):  # the language switch rewrites the page in place (no reload)
+        cp.page.click("#lang-toggle")
+        cp.page.wait_for_function("() => document.getElementById('page-title').textContent === '防汛'", timeout=20_000)
+        cp.page.wait_for_function("() => [...document.querySelectorAll('.page-panel-head .panel-title')].some(e => e.textContent === '汛情指标')")
+        cp.page.wait_for_function("() => document.querySelector('#page-menu .menu-link').textContent === '经济运行'")
+        assert parse_qs(urlsplit(cp.page.url).query).get("lang") is None  # zh is the default: not in the URL
     if (lang, width) == ("en", 1366):  # the header's menu: catalog order, the view's query carried over
         cp.page.click("#page-menu summary")
         links = cp.page.eval_on_selector_all("#page-menu .menu-link", "els => els.map(e => [e.textContent, e.getAttribute('href')])")
