@@ -199,7 +199,7 @@ def kpi_parts(services: Services, state: ViewState, codes: list[str] | None = No
         parts["change"].append({"children": ch, "className": ch_cls})
         parts["yoy"].append({"children": yo, "className": yo_cls})
         parts["spark"].append(sparkline_src(k.sparkline, STATUS_COLORS[k.status]))
-        if not k.applicable:  # not collected at this level, or never here: "not applicable", not "stale"
+        if not k.applicable:  # not collected at the area's level: "not applicable", not "stale"
             parts["fresh"].append(t("not_applicable", lang))
         elif k.period is None:  # no value at all: "no data", not "stale since <nothing>"
             parts["fresh"].append(t("no_data", lang))

@@ -35,6 +35,7 @@ from datasources.analysis.filters import FilterError
 from datasources.export import jobs, service, tabular
 from datasources.export.images import ImageError
 from datasources.repository import ScopeError
+from datasources.rules import is_category
 from layouts.i18n import pick, t
 
 MIMETYPES = {
@@ -63,14 +64,16 @@ def kpi_table(services: Services, area: str, period: date, lang: str) -> tuple[l
     name = pick(lang, region["name"], region["name_en"])
     data = [
         [name, area, k.code, pick(lang, k.name_zh, k.name_en), k.period.strftime("%Y-%m") if k.period else "",
-         k.value, pick(lang, k.unit, k.unit_en), k.previous, _pct(k.change(k.previous)), k.last_year,
-         _pct(k.change(k.last_year)), t(f"status.kpi.{k.status}", lang)]
+         k.value, pick(lang, k.unit, k.unit_en), k.previous, _pct(k, k.previous), k.last_year,
+         _pct(k, k.last_year), t(f"status.kpi.{k.status}", lang)]
         for k in rows
     ]
     return head, data
 
 
-def _pct(x: float | None) -> float | None:
+def _pct(k, other: float | None) -> float | None:  # noqa: ANN001 - a repository Kpi
+    """The change in percent, as on the card; none for a category indicator (a grade has no percentage)."""
+    x = None if is_category(k.unit) else k.change(other)
     return None if x is None else round(x * 100, 1)
 
 

@@ -76,6 +76,8 @@ class _Kpis:
         self.kpis = kpis
 
     def cached(self, method: str, *args):  # noqa: ANN201
+        if method == "region":
+            return {"name": "测试市", "name_en": "Test City"}
         assert method == "kpi_values"
         return self.kpis
 
@@ -186,3 +188,10 @@ def test_the_map_title_says_not_applicable_below_the_indicators_level(services):
     assert note(f"?area={TB}&indicator=eco_gdp_year&period=2026-10&lang=en") == ["Not applicable: not collected at this level"]
     # Retail sales are collected at communities: no note.
     assert note(f"?area={TB}&indicator=eco_sum&period=2026-10") == []
+
+
+def test_the_kpi_export_gives_no_percentage_for_a_warning_level():
+    from callbacks.export import kpi_table
+
+    _head, [row] = kpi_table(_Kpis([_warning_level(3, 1, 2)]), CITY, OCT, "zh")
+    assert row[5:12] == [3, "级", 1, None, 2, None, row[11]]  # value, unit, previous, (no %), last year, (no %)

@@ -211,8 +211,9 @@ def test_township_kpis_have_their_own_status(repo):
     assert (b["gov_last"].value, b["gov_last"].previous, b["gov_last"].last_year) == (20.0, 35.0, 45.0)
     assert (a["svc_wmean"].value, b["svc_wmean"].value) == (83.0, 75.0)
     assert (a["svc_wmean"].status, b["svc_wmean"].status) == ("warn", "alarm")
-    g = a["eco_gdp_year"]  # loaded at the city only
-    assert (g.value, g.period, g.previous, g.last_year, g.status, g.stale, g.sparkline) == (None, None, None, None, "none", True, ())
+    g = a["eco_gdp_year"]  # loaded at the city only: not applicable at a town (so not "stale" there either)
+    assert (g.value, g.period, g.previous, g.last_year, g.status, g.stale, g.sparkline) == (None, None, None, None, "none", False, ())
+    assert not g.applicable and a["eco_sum"].applicable
 
 
 def test_kpi_on_an_earlier_period_ignores_newer_values(repo):
