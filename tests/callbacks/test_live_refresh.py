@@ -167,7 +167,7 @@ def test_a_mode_brings_its_layers_and_puts_its_panels_first(live):
 
     services, _ = live
     flood = mode_profile(services, "flood")
-    assert mode_layers(flood)[:3] == ["alerts", "water_station", "shelter"]
+    assert mode_layers(flood)[:3] == ["alerts", "rain_gauge", "river_station"]
     order = panel_order(list(THEMES), flood["panels"])
     # flood puts emergency, then environment first (indicator codes in the list are not panels); the rest keep
     # their order after them

@@ -43,7 +43,7 @@ def test_a_mode_switch_is_stored_for_every_screen_bumps_the_version_and_is_audit
     assert {k: state[k] for k in ("mode", "since", "by", "source", "refresh_seconds", "name_zh", "name_en")} == {
         "mode": "flood", "since": T1, "by": "leader", "source": "manual", "refresh_seconds": 3, "name_zh": "汛期",
         "name_en": "Flood season"}
-    assert state["layers"][:3] == ["alerts", "water_station", "shelter"]
+    assert state["layers"][:3] == ["alerts", "rain_gauge", "river_station"]
     assert repo.data_version() == v0 + 1
     [row] = _audit(engine, "mode_switch")
     assert (row["username"], row["ts"], row["target"], row["ip"], row["detail"]) == ("leader", T1, "flood", "10.0.0.7", "daily -> flood (manual)")
