@@ -27,14 +27,17 @@ ALERT_ITEMS = 40  # newest first within grade; the browser shows as many as the 
 
 def alert_panel_children(services: Services, state: ViewState) -> list:
     """The alert panel for the view's area: counts per grade I–IV of every open alert in it, then the
-    most severe and newest ones, each linking to its own area's view (the rest of the view kept)."""
+    most severe and newest ones, each linking to its own area's view (the rest of the view kept). Alerts
+    are what is open now: with a past period selected the panel says so."""
     area = state.area or services.repo.root_code()
     counts = services.cached("open_alert_counts", area)
     alerts = services.cached("open_alerts", area, ALERT_ITEMS)
     indicators = {i["code"]: i for i in services.cached("indicators")}
     items = [a | {"text": alert_text(a, state.lang, indicators)} for a in alerts]
     href = {a["region_code"]: "/" + to_search(state.with_(area=a["region_code"])) for a in alerts}
-    return alert_panel_body(counts, items, state.lang, href)
+    periods = services.cached("periods")
+    past = bool(periods and state.period_date() and state.period_date() < periods[0])
+    return alert_panel_body(counts, items, state.lang, href, now=past)
 
 
 def breach_badges(services: Services, state: ViewState, codes: list[str]) -> dict[str, list]:
