@@ -371,7 +371,8 @@ def test_leader_view_names_the_areas_and_lists_alerts_with_the_layers_from_the_u
     cp.page.wait_for_function("() => new URLSearchParams(location.search).get('layers') === 'alerts,camera,shelter'")
     assert query(cp.page.url)["lang"] == "en"
     cp.page.wait_for_selector(".map-legend .legend-item[data-layer='shelter']", state="visible")
-    # An alert leads to its area.
+    # An alert leads to its area (its link follows the view: wait for the panel sent after the switch).
+    cp.page.wait_for_function("() => document.querySelector('.map-body .alert-panel .alert-item a').href.includes('shelter')")
     target = cp.page.evaluate("() => document.querySelector('.map-body .alert-panel .alert-item').dataset.area")
     cp.page.click(".map-body .alert-panel .alert-item a")
     cp.wait_for_view(target)
