@@ -2,7 +2,7 @@
 badges ("3 镇街告警"), and, in the browser, the map layers kept in the URL and the legend of the layers
 that are on.
 
-On a view change or a new data version the server sends the panel (when it changed) and the badges; the layer and legend callbacks run in the browser (no request)."""
+On a view change or a new data version one post sends the panel and the badges (the parts that changed); the layer and legend callbacks run in the browser (no request)."""
 
 from __future__ import annotations
 
@@ -23,18 +23,22 @@ from layouts.leader import alert_panel_body, alert_text, breach_text
 from layouts.map_layers import LAYER_KEYS
 
 ALERT_ITEMS = 40  # newest first within grade; the browser shows as many as the panel holds
+BADGE_PARTS = frozenset({"breach_text", "breach_cls", "breach_title"})  # one entry per card (ALL outputs)
 
 
 def alert_panel_children(services: Services, state: ViewState) -> list:
     """The alert panel for the view's area: counts per grade I–IV of every open alert in it, then the
-    most severe and newest ones, each linking to its own area's view (the rest of the view kept)."""
+    most severe and newest ones, each linking to its own area's view (the rest of the view kept). Alerts
+    are what is open now: with a past period selected the panel says so."""
     area = state.area or services.repo.root_code()
     counts = services.cached("open_alert_counts", area)
     alerts = services.cached("open_alerts", area, ALERT_ITEMS)
     indicators = {i["code"]: i for i in services.cached("indicators")}
     items = [a | {"text": alert_text(a, state.lang, indicators)} for a in alerts]
     href = {a["region_code"]: "/" + to_search(state.with_(area=a["region_code"])) for a in alerts}
-    return alert_panel_body(counts, items, state.lang, href)
+    periods = services.cached("periods")
+    past = bool(periods and state.period_date() and state.period_date() < periods[0])
+    return alert_panel_body(counts, items, state.lang, href, now=past)
 
 
 def breach_badges(services: Services, state: ViewState, codes: list[str]) -> dict[str, list]:
@@ -57,34 +61,31 @@ def breach_badges(services: Services, state: ViewState, codes: list[str]) -> dic
 def register(app: dash.Dash, services: Services) -> None:
     """Wire the alert panel and badges (server), the layers <-> URL sync and the legend (browser)."""
 
-    def alerts(search, _version, sent):  # noqa: ANN001, ANN202
-        state, _error = resolve_state(services, parse_search(search))
-        parts, hashes = parts_delta({"alerts": alert_panel_children(services, state)}, sent if isinstance(sent, dict) else None)
-        if sent == hashes:  # nothing changed since the last send (a data version that touched none of it)
-            raise PreventUpdate
-        return parts["alerts"], hashes
-
-    access.callback(
-        app, VIEW,
-        Output(ids.ALERT_PANEL, "children"), Output(ids.ALERT_PANEL_SENT, "data"),
-        Input(ids.URL, "search"), Input(ids.DATA_VERSION, "data"), State(ids.ALERT_PANEL_SENT, "data"),
-    )(alerts)
-
-    def badges(search, _version):  # noqa: ANN001, ANN202
+    def refresh(search, _version, sent):  # noqa: ANN001, ANN202
+        outputs = dash.callback_context.outputs_list
         known = {i["code"] for i in services.cached("indicators") if i["headline"]}
-        codes = inputs.output_keys(dash.callback_context.outputs_list[0], "code", known)
+        codes = inputs.output_keys(outputs[1], "code", known)
         state, _error = resolve_state(services, parse_search(search))
-        parts = breach_badges(services, state, codes)
-        return parts["text"], parts["cls"], parts["title"]
+        parts: dict = {"alerts": alert_panel_children(services, state) if outputs[0] else []}
+        badges = breach_badges(services, state, codes)
+        parts |= {"breach_text": badges["text"], "breach_cls": badges["cls"], "breach_title": badges["title"]}
+        old = sent[0] if isinstance(sent, list) and sent and isinstance(sent[0], dict) else None
+        changed, hashes = parts_delta(parts, old, BADGE_PARTS)
+        if old == hashes:  # nothing changed since the last send (a data version that touched none of it)
+            raise PreventUpdate
+        return ([changed["alerts"]] * len(outputs[0]), changed["breach_text"], changed["breach_cls"], changed["breach_title"],
+                [hashes] * len(outputs[4]))
 
-    # Apart from the panel: any page with KPI cards shows the badges, and a callback naming an output missing
-    # from the page is an error in the browser.
+    # One post per view change for the panel and the badges. Every id is pattern-matching, so the callback
+    # also serves a page with KPI cards and no panel (an output missing from a page is an error there).
     access.callback(
         app, VIEW,
+        Output(ids.ALERT_PANEL | {"n": ALL}, "children"),
         Output(ids.kpi("breach", ALL), "children"), Output(ids.kpi("breach", ALL), "className"),
         Output(ids.kpi("breach", ALL), "title"),
-        Input(ids.URL, "search"), Input(ids.DATA_VERSION, "data"),
-    )(badges)
+        Output(ids.ALERT_PANEL_SENT | {"n": ALL}, "data"),
+        Input(ids.URL, "search"), Input(ids.DATA_VERSION, "data"), State(ids.ALERT_PANEL_SENT | {"n": ALL}, "data"),
+    )(refresh)
 
     # The layer picker and the URL hold the same layers. A bookmark or Back sets the picker from the URL
     # (unknown keys dropped; none left: the mode's layers); a switch in the picker (by hand or by the mode)

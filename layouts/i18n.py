@@ -364,7 +364,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "leader.alerts": {"zh": "未处置预警", "en": "Open alerts"},
     "leader.alerts.none": {"zh": "暂无未处置预警", "en": "No open alerts"},
     "leader.alerts.more": {"zh": "另有 {n} 条", "en": "{n} more"},
-    "leader.alerts.now": {"zh": "当前", "en": "now"},
+    "leader.alerts.now": {"zh": "当前未处置（非所选统计期）", "en": "Open now (not the selected period)"},
     "leader.breach": {"zh": "{n} {level}告警", "en": "{n} in alarm"},
     "leader.level.1": {"zh": "镇街", "en": "township"},
     "leader.level.2": {"zh": "村社区", "en": "community"},

@@ -155,8 +155,9 @@ EXPORT_CLICKED = "export-clicked"  # Store: the file link last clicked for the u
 
 # Leader's view (issue 11 item 6): legend, alert panel, sub-area breaches on the KPI cards, layers in the URL
 MAP_LEGEND = "map-legend"
-ALERT_PANEL = "alert-panel"
-ALERT_PANEL_SENT = "alert-panel-sent"  # hashes of the alert panel and breach badges the browser holds
+# Pattern-matching ids: the panel's callback also feeds the KPI cards' badges on pages without the panel.
+ALERT_PANEL = {"type": "alert-panel", "n": 0}
+ALERT_PANEL_SENT = {"type": "alert-panel-sent", "n": 0}  # hashes of the alert panel and badges the browser holds
 LAYERS_DEFAULT = "layers-default"  # the layers shown when the URL names none (the mode's)
 LAYERS_SYNC = "layers-sync"  # output of the picker -> URL write (nothing reads it)
 

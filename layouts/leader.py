@@ -24,10 +24,11 @@ def alert_panel(lang: str = "zh") -> html.Aside:
     ])
 
 
-def alert_panel_body(counts: dict[int, int], items: list[dict], lang: str, href: dict[str, str]) -> list:
+def alert_panel_body(counts: dict[int, int], items: list[dict], lang: str, href: dict[str, str], now: bool = False) -> list:
     """Counts of the open alerts per grade I–IV, then the alerts (most severe grade first, newest first
     within a grade), each a link to its area (``href``: region code -> URL of that area's view).
-    ``items`` are rows of ``Repository.open_alerts`` with ``text`` (see :func:`alert_text`) added."""
+    ``items`` are rows of ``Repository.open_alerts`` with ``text`` (see :func:`alert_text`) added. ``now``:
+    a past period is on screen, and the panel says that its alerts are the ones open now."""
     chips = html.Div(className="alert-counts", children=[
         html.Div(className=f"alert-count sev-{s}" + (" zero" if not counts.get(s) else ""), children=[
             html.Span(f"{counts.get(s, 0):,}", className="alert-count-n"),
@@ -35,6 +36,8 @@ def alert_panel_body(counts: dict[int, int], items: list[dict], lang: str, href:
         ], title=t(f"severity.{s}", lang))
         for s in SEVERITIES
     ])
+    if now:
+        chips = html.Div([html.Div(t("leader.alerts.now", lang), className="alert-now"), chips])
     if not items:
         return [chips, html.Div(t("leader.alerts.none", lang), className="alert-none")]
     rows = [

@@ -403,15 +403,15 @@ def test_leader_view_names_the_areas_and_lists_alerts_with_the_layers_from_the_u
                                   ".filter(e => e.checkVisibility()).map(e => e.dataset.layer)")
         assert legend == ["alerts", "camera"]
         # the alert panel: counts per grade from the repository, the items in its order, as many as fit
-        cp.page.wait_for_selector("#alert-panel .alert-item", timeout=15_000)
-        shown_counts = cp.page.evaluate("() => [...document.querySelectorAll('#alert-panel .alert-count-n')].map(e => e.textContent)")
+        cp.page.wait_for_selector(".map-body .alert-panel .alert-item", timeout=15_000)
+        shown_counts = cp.page.evaluate("() => [...document.querySelectorAll('.map-body .alert-panel .alert-count-n')].map(e => e.textContent)")
         assert shown_counts == [f"{counts.get(s, 0):,}" for s in (1, 2, 3, 4)]
-        cp.page.wait_for_function("() => document.querySelector('#alert-panel .alert-more').textContent !== ''"
-                                  " || document.querySelectorAll('#alert-panel .alert-item').length < 40", timeout=5_000)
-        areas = cp.page.evaluate("() => [...document.querySelectorAll('#alert-panel .alert-item')]"
+        cp.page.wait_for_function("() => document.querySelector('.map-body .alert-panel .alert-more').textContent !== ''"
+                                  " || document.querySelectorAll('.map-body .alert-panel .alert-item').length < 40", timeout=5_000)
+        areas = cp.page.evaluate("() => [...document.querySelectorAll('.map-body .alert-panel .alert-item')]"
                                  ".filter(e => e.checkVisibility()).map(e => e.dataset.area)")
         assert areas and areas == expected_order[:len(areas)]
-        more = cp.page.inner_text("#alert-panel .alert-more")
+        more = cp.page.inner_text(".map-body .alert-panel .alert-more")
         assert str(sum(counts.values()) - len(areas)) in more.replace(",", "")
         cp.page.evaluate("() => document.fonts.ready.then(() => true)")
         cp.page.screenshot(path=str(SCREENSHOTS / f"leader-{lang}-{width}x{height}.png"))
@@ -421,9 +421,10 @@ def test_leader_view_names_the_areas_and_lists_alerts_with_the_layers_from_the_u
     cp.page.wait_for_function("() => new URLSearchParams(location.search).get('layers') === 'alerts,camera,shelter'")
     assert query(cp.page.url)["lang"] == "en"
     cp.page.wait_for_selector(".map-legend .legend-item[data-layer='shelter']", state="visible")
-    # An alert leads to its area.
-    target = cp.page.evaluate("() => document.querySelector('#alert-panel .alert-item').dataset.area")
-    cp.page.click("#alert-panel .alert-item a")
+    # An alert leads to its area (its link follows the view: wait for the panel sent after the switch).
+    cp.page.wait_for_function("() => document.querySelector('.map-body .alert-panel .alert-item a').href.includes('shelter')")
+    target = cp.page.evaluate("() => document.querySelector('.map-body .alert-panel .alert-item').dataset.area")
+    cp.page.click(".map-body .alert-panel .alert-item a")
     cp.wait_for_view(target)
     assert cp.area_param() == target and query(cp.page.url)["layers"] == "alerts,camera,shelter"
 # ---------------------------------------------------------------------------------------------- composite scores (issue 11)

@@ -123,6 +123,10 @@ def test_alert_panel_counts_grades_and_lists_most_severe_first(services):
     hrefs = [_by_class(i, "alert-link")[0].href for i in items]
     assert hrefs[0] == f"/?area={A3}&indicator=env_pm25&period=2026-10"
     assert _text(_by_class(children, "alert-more")) == ""
+    assert _by_class(children, "alert-now") == []  # the newest period: nothing to say
+    past = alert_panel_children(services, ViewState(area=CITY, period="2026-09", lang="en"))
+    assert _text(_by_class(past, "alert-now")) == "Open now (not the selected period)"
+    assert [_text(c) for c in _by_class(past, "alert-count")] == ["1I", "1II", "1III", "0IV"]  # the same alerts
 
 
 def test_alert_panel_of_a_township_in_english(services):
