@@ -19,7 +19,8 @@ from callbacks.services import Services
 from callbacks.state import ViewState, parse_search, to_search
 from datasources.access.roles import VIEW
 from layouts import ids
-from layouts.leader import alert_panel_body, alert_text, breach_text
+from layouts.alert_text import alert_summary
+from layouts.leader import alert_panel_body, breach_text
 from layouts.map_layers import LAYER_KEYS
 
 ALERT_ITEMS = 40  # newest first within grade; the browser shows as many as the panel holds
@@ -34,7 +35,7 @@ def alert_panel_children(services: Services, state: ViewState) -> list:
     counts = services.cached("open_alert_counts", area)
     alerts = services.cached("open_alerts", area, ALERT_ITEMS)
     indicators = {i["code"]: i for i in services.cached("indicators")}
-    items = [a | {"text": alert_text(a, state.lang, indicators)} for a in alerts]
+    items = [a | {"text": alert_summary(a, state.lang, indicators)} for a in alerts]
     href = {a["region_code"]: "/" + to_search(state.with_(area=a["region_code"])) for a in alerts}
     periods = services.cached("periods")
     past = bool(periods and state.period_date() and state.period_date() < periods[0])

@@ -32,6 +32,10 @@ def alert_message(message: str | None, region_name: str | None) -> str:
         # Only a whole name: "石光社区 在岗率…" loses it, "石光社区雨量站0001 …" (a station's name) keeps it.
         if not rest or rest[0] in " ·:：,，":
             text = rest.lstrip(" ·:：,，")
+    if region_name and text.endswith(region_name):  # a severe event's "安全隐患 · 银口社区"
+        head = text[: -len(region_name)]
+        if head and head[-1] in " ·:：,，":
+            text = head.rstrip(" ·:：,，") or text
     return round_numbers(text)
 
 
@@ -64,4 +68,26 @@ def alert_text(alert: dict, lang: str) -> str:
     if kind == "surge" and alert.get("rule_name_en") and value is not None:
         hours = f" in {alert['window_hours']} h" if alert.get("window_hours") else ""
         return f"{alert['rule_name_en']}: {format_value(value)} reports{hours}"
+    return alert_message(alert.get("message"), alert.get("region_name"))
+
+
+def rounded(value: float) -> str:
+    """A number as the alert panel shows it: whole from 100 up, else at most one decimal (88.62 -> 88.6)."""
+    # + 0.0 turns the -0.0 that rounding a small negative number gives into 0.0 ("0", not "-0")
+    return format_value(round(value) + 0.0 if abs(value) >= 100 else round(value, 1) + 0.0)
+
+
+def alert_summary(alert: dict, lang: str, indicators: dict[str, dict]) -> str:
+    """The short form of an alert for the leader's panel (which names the area once beside it): the
+    indicator and its rounded value for a threshold alert, the rule and its value for a reading or surge,
+    otherwise the message as :func:`alert_message` cleans it. ``indicators``: catalog rows by code."""
+    value = alert.get("value")
+    ind = indicators.get(alert.get("indicator_code") or "")
+    if alert.get("kind") == "indicator" and ind:
+        unit = pick(lang, ind["unit"], ind["unit_en"])
+        shown = f" {rounded(value)}{'' if unit in ('%', '') else ' '}{unit}" if value is not None else ""
+        return f"{pick(lang, ind['name_zh'], ind['name_en'])}{shown}"
+    if alert.get("kind") in ("reading", "surge") and (alert.get("rule_name_zh") or alert.get("rule_name_en")):
+        name = pick(lang, alert.get("rule_name_zh") or "", alert.get("rule_name_en") or "")
+        return f"{name} {rounded(value)}" if value is not None else name
     return alert_message(alert.get("message"), alert.get("region_name"))

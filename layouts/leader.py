@@ -3,17 +3,13 @@ the KPI cards' sub-area badges. Pure functions; the data comes from ``callbacks.
 
 from __future__ import annotations
 
-import re
-
 from dash import dcc, html
 
 from layouts import ids
 from layouts.i18n import pick, t
-from layouts.kpi import format_value
 from layouts.shell import label
 
 SEVERITIES = (1, 2, 3, 4)
-_NUMBER = re.compile(r"-?\d+\.\d{2,}")  # numbers with more decimals than an alert shows
 
 
 def alert_panel(lang: str = "zh") -> html.Aside:
@@ -27,7 +23,7 @@ def alert_panel(lang: str = "zh") -> html.Aside:
 def alert_panel_body(counts: dict[int, int], items: list[dict], lang: str, href: dict[str, str], now: bool = False) -> list:
     """Counts of the open alerts per grade I–IV, then the alerts (most severe grade first, newest first
     within a grade), each a link to its area (``href``: region code -> URL of that area's view).
-    ``items`` are rows of ``Repository.open_alerts`` with ``text`` (see :func:`alert_text`) added. ``now``:
+    ``items`` are rows of ``Repository.open_alerts`` with ``text`` (see :func:`layouts.alert_text.alert_summary`) added. ``now``:
     a past period is on screen, and the panel says that its alerts are the ones open now."""
     chips = html.Div(className="alert-counts", children=[
         html.Div(className=f"alert-count sev-{s}" + (" zero" if not counts.get(s) else ""), children=[
@@ -60,32 +56,6 @@ def alert_panel_body(counts: dict[int, int], items: list[dict], lang: str, href:
         html.Div(t("leader.alerts.more", lang, n=f"{more:,}") if more > 0 else "", className="alert-more",
                  **{"data-more": str(max(more, 0)), "data-template": t("leader.alerts.more", lang, n="{n}")}),
     ]
-
-
-def alert_text(alert: dict, lang: str, indicators: dict[str, dict]) -> str:
-    """What an alert says, without its area (the panel names it once) and with numbers rounded: the
-    indicator and its value for a threshold alert, the rule and its value for a reading or surge, the
-    event's title for a severe event."""
-    value = alert.get("value")
-    ind = indicators.get(alert.get("indicator_code") or "")
-    if alert.get("kind") == "indicator" and ind:
-        unit = pick(lang, ind["unit"], ind["unit_en"])
-        shown = f" {rounded(value)}{'' if unit in ('%', '') else ' '}{unit}" if value is not None else ""
-        return f"{pick(lang, ind['name_zh'], ind['name_en'])}{shown}"
-    if alert.get("kind") in ("reading", "surge") and (alert.get("rule_name_zh") or alert.get("rule_name_en")):
-        name = pick(lang, alert.get("rule_name_zh") or "", alert.get("rule_name_en") or "")
-        return f"{name} {rounded(value)}" if value is not None else name
-    text = str(alert.get("message") or "")
-    area = alert.get("region_name") or ""
-    if area and area in text:  # "桃泽村 …" or "安全隐患 · 银口社区": the panel names the area already
-        text = re.sub(rf"\s*[·：:]?\s*{re.escape(area)}\s*[·：:]?\s*", " ", text).strip() or text
-    return _NUMBER.sub(lambda m: rounded(float(m.group())), text)
-
-
-def rounded(value: float) -> str:
-    """A number as an alert shows it: whole from 100 up, else at most one decimal (88.62 -> 88.6)."""
-    # + 0.0 turns the -0.0 that rounding a small negative number gives into 0.0 ("0", not "-0")
-    return format_value(round(value) + 0.0 if abs(value) >= 100 else round(value, 1) + 0.0)
 
 
 def breach_text(breach: dict[str, int] | None, level: int, lang: str) -> tuple[str, str, str]:

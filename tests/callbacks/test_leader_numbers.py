@@ -16,7 +16,7 @@ from callbacks.navigation import _keep_page_params, next_search
 from callbacks.state import ViewState, parse_search, to_search
 from datasources.models import Alert
 from layouts import ids
-from layouts.leader import alert_text, rounded
+from layouts.alert_text import alert_summary, rounded
 from layouts.map_figure import T_FACILITY, T_HEAT, T_NAMES, T_OPEN
 from tests.conftest import sqlite_copy
 from tests.numbers_fixture import A1, A2, A3, B1, B2, CITY, TA, TB
@@ -176,12 +176,12 @@ def test_alert_numbers_are_rounded(value, text):
 
 def test_alert_texts_name_the_area_once():
     event = {"kind": "event", "message": "安全隐患 · 银口社区", "region_name": "银口社区"}
-    assert alert_text(event, "zh", {}) == "安全隐患"
+    assert alert_summary(event, "zh", {}) == "安全隐患"
     reading = {"kind": "reading", "rule_name_zh": "河道水位", "rule_name_en": "River level", "value": 3.14159,
                "message": "甲站 河道水位 3.14159 高于 3", "region_name": "甲镇"}
-    assert alert_text(reading, "en", {}) == "River level 3.1"
+    assert alert_summary(reading, "en", {}) == "River level 3.1"
     surge = {"kind": "surge", "message": "甲镇 噪声投诉：24小时 12.3456 起", "region_name": "甲镇"}
-    assert alert_text(surge, "zh", {}) == "噪声投诉：24小时 12.3 起"
+    assert alert_summary(surge, "zh", {}) == "噪声投诉：24小时 12.35 起"  # as the ticker rounds a message
 
 
 # ---------------------------------------------------------------------------------------------- layers in the URL
