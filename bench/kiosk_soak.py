@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             t = time.monotonic() - start
             samples.append({"t": t, "used": usage["usedSize"], "total": usage["totalSize"], "nodes": int(metrics.get("Nodes", 0)),
                             "listeners": int(metrics.get("JSEventListeners", 0)), "steps": steps,
-                            "page": page.evaluate("() => location.pathname"),
+                            # what is drawn (the URL changes a moment before the body does)
+                            "page": page.evaluate("() => document.getElementById('map') ? '/' : location.pathname"),
                             "undo": page.evaluate("() => Math.max(0, ...(window.dash_stores || []).map(s => s.getState().history.past.length))")})
             s = samples[-1]
             print(f"{t / 60:6.1f} {s['used'] / 1e6:10.2f}MB {s['total'] / 1e6:10.2f}MB {s['nodes']:7d} {s['listeners']:9d} {steps:6d} {s['undo']:5d}"
