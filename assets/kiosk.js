@@ -6,7 +6,7 @@
    - health: ask /healthz; when it fails the wall says it is reconnecting, and when the server answers
      again the page reloads itself (same URL; the session cookie outlives a server restart).
    - the cursor hides after 3 s without a move.
-   Nothing here accumulates: no arrays that grow, one listener, one timer. */
+   Nothing here accumulates: no arrays that grow (Dash's own undo history is trimmed), one listener, one timer. */
 (function () {
   // A page still drawing (a plotly graph pending, a callback in flight) is not left before it is done, for
   // at most this long: Dash's graph fails on a plot queued before it was taken down.
@@ -18,10 +18,22 @@
       return !gd._fullLayout || !!(sub && sub.map && !sub.map.loaded());
     });
 
+  // Dash's renderer keeps an undo history of every input change that did not come from the server: each
+  // tick of each dcc.Interval (the clock's, the polls', this rotation's) adds an entry, 2-3 a second, for
+  // ever (about 9,000 an hour). A wall has nobody to press undo: keep only the last few.
+  const HISTORY_KEPT = 20;
+  const trimUndoHistory = () => (window.dash_stores || []).forEach(function (store) {
+    const history = store.getState && store.getState().history;
+    if (history && Array.isArray(history.past) && history.past.length > HISTORY_KEPT) {
+      history.past.splice(0, history.past.length - HISTORY_KEPT);
+    }
+  });
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     kiosk: {
       rotate: function (_n, feed, state, pathname, search, statusShown, alertHidden, link) {
         const none = window.dash_clientside.no_update;
+        trimUndoHistory();
         // No feed yet, or the server is not answering: keep what is shown (its last data) and the place.
         if (!feed || !Array.isArray(feed.steps) || (link && (link.lost || link.fails))) { return [none, none, none, none, none]; }
         const steps = feed.steps;

@@ -4,7 +4,8 @@ An accelerated hour: the shipped playlist (cockpit, the five theme pages, the to
 most) with every dwell cut to --dwell seconds (1 s by default: each step then lasts as long as the page
 takes to draw), on the mini demo, in headless Debian chromium, for --minutes. Every --sample seconds the
 JS heap is measured after a forced garbage collection (CDP ``HeapProfiler.collectGarbage``, then
-``Runtime.getHeapUsage`` and ``Performance.getMetrics``: heap, DOM nodes, event listeners).
+``Runtime.getHeapUsage`` and ``Performance.getMetrics``: heap, DOM nodes, event listeners), with the length
+of Dash's undo history (``undo``: it grows with every interval tick unless the wall trims it).
 
     python bench/kiosk_soak.py                      # 12 minutes, 1 s dwell, a sample every 30 s
     python bench/kiosk_soak.py --minutes 20 --dwell 2
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         cdp.send("Performance.enable")
         start = time.monotonic()
         samples: list[dict] = []
-        print(f"{'min':>6} {'heap used':>12} {'heap total':>12} {'nodes':>7} {'listeners':>9} {'steps':>6}  page", flush=True)
+        print(f"{'min':>6} {'heap used':>12} {'heap total':>12} {'nodes':>7} {'listeners':>9} {'steps':>6} {'undo':>5}  page", flush=True)
         while True:
             cdp.send("HeapProfiler.collectGarbage")
             usage = cdp.send("Runtime.getHeapUsage")
@@ -123,9 +124,11 @@ def main(argv: list[str] | None = None) -> int:
             t = time.monotonic() - start
             samples.append({"t": t, "used": usage["usedSize"], "total": usage["totalSize"], "nodes": int(metrics.get("Nodes", 0)),
                             "listeners": int(metrics.get("JSEventListeners", 0)), "steps": steps,
-                            "page": page.evaluate("() => location.pathname")})
+                            # what is drawn (the URL changes a moment before the body does)
+                            "page": page.evaluate("() => document.getElementById('map') ? '/' : location.pathname"),
+                            "undo": page.evaluate("() => Math.max(0, ...(window.dash_stores || []).map(s => s.getState().history.past.length))")})
             s = samples[-1]
-            print(f"{t / 60:6.1f} {s['used'] / 1e6:10.2f}MB {s['total'] / 1e6:10.2f}MB {s['nodes']:7d} {s['listeners']:9d} {steps:6d}"
+            print(f"{t / 60:6.1f} {s['used'] / 1e6:10.2f}MB {s['total'] / 1e6:10.2f}MB {s['nodes']:7d} {s['listeners']:9d} {steps:6d} {s['undo']:5d}"
                   f"  {s['page']}", flush=True)
             if t >= args.minutes * 60:
                 break

@@ -155,6 +155,8 @@ def test_the_wall_rotates_without_controls_and_comes_back_by_itself_after_a_rest
         wall.wait_for_path("p === '/' && q.includes('area=') && q.includes('kiosk=1')")
         assert page.evaluate("() => window.__sameDocument === true"), "a step reloaded the page"
         assert page.locator("#kiosk-wall").count() == 1
+        # Dash's undo history (an entry per interval tick, 2-3 a second) stays short on the wall.
+        assert page.evaluate("() => Math.max(...window.dash_stores.map(s => s.getState().history.past.length))") <= 30
 
         wall.outage = True
         wall_server.stop()
