@@ -99,14 +99,26 @@ def attention_areas(services: Services, area: str, n: int) -> list[str]:
     return [r["code"] for r in services.cached("attention_ranking", area, n)]
 
 
+def worst_scoring_areas(services: Services, area: str, n: int) -> list[str]:
+    """The ``n`` areas one level below ``area`` with the lowest overall composite score at the newest
+    period (docs/SCORES.md); areas without a score are left out."""
+    periods = services.cached("periods")
+    if not periods or not services.cached("region", area)["n_children"]:
+        return []
+    rows = [r for r in services.cached("child_scores", area, periods[0]) if r["scores"].get("overall") is not None]
+    rows.sort(key=lambda r: (r["scores"]["overall"], r["code"]))
+    return [r["code"] for r in rows[:n]]
+
+
 def playlist_steps(services: Services, entries: tuple[PlaylistEntry, ...], lang: str) -> list[dict]:
     """The playlist as the caller's wall plays it: ``{path, search, dwell}`` (dwell in ms) per step. Areas
-    outside the caller's scope are left out; an ``@attention`` entry gives one step per area it ranks."""
+    outside the caller's scope are left out; an ``@attention`` or ``@worst`` entry gives one step per area it ranks."""
     root = services.repo.root_code()
     steps = []
     for e in entries:
         if e.attention:
-            areas = attention_areas(services, root, e.attention)
+            rank = worst_scoring_areas if e.ranking == "worst" else attention_areas
+            areas = rank(services, root, e.attention)
         elif e.area:
             areas = [e.area] if _in_scope(services, e.area) else []
         else:

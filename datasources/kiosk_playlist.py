@@ -8,10 +8,12 @@ Columns (UTF-8, comma separated, this header in this order)::
 - ``order``: an integer, unique; the wall shows the entries in ascending order, then starts again.
 - ``path``: the page: ``/`` (cockpit), ``/console``, ``/theme/<theme id>`` or ``/topic/<topic id>`` (ids from
   ``pages.csv``).
-- ``area``: a region code, empty for the wall's top area, or ``@attention:N`` -- the N areas one level
-  below the top that need attention most now (``callbacks.kiosk.attention_areas``), one step each.
+- ``area``: a region code, empty for the wall's top area, ``@attention:N`` -- the N areas one level
+  below the top that need attention most now (``callbacks.kiosk.attention_areas``: open alerts weighted by
+  grade) -- or ``@worst:N`` -- the N areas one level below the top with the lowest overall score
+  (``callbacks.kiosk.worst_scoring_areas``, docs/SCORES.md); one step each.
 - ``indicator``: an indicator code from ``indicators.csv`` (the map colours by it), or empty.
-- ``dwell_s``: seconds on the entry (on each area of an ``@attention`` entry), 1 .. 86400.
+- ``dwell_s``: seconds on the entry (on each area of an ``@attention`` / ``@worst`` entry), 1 .. 86400.
 
 Every problem raises :class:`~datasources.catalog_loader.CatalogError` naming the file, the line (header =
 line 1) and the field. Region codes are checked against the caller's scope when the playlist is played.
@@ -31,7 +33,7 @@ PLAYLIST_FILE = "kiosk_playlist.csv"
 COLUMNS = ("order", "path", "area", "indicator", "dwell_s")
 MAX_DWELL_S = 86_400
 MAX_ATTENTION = 50
-_ATTENTION = re.compile(r"@attention:(\d+)")
+_DYNAMIC = re.compile(r"@(attention|worst):(\d+)")
 _CODE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _PAGE_PATH = re.compile(r"/(theme|topic)/([a-z][a-z0-9_]*)")
 _PLAIN_PATHS = frozenset({"/", "/console"})
@@ -39,7 +41,8 @@ _PLAIN_PATHS = frozenset({"/", "/console"})
 
 @dataclass(frozen=True)
 class PlaylistEntry:
-    """One line of the playlist. ``attention`` > 0: the entry stands for that many areas (ranked live)."""
+    """One line of the playlist. ``attention`` > 0: the entry stands for that many areas, ranked live by
+    ``ranking`` (``attention``: open alerts by grade; ``worst``: the lowest overall score)."""
 
     order: int
     path: str
@@ -48,6 +51,7 @@ class PlaylistEntry:
     dwell_s: int
     attention: int = 0
     line: int = 0  # where it is written (errors found later, such as an unknown region, name it)
+    ranking: str = "attention"
 
 
 @dataclass(frozen=True)
@@ -112,14 +116,14 @@ def _entry(name: str, line: int, row: dict[str, str], refs: PlaylistRefs | None)
         known = refs.themes if kind == "theme" else refs.topics
         if page_id not in known:
             raise error("path", f"no {kind} page {page_id!r} in the catalog (known: {', '.join(sorted(known)) or 'none'})")
-    area, attention = row["area"], 0
+    area, attention, ranking = row["area"], 0, "attention"
     if area.startswith("@"):
-        match = _ATTENTION.fullmatch(area)
+        match = _DYNAMIC.fullmatch(area)
         if not match:
-            raise error("area", f"{area!r}: the dynamic entry is written @attention:N")
-        attention = int(match.group(1))
+            raise error("area", f"{area!r}: a dynamic entry is written @attention:N or @worst:N")
+        ranking, attention = match.group(1), int(match.group(2))
         if not 1 <= attention <= MAX_ATTENTION:
-            raise error("area", f"@attention:{attention}: N must be 1 .. {MAX_ATTENTION}")
+            raise error("area", f"@{ranking}:{attention}: N must be 1 .. {MAX_ATTENTION}")
     elif area and not _CODE.fullmatch(area):
         raise error("area", f"{area!r} is not a region code")
     indicator = row["indicator"]
@@ -130,4 +134,4 @@ def _entry(name: str, line: int, row: dict[str, str], refs: PlaylistRefs | None)
     dwell = int(row["dwell_s"])
     if not 1 <= dwell <= MAX_DWELL_S:
         raise error("dwell_s", f"{dwell} is outside 1 .. {MAX_DWELL_S}")
-    return PlaylistEntry(int(row["order"]), path, "" if attention else area, indicator, dwell, attention, line)
+    return PlaylistEntry(int(row["order"]), path, "" if attention else area, indicator, dwell, attention, line, ranking)

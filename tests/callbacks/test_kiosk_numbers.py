@@ -91,6 +91,19 @@ def test_the_leaders_wall_plays_the_city_then_the_townships_that_need_attention(
     ]
 
 
+def test_a_worst_entry_plays_the_townships_with_the_lowest_overall_score_first(app, services):
+    # Overall scores in October 2026 (hand-computed in tests/unit/test_scores.py): Town A 74.375, Town B 24.6875.
+    worst = (PlaylistEntry(1, "/", "", "", 10, attention=1, ranking="worst"),
+             PlaylistEntry(2, "/", "", "", 5, attention=5, ranking="worst"))
+    ctx = _as(app, LEADER)
+    try:
+        steps = kiosk.playlist_steps(services, worst, "zh")
+    finally:
+        ctx.pop()
+    assert [(s["search"], s["dwell"]) for s in steps] == [
+        (f"?area={TB}&kiosk=1", 10_000), (f"?area={TB}&kiosk=1", 5_000), (f"?area={TA}&kiosk=1", 5_000)]
+
+
 def test_a_township_wall_stays_in_its_township(app, services):
     ctx = _as(app, TOWNSHIP_B)
     try:

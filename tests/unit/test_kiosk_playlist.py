@@ -25,15 +25,17 @@ def test_the_shipped_playlist_names_only_pages_and_indicators_of_the_shipped_cat
     entries = load_playlist(refs=refs)
     assert [e.path for e in entries][:6] == ["/", "/theme/economy", "/theme/governance", "/theme/emergency",
                                              "/theme/public_service", "/theme/environment"]
-    assert entries[-1].attention == 3 and entries[-1].area == ""
+    assert [(e.ranking, e.attention, e.area) for e in entries[-2:]] == [("attention", 3, ""), ("worst", 3, "")]
 
 
 def test_a_good_file_is_read_in_order_with_its_dynamic_entry(tmp_path):
-    path = _write(tmp_path, "20,/theme/economy,,env_aqi,15\n\n10,/,510182001,,30\n30,/topic/flood,@attention:4,,5\n")
+    path = _write(tmp_path, "20,/theme/economy,,env_aqi,15\n\n10,/,510182001,,30\n30,/topic/flood,@attention:4,,5\n"
+                            "40,/,@worst:2,,7\n")
     assert load_playlist(path, REFS) == (
         PlaylistEntry(10, "/", "510182001", "", 30, 0, 4),  # line 3 is blank
         PlaylistEntry(20, "/theme/economy", "", "env_aqi", 15, 0, 2),
         PlaylistEntry(30, "/topic/flood", "", "", 5, 4, 5),
+        PlaylistEntry(40, "/", "", "", 7, 2, 6, "worst"),
     )
 
 
@@ -44,7 +46,8 @@ def test_a_good_file_is_read_in_order_with_its_dynamic_entry(tmp_path):
     ("1,/theme/Economy,,,10\n", 2, "path", "is not a wall page"),
     ("1,/theme/nowhere,,,10\n", 2, "path", "no theme page 'nowhere' in the catalog"),
     ("1,/topic/economy,,,10\n", 2, "path", "no topic page 'economy'"),
-    ("1,/,@worst:3,,10\n", 2, "area", "the dynamic entry is written @attention:N"),
+    ("1,/,@best:3,,10\n", 2, "area", "a dynamic entry is written @attention:N or @worst:N"),
+    ("1,/,@worst:0,,10\n", 2, "area", "@worst:0: N must be 1 .. 50"),
     ("1,/,@attention:0,,10\n", 2, "area", "N must be 1 .. 50"),
     ("1,/,@attention:51,,10\n", 2, "area", "N must be 1 .. 50"),
     ("1,/,彭州 市,,10\n", 2, "area", "is not a region code"),
