@@ -18,16 +18,8 @@
       return !gd._fullLayout || !!(sub && sub.map && !sub.map.loaded());
     });
 
-  // Dash's renderer keeps an undo history of every input change that did not come from the server: each
-  // tick of each dcc.Interval (the clock's, the polls', this rotation's) adds an entry, 2-3 a second, for
-  // ever (about 9,000 an hour). A wall has nobody to press undo: keep only the last few.
-  const HISTORY_KEPT = 20;
-  const trimUndoHistory = () => (window.dash_stores || []).forEach(function (store) {
-    const history = store.getState && store.getState().history;
-    if (history && Array.isArray(history.past) && history.past.length > HISTORY_KEPT) {
-      history.past.splice(0, history.past.length - HISTORY_KEPT);
-    }
-  });
+  // Dash's undo history grows with every timer tick: assets/undo_history.js trims it.
+  const trimUndoHistory = () => window.iocTrimUndoHistory && window.iocTrimUndoHistory();
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     kiosk: {
