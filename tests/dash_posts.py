@@ -11,8 +11,16 @@ import dash
 POST_HEADERS = {"Content-Type": "application/json"}
 
 
+def _outputs(key: str) -> list[str]:
+    """The outputs a callback key names ('..a.b...c.d..' for several; '@<hash>' of a duplicate output dropped)."""
+    return [o.split("@")[0] for o in key.strip(".").split("...")] if key.startswith("..") else [key.split("@")[0]]
+
+
 def _key(app: dash.Dash, fragment: str) -> str:
     keys = [k for k in app.callback_map if fragment in k and "callback" in app.callback_map[k]]
+    whole = [k for k in keys if fragment in _outputs(k)]
+    if len(whole) == 1:  # 'map.figure' is the cockpit map's output, not also a part of 'page-map.figure'
+        keys = whole
     if fragment in keys:  # an exact key wins over a duplicate output of another callback ('…@<hash>')
         keys = [fragment]
     assert len(keys) == 1, f"{fragment!r} matches {keys}"
