@@ -51,8 +51,9 @@ def expected_ticks(repo, area: str) -> list[str]:
     """What identifies each ticker entry of ``area`` (callbacks.ticker: the most severe open alerts, then the
     newest events): time and text."""
     from callbacks.ticker import ALERTS_SHOWN
+    from layouts.alert_text import alert_area, alert_text
 
-    alerts = [f"{a['started_at']:%m-%d %H:%M} {a['region_name']} · {a['message']}"
+    alerts = [f"{a['started_at']:%m-%d %H:%M} {alert_area(a, 'zh')} · {alert_text(a, 'zh')}"
               for a in repo.open_alerts(area, ALERTS_SHOWN, scope=area)]
     events = [f"{e['reported_at']:%m-%d %H:%M} {e['title']}" for e in repo.recent_events(area, 12, scope=area)]
     return alerts + events
