@@ -154,7 +154,7 @@ def test_a_mode_switch_on_one_screen_reaches_another(screen, live):
     wall.wait_for_function("() => document.querySelector('#ioc-header').className.includes('mode-flood')")
     for page in (wall, desk):  # the screen that switched turns its layers on too
         page.wait_for_function(
-            "() => [...document.querySelectorAll('.layer-list input:checked')].map(e => e.value).includes('water_station')")
+            "() => [...document.querySelectorAll('.layer-list input:checked')].map(e => e.value).includes('rain_gauge')")
     with engine.connect() as conn:
         row = conn.execute(text("SELECT username, ts, target, detail FROM audit_log WHERE action = 'mode_switch' "
                                 "ORDER BY id DESC")).first()
