@@ -27,6 +27,9 @@ from config import Config
 from datasources.access.roles import Principal
 from layouts.kpi import sparkline_src
 from layouts.map_figure import T_CONTEXT, T_FACILITY, T_HEAT, T_OPEN, T_VALUES, colorscale
+from tests.components import by_class as _by_class
+from tests.components import patch_ops as _ops
+from tests.components import texts as _texts
 from tests.numbers_fixture import A1, A2, A3, CITY, GEOMETRY_VERSION, TA, TB
 
 OCT, NOV = date(2026, 10, 1), date(2026, 11, 1)
@@ -39,35 +42,6 @@ def services(request):
     url = request.getfixturevalue("numbers_sqlite" if request.param == "sqlite" else "numbers_pg")
     app = create_app({"database_url": url, "cache_type": "NullCache"})
     return app.server.config["IOC_SERVICES"]
-
-
-def _ops(patch) -> dict:
-    """Patch operations by location, e.g. ('data', 1, 'locations') -> value."""
-    return {tuple(op["location"]): op["params"].get("value") for op in patch.to_plotly_json()["operations"]}
-
-
-def _texts(component) -> list[str]:
-    """Every string child in a component tree, depth first."""
-    if isinstance(component, str):
-        return [component]
-    if isinstance(component, list | tuple):
-        return [t for c in component for t in _texts(c)]
-    children = getattr(component, "children", None)
-    return _texts(children) if children is not None else []
-
-
-def _by_class(component, cls: str) -> list:
-    found = []
-    if isinstance(component, list | tuple):
-        for c in component:
-            found += _by_class(c, cls)
-        return found
-    if cls in (getattr(component, "className", None) or "").split():
-        found.append(component)
-    children = getattr(component, "children", None)
-    if children is not None and not isinstance(children, str):
-        found += _by_class(children, cls)
-    return found
 
 
 # ---------------------------------------------------------------------------------------------- state

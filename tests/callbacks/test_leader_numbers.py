@@ -18,6 +18,8 @@ from datasources.models import Alert
 from layouts import ids
 from layouts.alert_text import alert_summary, rounded
 from layouts.map_figure import T_FACILITY, T_HEAT, T_NAMES, T_OPEN
+from tests.components import by_class as _by_class
+from tests.components import patch_ops as _ops
 from tests.conftest import sqlite_copy
 from tests.numbers_fixture import A1, A2, A3, B1, B2, CITY, TA, TB
 
@@ -29,24 +31,6 @@ def services(request):
     url = request.getfixturevalue("numbers_sqlite" if request.param == "sqlite" else "numbers_pg")
     app = create_app({"database_url": url, "cache_type": "NullCache"})
     return app.server.config["IOC_SERVICES"]
-
-
-def _ops(patch) -> dict:
-    return {tuple(op["location"]): op["params"].get("value") for op in patch.to_plotly_json()["operations"]}
-
-
-def _by_class(component, cls: str) -> list:
-    found = []
-    if isinstance(component, list | tuple):
-        for c in component:
-            found += _by_class(c, cls)
-        return found
-    if cls in (getattr(component, "className", None) or "").split():
-        found.append(component)
-    children = getattr(component, "children", None)
-    if children is not None and not isinstance(children, str):
-        found += _by_class(children, cls)
-    return found
 
 
 def _text(component) -> str:

@@ -16,6 +16,8 @@ from callbacks.state import ViewState
 from layouts import ids
 from layouts.map_figure import COLORBAR_LEN, T_VALUES, colorscale
 from layouts.scores import score_colorscale
+from tests.components import by_class as _find
+from tests.components import texts as _texts
 from tests.numbers_fixture import A1, A2, A3, CITY, TA, TB
 
 
@@ -30,27 +32,6 @@ def _values(view: dict) -> dict:
     """The values trace's patch operations by property path, e.g. ('z',) or ('colorbar', 'title', 'text')."""
     ops = view["figure"].to_plotly_json()["operations"]
     return {tuple(op["location"][2:]): op["params"]["value"] for op in ops if op["location"][:2] == ["data", T_VALUES]}
-
-
-def _texts(component) -> list[str]:
-    if isinstance(component, str):
-        return [component]
-    if isinstance(component, list | tuple):
-        return [t for c in component for t in _texts(c)]
-    children = getattr(component, "children", None)
-    return _texts(children) if children is not None else []
-
-
-def _find(component, cls: str) -> list:
-    found = []
-    if isinstance(component, list | tuple):
-        return [f for c in component for f in _find(c, cls)]
-    if cls in (getattr(component, "className", None) or "").split():
-        found.append(component)
-    children = getattr(component, "children", None)
-    if children is not None and not isinstance(children, str):
-        found += _find(children, cls)
-    return found
 
 
 def test_the_cockpit_opens_on_the_overall_score_and_paints_the_townships(services):

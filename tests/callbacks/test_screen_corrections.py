@@ -18,6 +18,7 @@ from datasources.repository import Kpi
 from datasources.rules import is_category
 from layouts.alert_text import alert_area, alert_message, alert_text, round_numbers
 from layouts.console import alert_rows
+from tests.components import texts as _texts
 from tests.numbers_fixture import A1, CITY, TB
 
 OCT = date(2026, 10, 1)
@@ -28,15 +29,6 @@ def services(request):
     url = request.getfixturevalue("numbers_sqlite" if request.param == "sqlite" else "numbers_pg")
     app = create_app({"database_url": url, "cache_type": "NullCache"})
     return app.server.config["IOC_SERVICES"]
-
-
-def _texts(component) -> list[str]:
-    if isinstance(component, str):
-        return [component]
-    if isinstance(component, list | tuple):
-        return [t for c in component for t in _texts(c)]
-    children = getattr(component, "children", None)
-    return _texts(children) if children is not None else []
 
 
 # ---------------------------------------------------------------------------------------------- not applicable
