@@ -143,7 +143,7 @@ def test_the_wall_rotates_without_controls_and_comes_back_by_itself_after_a_rest
     try:
         wall.open("/?kiosk=1")
         page.wait_for_function(f"() => ({STATUS})().startsWith('轮播 1 /')")
-        for selector in ("#page-nav", "#lang-toggle", ".mode-select", ".layer-box", ".map-controls", ".logout-form"):
+        for selector in ("#page-nav", "#page-menu", "#lang-toggle", ".mode-select", ".layer-box", ".map-controls", ".logout-form"):
             assert not page.locator(selector).first.is_visible(), f"{selector} shows on the wall"
         _wait_for_area_drawn(page)
         SHOTS.mkdir(parents=True, exist_ok=True)
