@@ -6,6 +6,8 @@ indicator and period, the language button switches language. Back/forward and bo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import dash
 from dash import ALL, Input, Output, State, no_update
 
@@ -112,6 +114,17 @@ def period_options(services: Services) -> list[dict]:
     return [{"label": p.strftime("%Y-%m"), "value": p.strftime("%Y-%m")} for p in services.cached("periods")]
 
 
+def area_locator(services: Services) -> Callable[[str, float, float], str | None]:
+    """The map-click rule every map's drill shares: the child of ``area`` (the top area when empty) under
+    lon/lat, within the caller's scope; None outside it."""
+    def locate(area: str, lon: float, lat: float) -> str | None:
+        try:
+            return services.repo.child_at(area or services.repo.root_code(), lon, lat)
+        except ScopeError:
+            return None
+    return locate
+
+
 def register(app: dash.Dash, services: Services) -> None:
     """Wire URL writes and the language-dependent labels. One click posts once here (the URL write); what
     only follows the URL's text (page links, the export link, the language) is computed in the browser."""
@@ -139,11 +152,7 @@ def register(app: dash.Dash, services: Services) -> None:
                 return no_update
         return next_search(trigger, value, search, locate)
 
-    def locate(area: str, lon: float, lat: float) -> str | None:
-        try:
-            return services.repo.child_at(area or services.repo.root_code(), lon, lat)
-        except ScopeError:
-            return None
+    locate = area_locator(services)
 
     access.callback(
         app, DRILL,

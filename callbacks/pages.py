@@ -17,13 +17,12 @@ from dash import ALL, Input, Output, State, no_update
 
 from callbacks import access, inputs
 from callbacks.cockpit import breadcrumb, map_patch, resolve_state
-from callbacks.navigation import next_search
+from callbacks.navigation import area_locator, next_search
 from callbacks.panel_kinds import KINDS, PageView, panel_indicator
 from callbacks.router import PageSpec, UnknownPage
 from callbacks.services import Services
 from callbacks.state import parse_search, to_search
 from datasources.access.roles import DRILL, VIEW
-from datasources.repository import ScopeError
 from layouts import ids
 from layouts import panel_kinds as skeletons
 from layouts.i18n import pick, t
@@ -235,11 +234,7 @@ def register(app: dash.Dash, services: Services) -> None:
         prevent_initial_call=True,
     )(picked)
 
-    def locate(area: str, lon: float, lat: float) -> str | None:
-        try:
-            return services.repo.child_at(area or services.repo.root_code(), lon, lat)
-        except ScopeError:
-            return None
+    locate = area_locator(services)
 
     def drill(click, search):  # noqa: ANN001, ANN202
         return next_search(ids.MAP, click, search, locate)  # the cockpit's drill rule, on this page's map
