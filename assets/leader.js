@@ -57,16 +57,16 @@
       const box = [p.x - it.w / 2 - pad, p.y - it.h / 2 - pad, p.x + it.w / 2 + pad, p.y + it.h / 2 + pad];
       const inside = box[0] >= 0 && box[1] >= 0 && box[2] <= W && box[3] <= H;
       const free = inside && placed.every(function (b) { return box[2] <= b[0] || box[0] >= b[2] || box[3] <= b[1] || box[1] >= b[3]; });
+      // Written only when they change (a style write is a repaint of the names).
+      const left = p.x + 'px', top = p.y + 'px', display = free ? '' : 'none';
       if (free) {
         placed.push(box);
-        it.el.style.left = p.x + 'px';
-        it.el.style.top = p.y + 'px';
-        it.el.style.display = '';
-      } else {
-        it.el.style.display = 'none';
+        if (it.el.style.left !== left) { it.el.style.left = left; }
+        if (it.el.style.top !== top) { it.el.style.top = top; }
       }
+      if (it.el.style.display !== display) { it.el.style.display = display; }
     });
-    layer.dataset.shown = String(placed.length);
+    if (layer.dataset.shown !== String(placed.length)) { layer.dataset.shown = String(placed.length); }
   }
 
   function attach(gd) {
@@ -94,6 +94,11 @@
   // Fit the alert list to its panel: every item that does not fit whole is hidden and counted.
   function fitAlerts(list) {
     const items = Array.prototype.slice.call(list.querySelectorAll(':scope > .alert-item'));
+    // The same items in a list of the same height fit as they did: no style writes (each is a repaint).
+    const key = items.length + ':' + list.clientHeight + ':' + list.clientWidth;
+    if (list.__fitKey === key && list.__fitFirst === items[0]) { return; }
+    list.__fitKey = key;
+    list.__fitFirst = items[0];
     items.forEach(function (el) { el.style.display = ''; });
     const bottom = list.getBoundingClientRect().bottom + 0.5;
     let hidden = 0;
@@ -103,7 +108,10 @@
     const more = list.parentElement && list.parentElement.querySelector('.alert-more');
     if (more) {
       const n = hidden + (parseInt(more.dataset.more || '0', 10) || 0);
-      more.textContent = n > 0 ? (more.dataset.template || '{n}').replace('{n}', n.toLocaleString('en-US')) : '';
+      const text = n > 0 ? (more.dataset.template || '{n}').replace('{n}', n.toLocaleString('en-US')) : '';
+      // Written only when it changes: a write is a mutation, which would call this again on the next frame
+      // (a layout and paint loop at the display's frame rate, the wall's whole CPU on software rendering).
+      if (more.textContent !== text) { more.textContent = text; }
     }
   }
 
@@ -115,9 +123,19 @@
     document.querySelectorAll('.js-plotly-plot').forEach(attach);
   }
 
+  // Changes in the header (the clock ticks every second) and the ticker never hold a map or the alert
+  // panel: they do not call for a fit, whose style writes would repaint the panel every second.
+  const QUIET = '.ioc-header, .ticker-strip';
+  function relevant(records) {
+    return records.some(function (r) {
+      const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+      return !(el && el.closest(QUIET));
+    });
+  }
+
   let fitQueued = false;
-  const observer = new MutationObserver(function () {
-    if (fitQueued) { return; }
+  const observer = new MutationObserver(function (records) {
+    if (fitQueued || !relevant(records)) { return; }
     fitQueued = true;
     requestAnimationFrame(function () { fitQueued = false; fitAll(); scan(); });
   });

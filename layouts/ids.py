@@ -36,8 +36,12 @@ NAV_PICK = "nav-pick"  # a selector's value picked by the user (not the one the 
 
 
 def kpi(part: str, code: str) -> dict:
-    """Pattern-matching id of one part of a KPI card: card, value, change, yoy, spark, fresh."""
-    return {"type": f"kpi-{part}", "code": code}
+    """Pattern-matching id of one part of a KPI card: card, value, change, yoy, spark, fresh.
+
+    The part is also a key of its own: Dash's renderer keeps the paths of pattern-matching ids in one list
+    per set of keys and finds an id by a linear deep-equality search, so 28 cards x 10 parts under one key
+    set made every lookup (several hundred per drill) scan up to 280 entries; now each part's list has 28."""
+    return {"type": f"kpi-{part}", "code": code, part: 0}
 
 
 def nav(page: str) -> str:

@@ -10,6 +10,7 @@ import json
 from sqlalchemy import text
 
 from datasources.access.accounts import Accounts
+from layouts import ids
 from layouts.i18n import t
 from layouts.kpi import format_value
 from tests import dash_posts as dp
@@ -57,7 +58,7 @@ def test_another_townships_area_in_the_url_shows_unknown_area_and_only_own_data(
         value = conn.execute(text(
             "SELECT value FROM indicator_values WHERE indicator_code = :i AND region_code = :r "
             "ORDER BY period DESC LIMIT 1"), {"i": code, "r": city.own}).scalar()
-    shown = props[dp.pid(code=code, type="kpi-value")]["children"]
+    shown = props[dp.pid(**ids.kpi("value", code))]["children"]
     assert shown == format_value(value)
 
 

@@ -91,3 +91,29 @@ def test_a_period_the_user_picks_still_navigates(cockpit, ioc_repo, ioc_period):
     cp.page.evaluate("([id, v]) => window.dash_clientside.set_props(id, {value: v})", [ids.PERIOD_SELECT, older])
     cp.page.wait_for_function("(p) => new URLSearchParams(location.search).get('period') === p", arg=older)
     assert parse_qs(urlparse(cp.page.url).query)["period"] == [older]
+
+
+def test_an_idle_cockpit_changes_nothing_on_the_page_but_the_clock(cockpit, ioc_repo):
+    """Between clicks and polls the page must not work: on a wall PC without a GPU every change is a frame
+    drawn in software. (The alert panel's fit once rewrote its "n more" text on every animation frame,
+    which observed itself: a layout-and-paint loop at the display's frame rate.)"""
+    cp = cockpit(1920, 1080)
+    root = ioc_repo.root_code()
+    cp.open("/")
+    cp.wait_for_view(root)
+    cp.wait_for_map_fitted(root)
+    _settle(cp)
+    cp.page.wait_for_selector(".map-body .alert-panel .alert-more", state="attached")
+    cp.page.evaluate("""() => {
+        window.__mutations = [];
+        new MutationObserver((records) => {
+            for (const r of records) {
+                const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+                // Dash's own marker of a callback in flight (the data-version poll) comes and goes in the root.
+                if (!el || !(el.closest('#CLOCK') || el.id === 'react-entry-point')) window.__mutations.push([r.type, r.attributeName, el ? (el.id || el.className || el.tagName) : '?', el && el.parentElement ? (el.parentElement.id || el.parentElement.className) : '', Math.round(performance.now())].join(' '));
+            }
+        }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+    }""".replace("CLOCK", ids.CLOCK))
+    cp.page.wait_for_timeout(4000)  # an observation window (nothing to wait for: nothing may happen)
+    seen = cp.page.evaluate("() => window.__mutations")
+    assert seen == [], [cp.page.evaluate("() => performance.now()")] + seen[:3] + seen[-8:]

@@ -225,7 +225,7 @@ def _tree(component) -> dict:
 
 
 def _id(part: str) -> dict:
-    return {"type": f"kpi-{part}", "code": "env_pm25"}
+    return {"type": f"kpi-{part}", "code": "env_pm25", part: 0}  # the part is a key of its own (layouts.ids.kpi)
 
 
 def test_kpi_card_skeleton_names_the_indicator_in_the_chosen_language():
