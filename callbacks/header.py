@@ -1,4 +1,4 @@
-"""Header: clock (client side, no server round trip), mode, data-as-of, open alerts, data version."""
+"""Header: mode, data-as-of, open alerts, data version. The clock is assets/clock.js (no Dash callback)."""
 
 from __future__ import annotations
 
@@ -42,20 +42,7 @@ def header_facts(services: Services, search: str | None) -> dict:
 
 
 def register(app: dash.Dash, services: Services) -> None:
-    """Wire the clock, the header facts and the data-version poll."""
-    app.clientside_callback(
-        """
-        function(n) {
-            const d = new Date();
-            const p = (x) => String(x).padStart(2, '0');
-            // Date above the time (two lines; the first is styled small): the header's left side stays narrow.
-            return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}\n${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-        }
-        """,
-        Output(ids.CLOCK, "children"),
-        Input(ids.CLOCK_TICK, "n_intervals"),
-    )
-
+    """Wire the header facts and the data-version poll."""
     def poll_version(_n, current, status):  # noqa: ANN001, ANN202
         """Cheap and idempotent (dcc.Interval may fire twice): only a changed version updates anything.
         After an outage (``callbacks.degrade``) the version is sent again even if unchanged, so every panel

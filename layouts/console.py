@@ -254,6 +254,7 @@ def page(ctx: dict, lang: str, categories: list[dict], sources: list[str]) -> li
         dcc.Store(id=ids.CONSOLE_SENT),
         dcc.Store(id=ids.CONSOLE_SELECTED),
         dcc.Store(id=ids.CONSOLE_TICK),
+        dcc.Interval(id=ids.CLOCK_TICK, interval=1000),  # the countdowns (callbacks/console.py), only here
         dcc.Store(id=ids.CONSOLE_FLY),
         html.Main(className="ioc-main console-main", children=[
             html.Section(className="panel console-list-panel", children=[

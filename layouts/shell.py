@@ -147,7 +147,6 @@ def page(ctx: dict, page_key: str, body: list, lang: str | None = None) -> html.
         lang="zh-CN" if lang == "zh" else "en",
         children=[
             dcc.Location(id=ids.URL, refresh=False),
-            dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
             dcc.Interval(id=ids.REFRESH, interval=refresh_ms(ctx)),
             dcc.Store(id=ids.DATA_VERSION, data=ctx["data_version"]),
             dcc.Store(id=ids.PAGE_KEY, data=page_key),

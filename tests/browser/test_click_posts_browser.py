@@ -5,6 +5,7 @@ and sends no labels; only the language switch sends the labels; a selector the u
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -114,6 +115,9 @@ def test_an_idle_cockpit_changes_nothing_on_the_page_but_the_clock(cockpit, ioc_
             }
         }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
     }""".replace("CLOCK", ids.CLOCK))
+    before = cp.page.inner_text(f"#{ids.CLOCK}")
     cp.page.wait_for_timeout(4000)  # an observation window (nothing to wait for: nothing may happen)
+    after = cp.page.inner_text(f"#{ids.CLOCK}")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d\n\d\d:\d\d:\d\d", after) and after != before, (before, after)  # it ticks
     seen = cp.page.evaluate("() => window.__mutations")
     assert seen == [], [cp.page.evaluate("() => performance.now()")] + seen[:3] + seen[-8:]
