@@ -43,6 +43,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--enable-unsafe-swiftshader", "--use-angle=swiftshader"]
+# How chromium draws the page around the map's WebGL canvas (software WebGL in both):
+# - "gpu": compositing and rasterisation through SwiftShader too, as the flags above force (chromium then
+#   believes it has a GPU; every frame of the whole window is composited in software GL: ~90 ms at 1920x1080);
+# - "software": software compositing and rasterisation, what chromium falls back to on a PC whose GPU driver
+#   is missing or blocklisted (WebGL still on SwiftShader through --enable-unsafe-swiftshader).
+COMPOSITING = {"gpu": [], "software": ["--disable-gpu-compositing", "--disable-gpu-rasterization"]}
 GD = "document.querySelector('#map .js-plotly-plot')"
 MAP = f"(() => {{ const gd = {GD}; const s = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot; return s && s.map; }})()"
 
@@ -151,9 +157,9 @@ def pct(values: list[float], q: float) -> float:
 class Run:
     """One browser session against one server: first loads and drills."""
 
-    def __init__(self, pw, base: str, repo, period, password: str):  # noqa: ANN001
+    def __init__(self, pw, base: str, repo, period, password: str, compositing: str = "gpu"):  # noqa: ANN001
         self.base, self.repo, self.period = base, repo, period
-        self.browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        self.browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS + COMPOSITING[compositing])
         self.root_pid = self._chromium_pid()
         self.password = password
         self.context = self.browser.new_context(viewport={"width": 1920, "height": 1080}, device_scale_factor=1, locale="zh-CN")
@@ -275,11 +281,12 @@ class Run:
         page.mouse.click(x, y)
 
 
-def measure(tree: Path, db_url: str, loads: int, clicks: int, repo, period, password: str) -> dict:  # noqa: ANN001
+def measure(tree: Path, db_url: str, loads: int, clicks: int, repo, period, password: str,  # noqa: ANN001
+            compositing: str = "gpu") -> dict:
     server = Server(tree, db_url)
     try:
         with sync_playwright() as pw:
-            run = Run(pw, server.base, repo, period, password)
+            run = Run(pw, server.base, repo, period, password, compositing)
             try:
                 run.first_load()  # warms the server's caches and the browser's HTTP cache is per context: not reused
                 firsts = [run.first_load() for _ in range(loads)]
@@ -319,6 +326,8 @@ def main() -> None:
     ap.add_argument("--loads", type=int, default=5)
     ap.add_argument("--clicks", type=int, default=10, help="township drills (each followed by a click back to the city)")
     ap.add_argument("--json", help="write every measurement to this file")
+    ap.add_argument("--compositing", choices=sorted(COMPOSITING), default="gpu",
+                    help="gpu: the page composited through SwiftShader too; software: as on a PC without a GPU driver")
     args = ap.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -339,7 +348,8 @@ def main() -> None:
             archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline], check=True, capture_output=True).stdout
             subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
             trees = {"baseline": base, "now": ROOT}
-        results = {name: measure(tree, db_url, args.loads, args.clicks, repo, period, "demo") for name, tree in trees.items()}
+        results = {name: measure(tree, db_url, args.loads, args.clicks, repo, period, "demo", args.compositing)
+                   for name, tree in trees.items()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     sums = {name: summary(r) for name, r in results.items()}

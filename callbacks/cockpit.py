@@ -3,10 +3,11 @@ event panel. Geometry never travels here: the map is patched with codes, values 
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import dash
-from dash import ALL, Input, Output, Patch, State, dcc, html
+from dash import ALL, Input, Output, Patch, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from dateutil.relativedelta import relativedelta
 
@@ -315,6 +316,24 @@ RENDER_PARTS = (
 
 
 KPI_OUTPUTS = frozenset(p for p in RENDER_PARTS if p.startswith("kpi_"))  # ALL outputs, one entry per card
+KPI_OUTPUTS_ORDER = tuple(p for p in RENDER_PARTS if p in KPI_OUTPUTS)
+#: Where each KPI part lands: (card part, property).
+KPI_OUTPUT_PROPS = {
+    "kpi_value": ("value", "children"), "kpi_unit": ("unit", "children"), "kpi_name": ("name", "children"),
+    "kpi_change": ("change", "children"), "kpi_change_cls": ("change", "className"), "kpi_yoy": ("yoy", "children"),
+    "kpi_yoy_cls": ("yoy", "className"), "kpi_spark": ("spark", "src"), "kpi_fresh": ("fresh", "children"),
+    "kpi_card": ("card", "className"),
+}
+
+
+def kpi_data(codes: list[str], parts: dict[str, object]) -> dict | object:
+    """The KPI parts that changed (``render_outputs``' lists, ``no_update`` for the rest) as one store value:
+    the cards' codes and a list per changed part in their order; ``no_update`` when nothing changed."""
+    def unchanged(v: object) -> bool:  # render_outputs marks an unchanged ALL part with one no_update per card
+        return v is no_update or (isinstance(v, list) and bool(v) and all(x is no_update for x in v))
+
+    changed = {p: v for p, v in parts.items() if not unchanged(v)}
+    return {"codes": codes, **changed} if changed else no_update
 
 
 def render_outputs(view: dict, sent: dict | None) -> tuple:
@@ -340,11 +359,13 @@ def render_outputs(view: dict, sent: dict | None) -> tuple:
 def register(app: dash.Dash, services: Services) -> None:
     """Wire the cockpit callback and the client-side map fit."""
 
-    def render(search, layers, _version, size, sent):  # noqa: ANN001, ANN202
+    def render(search, layers, _version, size, sent, _cards):  # noqa: ANN001, ANN202
         known = {i["code"] for i in services.cached("indicators") if i["headline"]}
-        codes = inputs.output_keys(dash.callback_context.outputs_list[6], "code", known)
+        codes = inputs.output_keys(dash.callback_context.states_list[1], "code", known)
         view = cockpit_view(services, search, inputs.codes(layers, LAYER_KEYS), codes, inputs.map_size(size))
-        return render_outputs(view, sent if isinstance(sent, dict) else None)
+        figure, *parts, new_sent = render_outputs(view, sent if isinstance(sent, dict) else None)
+        head = parts[:len(RENDER_PARTS) - len(KPI_OUTPUTS)]
+        return (figure, *head, kpi_data(codes, dict(zip(KPI_OUTPUTS_ORDER, parts[len(head):], strict=True))), new_sent)
 
     access.callback(
         app, VIEW,
@@ -354,23 +375,34 @@ def register(app: dash.Dash, services: Services) -> None:
         Output(ids.INDICATOR_SELECT, "value"),
         Output(ids.PERIOD_SELECT, "value"),
         Output(ids.EVENT_STATS, "children"),
-        Output(ids.kpi("value", ALL), "children"),
-        Output(ids.kpi("unit", ALL), "children"),
-        Output(ids.kpi("name", ALL), "children"),
-        Output(ids.kpi("change", ALL), "children"),
-        Output(ids.kpi("change", ALL), "className"),
-        Output(ids.kpi("yoy", ALL), "children"),
-        Output(ids.kpi("yoy", ALL), "className"),
-        Output(ids.kpi("spark", ALL), "src"),
-        Output(ids.kpi("fresh", ALL), "children"),
-        Output(ids.kpi("card", ALL), "className"),
+        Output(ids.KPI_DATA, "data"),
         Output(ids.VIEW_SENT, "data"),
         Input(ids.URL, "search"),
         Input(ids.LAYERS, "value"),
         Input(ids.DATA_VERSION, "data"),
         Input(ids.MAP_SIZE, "data"),
         State(ids.VIEW_SENT, "data"),
+        State(ids.kpi("card", ALL), "id"),
     )(render)
+
+    # The KPI texts travel once, as lists in the cards' order (no id per card and part: ~280 ids of ~60
+    # bytes each were most of a drill's answer); the browser hands each card its part.
+    app.clientside_callback(
+        """
+        function(data) {
+            const dc = window.dash_clientside, outs = dc.callback_context.outputs_list;
+            if (!data) { return outs.map((o) => o.map(() => dc.no_update)); }
+            const at = {};
+            data.codes.forEach((c, i) => { at[c] = i; });
+            return PARTS.map((part, k) => outs[k].map((o) => {
+                const values = data[part], i = at[o.id.code];
+                return values && i !== undefined ? values[i] : dc.no_update;
+            }));
+        }
+        """.replace("PARTS", json.dumps(list(KPI_OUTPUTS_ORDER))),
+        *[Output(ids.kpi(part, ALL), prop) for part, prop in KPI_OUTPUT_PROPS.values()],
+        Input(ids.KPI_DATA, "data"),
+    )
 
     def follow_mode(mode):  # noqa: ANN001, ANN202
         """The mode in the selector (switched here, or on another screen and shown at the next poll) turns

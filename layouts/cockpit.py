@@ -117,6 +117,7 @@ def page(ctx: dict, lang: str | None = None) -> list:
     return [
         dcc.Store(id=ids.MAP_SIZE),
         dcc.Store(id=ids.VIEW_SENT),
+        dcc.Store(id=ids.KPI_DATA),
         dcc.Store(id=ids.NAV_PICK),
         html.Main(className="ioc-main", children=[
             html.Div(className="side side-left", children=[panels[k] for k in LEFT if k in panels]),

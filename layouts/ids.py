@@ -5,6 +5,7 @@ ROOT = "ioc-root"
 TITLE = "header-title"
 DEMO_BADGE = "demo-badge"
 CLOCK = "header-clock"
+KPI_DATA = "kpi-data"  # the cockpit's KPI texts in one compact answer, spread over the cards in the browser
 CLOCK_TICK = "clock-tick"  # the duty console's second timer (its countdowns); the header clock is assets/clock.js
 MODE = "header-mode"
 MODE_SELECT = "mode-select"
