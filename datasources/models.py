@@ -217,10 +217,22 @@ class Event(Base):
         Index("ix_events_reported", "reported_at"),
         # The analyst's records table sorted by severity (migration 0006).
         Index("ix_events_severity_reported", "severity", "reported_at"),
-        # Open events by area: a partial index holding only the few open events (the map's points).
+        # Open events by area: a partial index holding only the few open events (the duty console's
+        # overdue counts and lists, and areas without an ancestor column).
         Index("ix_events_open", "region_code", "severity", "reported_at",
               sqlite_where=text(OPEN_EVENTS_SQL), postgresql_where=text(OPEN_EVENTS_SQL)),
     )
+
+
+# The map's points (migration 0008): an area's open events in display order are the first entries of one
+# index range, however many open events the area has; the root's are the whole index. (Declared after the
+# class: descending columns need the column objects.)
+for _k in EVENT_AREA_LEVELS:
+    Index(f"ix_events_open_area{_k}", getattr(Event, f"area{_k}_code"), Event.severity, Event.reported_at.desc(),
+          Event.id.desc(), sqlite_where=text(OPEN_EVENTS_SQL), postgresql_where=text(OPEN_EVENTS_SQL))
+Index("ix_events_open_severity", Event.severity, Event.reported_at.desc(), Event.id.desc(),
+      sqlite_where=text(OPEN_EVENTS_SQL), postgresql_where=text(OPEN_EVENTS_SQL))
+del _k
 
 
 class EventStep(Base):

@@ -484,18 +484,16 @@ class Repository:
     def open_events(self, area: str, limit: int = 300, scope: str | None = None) -> list[dict]:
         """Unresolved events in the area's subtree, most severe and newest first (map points).
 
-        The inner query reads only the partial index of open events; rows are fetched for the few ids it
-        returns."""
+        At the levels with an ancestor column, and at the single root, a partial index of open events holds
+        them in this order (migration 0008): the LIMIT reads its rows and sorts nothing."""
         self.check_scope(area, scope)
-        rows = self._rows(
-            "SELECT id, severity, category, title, status, lon, lat, reported_at FROM events WHERE id IN ("
-            "  SELECT e.id FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
-            f"  WHERE c.ancestor_code = :a AND e.{OPEN_EVENTS_SQL} "
-            "  ORDER BY e.severity, e.reported_at DESC LIMIT :n"
-            ") ORDER BY severity, reported_at DESC",
-            {"a": area, "n": int(limit)},
-        )
-        return [r | {"reported_at": _as_datetime(r["reported_at"])} for r in rows]
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT e.id, e.severity, e.category, e.title, e.status, e.lon, e.lat, e.reported_at FROM events e "
+                f"WHERE {self._in_area(conn, area)} AND e.{OPEN_EVENTS_SQL} "
+                "ORDER BY e.severity, e.reported_at DESC, e.id DESC LIMIT :n"
+            ), {"a": area, "n": int(limit)}).mappings().all()
+        return [dict(r) | {"reported_at": _as_datetime(r["reported_at"])} for r in rows]
 
     def event_density(
         self, area: str, start: datetime | date, end: datetime | date, cell_deg: float = 0.01, scope: str | None = None
