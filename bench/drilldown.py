@@ -73,6 +73,7 @@ def measure_cold(url: str, areas: list[str]) -> list[float]:
             t0 = time.perf_counter()
             drill(services, codes, area)
             out.append((time.perf_counter() - t0) * 1000)
+        services.base_repo.engine.dispose()  # one pool per app: do not hold PostgreSQL connections open
     return out
 
 

@@ -109,6 +109,7 @@ def measure(url: str, areas: list[str], rounds: int) -> dict[str, list[float]]:
         with app.server.app_context():
             out["drill cold"].append(timed(lambda: drill(services, codes, area)))  # noqa: B023
             out["ticker cold"].append(timed(lambda: ticker(services, area)))  # noqa: B023
+        services.base_repo.engine.dispose()  # one pool per app: 45 of them exceed PostgreSQL's 100 connections
     app, services, codes = cockpit_app(url, "SimpleCache")  # warm: a visited area, cached results
     with app.server.app_context():
         for area in areas:

@@ -210,9 +210,10 @@ class Event(Base):
     area3_code: Mapped[str | None] = mapped_column(String(16))
     __table_args__ = (
         Index("ux_events_source_external", "source", "external_id", unique=True),
-        Index("ix_events_area1_reported", "area1_code", "reported_at", "id"),
-        Index("ix_events_area2_reported", "area2_code", "reported_at", "id"),
-        Index("ix_events_area3_reported", "area3_code", "reported_at", "id"),
+        # lon, lat (migration 0009): the heat grid of an area's month is read from the index alone.
+        Index("ix_events_area1_reported", "area1_code", "reported_at", "id", "lon", "lat"),
+        Index("ix_events_area2_reported", "area2_code", "reported_at", "id", "lon", "lat"),
+        Index("ix_events_area3_reported", "area3_code", "reported_at", "id", "lon", "lat"),
         Index("ix_events_region_reported", "region_code", "reported_at"),
         Index("ix_events_reported", "reported_at"),
         # The analyst's records table sorted by severity (migration 0006).

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from datasources import db, rollup
 from datasources.ingest import Writer
@@ -219,3 +219,28 @@ def test_open_events_read_one_partial_index_range_on_sqlite(mini_sqlite):
                 f"WHERE {repo._in_area(conn, area)} AND e.{OPEN_EVENTS_SQL} ORDER BY e.severity, e.reported_at DESC, e.id DESC LIMIT 300"
             ), {"a": area}))
             assert index in plan and "TEMP B-TREE" not in plan, (level, plan)
+
+
+def test_fine_heat_grid_of_an_area_reads_only_its_area_index_on_sqlite(mini_sqlite):
+    """A heat grid finer than event_cells counts raw events: their positions come from the area index
+    (migration 0009), not from each event's row."""
+    repo = Repository(db.make_engine(mini_sqlite))
+    seen: list[tuple[str, object]] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        seen.append((statement, parameters))
+
+    with repo.engine.connect() as conn:
+        areas = {lvl: conn.execute(text("SELECT code FROM regions WHERE level = :l ORDER BY code LIMIT 1"), {"l": lvl}).scalar_one()
+                 for lvl in (1, 2)}
+    for level, area in areas.items():
+        seen.clear()
+        event.listen(repo.engine, "before_cursor_execute", before)
+        try:
+            repo.event_density(area, datetime(2026, 10, 1), datetime(2026, 11, 1), cell_deg=0.002)
+        finally:
+            event.remove(repo.engine, "before_cursor_execute", before)
+        statement, params = next((s, p) for s, p in seen if "FLOOR(e.lon" in s)
+        with repo.engine.connect() as conn:
+            plan = " ".join(r[-1] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params))
+        assert f"COVERING INDEX ix_events_area{level}_reported" in plan, plan
