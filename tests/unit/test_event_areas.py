@@ -244,3 +244,24 @@ def test_fine_heat_grid_of_an_area_reads_only_its_area_index_on_sqlite(mini_sqli
         with repo.engine.connect() as conn:
             plan = " ".join(r[-1] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params))
         assert f"COVERING INDEX ix_events_area{level}_reported" in plan, plan
+
+
+def test_heat_cells_of_a_month_equal_the_raw_event_grid_in_every_area(mini_url):
+    """The roll-up path of event_density (whole months, a multiple of 0.005°; the root without the closure
+    join) gives the grid of the area's raw events, at every level."""
+    repo = Repository(db.make_engine(mini_url))
+    start, end = datetime(2026, 10, 1), datetime(2026, 11, 1)
+    with repo.engine.connect() as conn:
+        areas = conn.execute(text("SELECT code FROM regions ORDER BY level, code")).scalars().all()
+        for area in areas:
+            raw = conn.execute(text(
+                "SELECT CAST(FLOOR(e.lon * 200) AS INTEGER) AS gx, CAST(FLOOR(e.lat * 200) AS INTEGER) AS gy FROM events e "
+                "JOIN region_closure c ON c.descendant_code = e.region_code WHERE c.ancestor_code = :a "
+                "AND e.reported_at >= :s AND e.reported_at < :e AND e.lon IS NOT NULL"),
+                {"a": area, "s": to_epoch(start), "e": to_epoch(end)}).all()
+            grid: dict[tuple[int, int], int] = {}
+            for gx, gy in raw:
+                grid[(gx // 2, gy // 2)] = grid.get((gx // 2, gy // 2), 0) + 1
+            heat = repo.event_density(area, start.date(), end.date(), cell_deg=0.01)
+            assert {(round(c["lon"] / 0.01 - 0.5), round(c["lat"] / 0.01 - 0.5)): c["n"] for c in heat} == grid, area
+            assert grid or area != areas[0]  # the root's month has events: the comparison is not of two empty grids
