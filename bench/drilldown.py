@@ -32,6 +32,8 @@ from app import create_app  # noqa: E402
 from bench.cockpit_drill import cockpit_app, drill, pct  # noqa: E402
 from datasources import db  # noqa: E402
 from datasources.demo import build_demo  # noqa: E402
+from datasources.rules import ALLOWED_LAG_MONTHS, composite_scores, indicator_points  # noqa: E402
+from datasources.scores import score_explanation, score_key  # noqa: E402
 from layouts.map_figure import base_figure  # noqa: E402
 
 AS_OF = datetime(2026, 11, 20, 18, 0)
@@ -71,13 +73,14 @@ def measure_cold(url: str, areas: list[str]) -> list[float]:
             t0 = time.perf_counter()
             drill(services, codes, area)
             out.append((time.perf_counter() - t0) * 1000)
+        services.base_repo.engine.dispose()  # one pool per app: do not hold PostgreSQL connections open
     return out
 
 
 class Naive:
     """The prototype way: whole tables in pandas, filter per click, full figure with inline geometry."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, map_default: str):
         engine = db.make_engine(url)
         t0 = time.perf_counter()
         with engine.connect() as conn:
@@ -90,7 +93,42 @@ class Naive:
         self.load_seconds = time.perf_counter() - t0
         self.period = self.values["period"].max()
         self.headlines = self.indicators[self.indicators.headline.astype(bool)]
-        self.default = self.headlines[self.headlines.level == self.indicators.level.max()].iloc[0]["code"]
+        # The map opens on what the cockpit opens on (IOC_MAP_DEFAULT, the overall score unless set), so that
+        # both sides compute the same view; an indicator code falls back to the values as before.
+        headline = self.headlines[self.headlines.level == self.indicators.level.max()].iloc[0]["code"]
+        self.score = score_key(map_default) if score_key(map_default) else None
+        self.default = map_default if map_default in set(self.indicators.code) else headline
+        self.scored = self.indicators[self.indicators.warn.notna() & self.indicators.alarm.notna()]
+
+    def points(self, codes: list[str]) -> pd.DataFrame:
+        """Every (area, indicator with thresholds that applies at its level) with its newest value within the
+        frequency's allowed lag and its points (``rules.indicator_points``): the prototype's score inputs."""
+        regs = self.regions.loc[self.regions.code.isin(codes), ["code", "level"]].rename(columns={"code": "region_code"})
+        app = regs.merge(self.scored.rename(columns={"code": "indicator_code", "level": "ind_level"}), how="cross")
+        app = app[app.ind_level >= app.level]
+        v = self.values[self.values.region_code.isin(codes) & self.values.value.notna() & (self.values.period <= self.period)]
+        v = v.merge(app[["region_code", "indicator_code", "frequency"]], on=["region_code", "indicator_code"])
+        lag = v.frequency.map(ALLOWED_LAG_MONTHS).fillna(1).astype(int)
+        cut = pd.Series([self.period - pd.DateOffset(months=int(m)) for m in lag], index=v.index, dtype="datetime64[ns]")
+        v = v[v.period >= cut].sort_values("period").drop_duplicates(["region_code", "indicator_code"], keep="last")
+        out = app.merge(v[["region_code", "indicator_code", "value", "period"]], on=["region_code", "indicator_code"], how="left")
+        out["points"] = [indicator_points(None if pd.isna(r.value) else r.value, r.polarity, r.warn, r.alarm)
+                         for r in out.itertuples()]
+        return out
+
+    def scores(self, area: str, kids: pd.DataFrame) -> tuple[list[dict], dict]:
+        """The children's scores (the map's values) and the area's explanation (its title panel)."""
+        pts = self.points([*kids.code, area])
+        children = []
+        for kid in kids.itertuples():
+            mine = pts[pts.region_code == kid.code]
+            by_theme = {th: [None if pd.isna(p) else p for p in g.points] for th, g in mine.groupby("theme")}
+            children.append({"code": kid.code, "name": kid.name, "name_en": "", "scores": composite_scores(by_theme) if by_theme else {}})
+        own = pts[pts.region_code == area].rename(columns={"indicator_code": "code"})
+        rows = [{k: (None if k in ("points", "value") and pd.isna(r[k]) else r[k]) for k in
+                 ("code", "theme", "value", "points", "polarity", "warn", "alarm")} for r in own.to_dict("records")]
+        has_kids = kids.code.iloc[0] != area if len(kids) else False
+        return children, score_explanation(self.score, rows, children if has_kids else [])
 
     def subtree(self, area: str) -> set[str]:
         found, frontier = {area}, {area}
@@ -104,12 +142,18 @@ class Naive:
         if kids.empty:
             kids = self.regions[self.regions.code == area]
         v = self.values
-        cur = v[(v.indicator_code == self.default) & (v.period == self.period) & v.region_code.isin(kids.code)]
+        explanation = None
+        if self.score:
+            children, explanation = self.scores(area, kids)
+            locations, z = [c["code"] for c in children], [c["scores"].get(self.score) for c in children]
+        else:
+            cur = v[(v.indicator_code == self.default) & (v.period == self.period) & v.region_code.isin(kids.code)]
+            locations, z = cur.region_code.tolist(), cur.value.tolist()
         geo = {"type": "FeatureCollection", "features": [
             {"type": "Feature", "id": r.code, "properties": {"name": r.name}, "geometry": json.loads(r.geometry)}
             for r in kids.itertuples()]}
         fig = base_figure()
-        fig.data[1].update(geojson=geo, locations=cur.region_code.tolist(), z=cur.value.tolist())
+        fig.data[1].update(geojson=geo, locations=locations, z=z)
         sub = self.subtree(area)
         start = self.period
         ev = self.events[self.events.region_code.isin(sub) & (self.events.reported_at >= start)
@@ -121,7 +165,7 @@ class Naive:
             g = g.sort_values("period")
             kpis[code] = [g.value.iloc[-1], g.value.iloc[-2] if len(g) > 1 else None, g.value.tail(12).tolist()]
         stats = {"status": ev.groupby("status").size().to_dict(), "source": ev.groupby("source").size().to_dict()}
-        return pio.json.to_json_plotly([fig.to_plotly_json(), kpis, stats]).encode()
+        return pio.json.to_json_plotly([fig.to_plotly_json(), kpis, stats, explanation]).encode()
 
 
 def main() -> int:
@@ -142,7 +186,7 @@ def main() -> int:
     cold = measure_cold(args.db, areas[:20])
     sql_times, sizes, gz = measure_ours(args.db, "NullCache", areas, args.rounds)
     cached_times, _, _ = measure_ours(args.db, "SimpleCache", areas, args.rounds)
-    naive = Naive(args.db)
+    naive = Naive(args.db, app.server.config["IOC_SERVICES"].config.map_default)
     naive_times, naive_sizes = [], []
     for area in areas[: max(10, len(areas) // 3)]:
         t0 = time.perf_counter()

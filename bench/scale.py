@@ -23,11 +23,14 @@ Results go to stdout and ``bench/results/scale-<label>.json``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import statistics
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -106,6 +109,7 @@ def measure(url: str, areas: list[str], rounds: int) -> dict[str, list[float]]:
         with app.server.app_context():
             out["drill cold"].append(timed(lambda: drill(services, codes, area)))  # noqa: B023
             out["ticker cold"].append(timed(lambda: ticker(services, area)))  # noqa: B023
+        services.base_repo.engine.dispose()  # one pool per app: 45 of them exceed PostgreSQL's 100 connections
     app, services, codes = cockpit_app(url, "SimpleCache")  # warm: a visited area, cached results
     with app.server.app_context():
         for area in areas:
@@ -132,6 +136,61 @@ def measure(url: str, areas: list[str], rounds: int) -> dict[str, list[float]]:
     return out
 
 
+@contextmanager
+def method_times() -> Iterator[dict[str, float]]:
+    """Milliseconds spent in each public ``Repository`` method while the block runs (outermost calls only:
+    a method that calls another counts once)."""
+    spent: dict[str, float] = {}
+    depth = threading.local()
+    saved = {name: fn for name, fn in vars(Repository).items() if callable(fn) and not name.startswith("_")}
+
+    def timed_method(name: str, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            outer = getattr(depth, "n", 0) == 0
+            depth.n = getattr(depth, "n", 0) + 1
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                depth.n -= 1
+                if outer:
+                    spent[name] = spent.get(name, 0.0) + (time.perf_counter() - t0) * 1000
+        return wrapper
+
+    for name, fn in saved.items():
+        setattr(Repository, name, timed_method(name, fn))
+    try:
+        yield spent
+    finally:
+        for name, fn in saved.items():
+            setattr(Repository, name, fn)
+
+
+def breakdown(url: str, rounds: int = 5) -> dict[str, dict]:
+    """Where one warm drill's time goes without the result cache, per repository method (median of
+    ``rounds`` drills), at the root and at the first area of each deeper level."""
+    with db.make_engine(url).connect() as conn:
+        areas = conn.execute(text("SELECT MIN(code) FROM regions GROUP BY level ORDER BY level")).scalars().all()
+    app, services, codes = cockpit_app(url, "NullCache")
+    out: dict[str, dict] = {}
+    with app.server.app_context():
+        for level, area in enumerate(areas):
+            drill(services, codes, area)
+            runs: list[tuple[float, dict[str, float]]] = []
+            for _ in range(rounds):
+                with method_times() as spent:
+                    total = timed(lambda: drill(services, codes, area))  # noqa: B023
+                runs.append((total, dict(spent)))
+            names = sorted({n for _t, sp in runs for n in sp})
+            methods = {n: round(statistics.median(sp.get(n, 0.0) for _t, sp in runs), 1) for n in names}
+            total = statistics.median(t for t, _sp in runs)
+            # outside: the callback's own Python (figure patch, components) and the JSON serialisation
+            out[area] = {"level": level, "drill_ms": round(total, 1), "outside_ms": round(total - sum(methods.values()), 1),
+                         "methods_ms": dict(sorted(methods.items(), key=lambda kv: -kv[1]))}
+    return out
+
+
 def markdown(res: dict) -> str:
     """One stored result as a Markdown table: each way next to the old way it replaced, with the ratio."""
     s = res["summary"]
@@ -148,6 +207,12 @@ def markdown(res: dict) -> str:
                          f"{b['p95_ms'] / a['p95_ms']:.1f}x |")
         else:
             lines.append(f"| {new} | {a['p50_ms']:.1f} ms | {a['p95_ms']:.1f} ms | | | |")
+    if res.get("breakdown"):
+        lines += ["", "| warm drill, no result cache (median) | total | outside the repository | largest repository methods (ms) |",
+                  "|---|---|---|---|"]
+        for area, b in res["breakdown"].items():
+            top = ", ".join(f"`{n}` {ms:.1f}" for n, ms in list(b["methods_ms"].items())[:4])
+            lines.append(f"| level {b['level']} ({area}) | {b['drill_ms']:.1f} ms | {b.get('outside_ms', 0):.1f} ms | {top} |")
     return "\n".join(lines) + "\n"
 
 
@@ -190,9 +255,15 @@ def main() -> int:
         }
         for k, v in ratios.items():
             print(f"{k:28s} {v:8.1f}x")
+        methods = breakdown(url)
+        load = max(load, os.getloadavg()[0])
+        for area, b in methods.items():
+            top = ", ".join(f"{n} {ms:.1f}" for n, ms in list(b["methods_ms"].items())[:5])
+            print(f"warm drill, level {b['level']} ({area}): {b['drill_ms']:.1f} ms, outside the repository {b['outside_ms']:.1f}; {top}")
         (results_dir / f"scale-{label}.json").write_text(json.dumps(
             {"label": label, "dialect": engine.dialect.name, "events": n_events, "regions": n_regions, "areas": len(areas),
-             "rounds": args.rounds, "load_average": round(load, 1), "cpus": os.cpu_count(), "summary": summary, "ratios": ratios}, indent=2))
+             "rounds": args.rounds, "load_average": round(load, 1), "cpus": os.cpu_count(), "summary": summary, "ratios": ratios,
+             "breakdown": methods}, indent=2))
     return 0
 
 

@@ -210,17 +210,30 @@ class Event(Base):
     area3_code: Mapped[str | None] = mapped_column(String(16))
     __table_args__ = (
         Index("ux_events_source_external", "source", "external_id", unique=True),
-        Index("ix_events_area1_reported", "area1_code", "reported_at", "id"),
-        Index("ix_events_area2_reported", "area2_code", "reported_at", "id"),
-        Index("ix_events_area3_reported", "area3_code", "reported_at", "id"),
+        # lon, lat (migration 0009): the heat grid of an area's month is read from the index alone.
+        Index("ix_events_area1_reported", "area1_code", "reported_at", "id", "lon", "lat"),
+        Index("ix_events_area2_reported", "area2_code", "reported_at", "id", "lon", "lat"),
+        Index("ix_events_area3_reported", "area3_code", "reported_at", "id", "lon", "lat"),
         Index("ix_events_region_reported", "region_code", "reported_at"),
         Index("ix_events_reported", "reported_at"),
         # The analyst's records table sorted by severity (migration 0006).
         Index("ix_events_severity_reported", "severity", "reported_at"),
-        # Open events by area: a partial index holding only the few open events (the map's points).
+        # Open events by area: a partial index holding only the few open events (the duty console's
+        # overdue counts and lists, and areas without an ancestor column).
         Index("ix_events_open", "region_code", "severity", "reported_at",
               sqlite_where=text(OPEN_EVENTS_SQL), postgresql_where=text(OPEN_EVENTS_SQL)),
     )
+
+
+# The map's points (migration 0008): an area's open events in display order are the first entries of one
+# index range, however many open events the area has; the root's are the whole index. (Declared after the
+# class: descending columns need the column objects.)
+for _k in EVENT_AREA_LEVELS:
+    Index(f"ix_events_open_area{_k}", getattr(Event, f"area{_k}_code"), Event.severity, Event.reported_at.desc(),
+          Event.id.desc(), sqlite_where=text(OPEN_EVENTS_SQL), postgresql_where=text(OPEN_EVENTS_SQL))
+Index("ix_events_open_severity", Event.severity, Event.reported_at.desc(), Event.id.desc(),
+      sqlite_where=text(OPEN_EVENTS_SQL), postgresql_where=text(OPEN_EVENTS_SQL))
+del _k
 
 
 class EventStep(Base):

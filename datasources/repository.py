@@ -484,18 +484,16 @@ class Repository:
     def open_events(self, area: str, limit: int = 300, scope: str | None = None) -> list[dict]:
         """Unresolved events in the area's subtree, most severe and newest first (map points).
 
-        The inner query reads only the partial index of open events; rows are fetched for the few ids it
-        returns."""
+        At the levels with an ancestor column, and at the single root, a partial index of open events holds
+        them in this order (migration 0008): the LIMIT reads its rows and sorts nothing."""
         self.check_scope(area, scope)
-        rows = self._rows(
-            "SELECT id, severity, category, title, status, lon, lat, reported_at FROM events WHERE id IN ("
-            "  SELECT e.id FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
-            f"  WHERE c.ancestor_code = :a AND e.{OPEN_EVENTS_SQL} "
-            "  ORDER BY e.severity, e.reported_at DESC LIMIT :n"
-            ") ORDER BY severity, reported_at DESC",
-            {"a": area, "n": int(limit)},
-        )
-        return [r | {"reported_at": _as_datetime(r["reported_at"])} for r in rows]
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT e.id, e.severity, e.category, e.title, e.status, e.lon, e.lat, e.reported_at FROM events e "
+                f"WHERE {self._in_area(conn, area)} AND e.{OPEN_EVENTS_SQL} "
+                "ORDER BY e.severity, e.reported_at DESC, e.id DESC LIMIT :n"
+            ), {"a": area, "n": int(limit)}).mappings().all()
+        return [dict(r) | {"reported_at": _as_datetime(r["reported_at"])} for r in rows]
 
     def event_density(
         self, area: str, start: datetime | date, end: datetime | date, cell_deg: float = 0.01, scope: str | None = None
@@ -509,8 +507,7 @@ class Repository:
             k = int(round(factor))
             sql = (
                 f"SELECT CAST(FLOOR(1.0 * m.gx / {k}) AS INTEGER) AS cx, CAST(FLOOR(1.0 * m.gy / {k}) AS INTEGER) AS cy, "
-                "SUM(m.n) AS n FROM event_cells m JOIN region_closure c ON c.descendant_code = m.region_code "
-                "WHERE c.ancestor_code = :a AND m.month >= :s AND m.month < :e GROUP BY 1, 2 ORDER BY 1, 2"
+                "SUM(m.n) AS n FROM event_cells m {in_cells} m.month >= :s AND m.month < :e GROUP BY 1, 2 ORDER BY 1, 2"
             )
             params = {"a": area, "s": _as_date(start), "e": _as_date(end)}
         else:
@@ -523,8 +520,13 @@ class Repository:
             )
             params = {"a": area, "s": _to_datetime(start), "e": _to_datetime(end), "inv": inv}
         with self.engine.connect() as conn:
+            in_area = self._in_area(conn, area)
             if "{in_area}" in sql:
-                sql = sql.replace("{in_area}", self._in_area(conn, area))
+                sql = sql.replace("{in_area}", in_area)
+            # The single root holds every cell: the month's range alone, not a join with its 4,000 leaves
+            # (prefecture: 20-46 ms warm, 172 ms on a new connection).
+            sql = sql.replace("{in_cells}", "WHERE" if in_area == "1 = 1" else
+                              "JOIN region_closure c ON c.descendant_code = m.region_code WHERE c.ancestor_code = :a AND")
             rows = conn.execute(text(sql), params).all()
         return [{"lon": (cx + 0.5) * cell_deg, "lat": (cy + 0.5) * cell_deg, "n": int(n)} for cx, cy, n in rows]
 

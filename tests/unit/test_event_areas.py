@@ -8,12 +8,13 @@ from datetime import datetime
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import text
+from sqlalchemy import event, text
 
-from datasources import db
+from datasources import db, rollup
 from datasources.ingest import Writer
-from datasources.models import EVENT_AREA_LEVELS, to_epoch
+from datasources.models import EVENT_AREA_LEVELS, OPEN_EVENTS_SQL, to_epoch
 from datasources.repository import Repository
+from datasources.rules import DONE_STATUSES, OPEN_STATUSES
 from tests.conftest import AS_OF, pg_schema, sqlite_copy
 
 # The ticker's query before the area columns: every event of the subtree through the closure table.
@@ -144,3 +145,123 @@ def test_migration_fills_the_areas_of_stored_events_on_sqlite(tmp_path):
 def test_migration_fills_the_areas_of_stored_events_on_postgresql():
     with pg_schema("ioc_areas") as url:
         _upgrade_from_0004(url)
+
+
+# The map's open points before migration 0008: the open events of the subtree through the closure table.
+OLD_OPEN = (
+    "SELECT e.id FROM events e JOIN region_closure c ON c.descendant_code = e.region_code "
+    f"WHERE c.ancestor_code = :a AND e.{OPEN_EVENTS_SQL} ORDER BY e.severity, e.reported_at DESC, e.id DESC LIMIT :n"
+)
+
+
+def _assert_open_events_equal_the_closure_query(repo: Repository) -> None:
+    with repo.engine.connect() as conn:
+        areas = conn.execute(text("SELECT code FROM regions ORDER BY level, code")).scalars().all()
+        for area in areas:
+            for n in (5, 300):  # a limit that cuts every area's list, and the map's
+                old = conn.execute(text(OLD_OPEN), {"a": area, "n": n}).scalars().all()
+                new = repo.open_events(area, limit=n)
+                assert [r["id"] for r in new] == old, (area, n)
+                assert all(r["status"] in OPEN_STATUSES for r in new)
+
+
+def test_open_events_equal_the_closure_query_in_every_area(mini_url):
+    _assert_open_events_equal_the_closure_query(Repository(db.make_engine(mini_url)))
+
+
+# A five-level tree (root 0 … leaf 4), so that levels 1-3 read their area column and the leaf the closure table.
+TREE = (("0", 0, None), ("01", 1, "0"), ("02", 1, "0"), ("011", 2, "01"), ("0111", 3, "011"), ("0112", 3, "011"),
+        ("01111", 4, "0111"), ("01112", 4, "0111"), ("01121", 4, "0112"), ("021", 2, "02"))
+
+
+def _open_events_in_a_deep_tree(url: str) -> None:
+    engine = db.make_engine(url)
+    db.reset_database(engine)
+    with engine.begin() as conn:
+        for code, level, parent in TREE:
+            conn.execute(text(
+                "INSERT INTO regions (code, name, name_en, level, parent_code, population, area_km2, centroid_lon, "
+                "centroid_lat, geometry, geometry_display) VALUES (:c, :c, '', :l, :p, 0, 0, 0, 0, '', '')"),
+                {"c": code, "l": level, "p": parent})
+    with engine.begin() as conn:
+        rollup.build_closure(conn)
+    statuses = [*OPEN_STATUSES, *DONE_STATUSES]
+    events = []
+    for k in range(240):
+        # Few distinct times and severities: many ties, which the id orders the same way in both queries.
+        at, status = datetime(2026, 11, 1 + k % 3), statuses[(k // len(TREE)) % len(statuses)]
+        steps = {"dispatched_at": at if status != "reported" else None, "resolved_at": at if status in DONE_STATUSES else None,
+                 "closed_at": at if status == "closed" else None}
+        events.append({"source": "hotline", "category": "consult", "theme": "governance", "severity": 1 + (k // 7) % 4, "title": f"e{k}",
+                       "region_code": TREE[k % len(TREE)][0], "reported_at": at, "status": status} | steps)
+    Writer(engine, clock=lambda: AS_OF).events(events)
+    _assert_open_events_equal_the_closure_query(Repository(engine))
+    engine.dispose()
+
+
+def test_open_events_equal_the_closure_query_at_every_level_of_a_deep_tree_on_sqlite(tmp_path):
+    _open_events_in_a_deep_tree(f"sqlite:///{tmp_path / 'deep.db'}")
+
+
+def test_open_events_equal_the_closure_query_at_every_level_of_a_deep_tree_on_postgresql():
+    with pg_schema("ioc_open") as url:
+        _open_events_in_a_deep_tree(url)
+
+
+def test_open_events_read_one_partial_index_range_on_sqlite(mini_sqlite):
+    """The map's points come in index order: no sort of the area's open events (the root, levels 1 and 2)."""
+    repo = Repository(db.make_engine(mini_sqlite))
+    with repo.engine.connect() as conn:
+        for level, index in ((0, "ix_events_open_severity"), (1, "ix_events_open_area1"), (2, "ix_events_open_area2")):
+            area = conn.execute(text("SELECT code FROM regions WHERE level = :l ORDER BY code LIMIT 1"), {"l": level}).scalar_one()
+            plan = " ".join(r[-1] for r in conn.execute(text(
+                "EXPLAIN QUERY PLAN SELECT e.id FROM events e "
+                f"WHERE {repo._in_area(conn, area)} AND e.{OPEN_EVENTS_SQL} ORDER BY e.severity, e.reported_at DESC, e.id DESC LIMIT 300"
+            ), {"a": area}))
+            assert index in plan and "TEMP B-TREE" not in plan, (level, plan)
+
+
+def test_fine_heat_grid_of_an_area_reads_only_its_area_index_on_sqlite(mini_sqlite):
+    """A heat grid finer than event_cells counts raw events: their positions come from the area index
+    (migration 0009), not from each event's row."""
+    repo = Repository(db.make_engine(mini_sqlite))
+    seen: list[tuple[str, object]] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        seen.append((statement, parameters))
+
+    with repo.engine.connect() as conn:
+        areas = {lvl: conn.execute(text("SELECT code FROM regions WHERE level = :l ORDER BY code LIMIT 1"), {"l": lvl}).scalar_one()
+                 for lvl in (1, 2)}
+    for level, area in areas.items():
+        seen.clear()
+        event.listen(repo.engine, "before_cursor_execute", before)
+        try:
+            repo.event_density(area, datetime(2026, 10, 1), datetime(2026, 11, 1), cell_deg=0.002)
+        finally:
+            event.remove(repo.engine, "before_cursor_execute", before)
+        statement, params = next((s, p) for s, p in seen if "FLOOR(e.lon" in s)
+        with repo.engine.connect() as conn:
+            plan = " ".join(r[-1] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params))
+        assert f"COVERING INDEX ix_events_area{level}_reported" in plan, plan
+
+
+def test_heat_cells_of_a_month_equal_the_raw_event_grid_in_every_area(mini_url):
+    """The roll-up path of event_density (whole months, a multiple of 0.005°; the root without the closure
+    join) gives the grid of the area's raw events, at every level."""
+    repo = Repository(db.make_engine(mini_url))
+    start, end = datetime(2026, 10, 1), datetime(2026, 11, 1)
+    with repo.engine.connect() as conn:
+        areas = conn.execute(text("SELECT code FROM regions ORDER BY level, code")).scalars().all()
+        for area in areas:
+            raw = conn.execute(text(
+                "SELECT CAST(FLOOR(e.lon * 200) AS INTEGER) AS gx, CAST(FLOOR(e.lat * 200) AS INTEGER) AS gy FROM events e "
+                "JOIN region_closure c ON c.descendant_code = e.region_code WHERE c.ancestor_code = :a "
+                "AND e.reported_at >= :s AND e.reported_at < :e AND e.lon IS NOT NULL"),
+                {"a": area, "s": to_epoch(start), "e": to_epoch(end)}).all()
+            grid: dict[tuple[int, int], int] = {}
+            for gx, gy in raw:
+                grid[(gx // 2, gy // 2)] = grid.get((gx // 2, gy // 2), 0) + 1
+            heat = repo.event_density(area, start.date(), end.date(), cell_deg=0.01)
+            assert {(round(c["lon"] / 0.01 - 0.5), round(c["lat"] / 0.01 - 0.5)): c["n"] for c in heat} == grid, area
+            assert grid or area != areas[0]  # the root's month has events: the comparison is not of two empty grids
