@@ -25,7 +25,15 @@ from layouts import cockpit as cockpit_layout
 from layouts import ids
 from layouts.cockpit import mode_layers, panel_order
 from layouts.i18n import pick, t
-from layouts.kpi import STATUS_COLORS, change_text, format_value, grade_change_text, sparkline_src
+from layouts.kpi import (
+    SPARK_HEAD,
+    STATUS_COLORS,
+    change_text,
+    format_value,
+    grade_change_text,
+    sparkline_points,
+    sparkline_src,
+)
 from layouts.map_figure import COLORBAR_LEN, T_CONTEXT, T_VALUES, colorscale, geojson_url, view_for_bounds
 from layouts.map_layers import LAYER_KEYS as REGISTERED_LAYERS
 
@@ -137,21 +145,22 @@ def map_patch(
     fig["data"][T_VALUES]["geojson"] = boundaries
     fig["data"][T_VALUES]["locations"] = [r["code"] for r in rows]
     fig["data"][T_VALUES]["z"] = [r["value"] for r in rows]
-    fig["data"][T_VALUES]["colorscale"] = colorscale(ind["polarity"])
     fig["data"][T_VALUES]["colorbar"]["title"]["text"] = unit
-    fig["data"][T_VALUES]["customdata"] = [
-        [pick(lang, r["name"], r["name_en"]), format_value(r["value"]), f"{r['rank']}/{n}" if r["rank"] else "–",
-         _grade_diff(r["value"], r["previous"], unit) if is_category(ind["unit"]) else _pct(r["value"], r["previous"])]
-        for r in rows
-    ]
-    fig["data"][T_VALUES]["hovertemplate"] = (
-        f"<b>%{{customdata[0]}}</b><br>{pick(lang, ind['name_zh'], ind['name_en'])}: %{{customdata[1]}} {unit}"
-        f"<br>{t('rank', lang)}: %{{customdata[2]}}<br>{t('change', lang)}: %{{customdata[3]}}<extra></extra>"
-    )
-    fig["data"][T_VALUES]["zauto"] = True  # an indicator's own range; a score has a fixed 0–100 (below)
-    fig["data"][T_VALUES]["colorbar"]["len"] = COLORBAR_LEN
-    if "score_key" in ind:
+    if "score_key" in ind:  # a score has its own hover and a fixed 0–100 scale (each assignment travels once)
         score_view.paint_map(fig, rows, ind, lang)
+    else:
+        fig["data"][T_VALUES]["colorscale"] = colorscale(ind["polarity"])
+        fig["data"][T_VALUES]["customdata"] = [
+            [pick(lang, r["name"], r["name_en"]), format_value(r["value"]), f"{r['rank']}/{n}" if r["rank"] else "–",
+             _grade_diff(r["value"], r["previous"], unit) if is_category(ind["unit"]) else _pct(r["value"], r["previous"])]
+            for r in rows
+        ]
+        fig["data"][T_VALUES]["hovertemplate"] = (
+            f"<b>%{{customdata[0]}}</b><br>{pick(lang, ind['name_zh'], ind['name_en'])}: %{{customdata[1]}} {unit}"
+            f"<br>{t('rank', lang)}: %{{customdata[2]}}<br>{t('change', lang)}: %{{customdata[3]}}<extra></extra>"
+        )
+        fig["data"][T_VALUES]["zauto"] = True  # an indicator's own range
+        fig["data"][T_VALUES]["colorbar"]["len"] = COLORBAR_LEN
     fill_layers(fig, LayerView(services, area, region["area_km2"], period, lang, scale), layers)
     names = services.cached("children", area) if has_children else family
     fill_area_names(fig, names, lang, "" if has_children else area)
@@ -184,13 +193,14 @@ def kpi_parts(services: Services, state: ViewState, codes: list[str] | None = No
     lang = state.lang
     selection = (tuple(codes or ()),) if any_indicator else ()
     kpis = {k.code: k for k in services.cached("kpi_values", state.area, state.period_date(), *selection)}
-    parts: dict[str, list] = {p: [] for p in KPI_PARTS}
+    parts: dict[str, list] = {p: [] for p in (*KPI_PARTS, "spark_line")}
     for code in codes if codes is not None else list(kpis):
         k = kpis.get(code)
         if k is None:  # a card whose indicator left the catalog since the page was built
             empty = {"children": "", "className": "kpi-change flat"}
             for p, default in zip(KPI_PARTS, ("–", "", code, empty, empty, sparkline_src([]), "", "kpi-card status-none"), strict=True):
                 parts[p].append(default)
+            parts["spark_line"].append(["", ""])
             continue
         ch, ch_cls, yo, yo_cls = _changes(k, lang)
         period_label = k.period.strftime("%Y-%m") if k.period else ""
@@ -200,6 +210,7 @@ def kpi_parts(services: Services, state: ViewState, codes: list[str] | None = No
         parts["change"].append({"children": ch, "className": ch_cls})
         parts["yoy"].append({"children": yo, "className": yo_cls})
         parts["spark"].append(sparkline_src(k.sparkline, STATUS_COLORS[k.status]))
+        parts["spark_line"].append([sparkline_points(k.sparkline), STATUS_COLORS[k.status]])  # the cockpit sends these
         if not k.applicable:  # not collected at the area's level: "not applicable", not "stale"
             parts["fresh"].append(t("not_applicable", lang))
         elif k.period is None:  # no value at all: "no data", not "stale since <nothing>"
@@ -326,13 +337,16 @@ KPI_OUTPUT_PROPS = {
 }
 
 
-def kpi_data(codes: list[str], parts: dict[str, object]) -> dict | object:
+def kpi_data(codes: list[str], parts: dict[str, object], spark_lines: list | None = None) -> dict | object:
     """The KPI parts that changed (``render_outputs``' lists, ``no_update`` for the rest) as one store value:
-    the cards' codes and a list per changed part in their order; ``no_update`` when nothing changed."""
+    the cards' codes and a list per changed part in their order; ``no_update`` when nothing changed. A
+    changed sparkline travels as its points and colour (``spark_lines``), the browser writes the SVG."""
     def unchanged(v: object) -> bool:  # render_outputs marks an unchanged ALL part with one no_update per card
         return v is no_update or (isinstance(v, list) and bool(v) and all(x is no_update for x in v))
 
     changed = {p: v for p, v in parts.items() if not unchanged(v)}
+    if "kpi_spark" in changed and spark_lines is not None:
+        changed["kpi_spark"] = spark_lines
     return {"codes": codes, **changed} if changed else no_update
 
 
@@ -365,7 +379,8 @@ def register(app: dash.Dash, services: Services) -> None:
         view = cockpit_view(services, search, inputs.codes(layers, LAYER_KEYS), codes, inputs.map_size(size))
         figure, *parts, new_sent = render_outputs(view, sent if isinstance(sent, dict) else None)
         head = parts[:len(RENDER_PARTS) - len(KPI_OUTPUTS)]
-        return (figure, *head, kpi_data(codes, dict(zip(KPI_OUTPUTS_ORDER, parts[len(head):], strict=True))), new_sent)
+        kpi = kpi_data(codes, dict(zip(KPI_OUTPUTS_ORDER, parts[len(head):], strict=True)), view["kpi"]["spark_line"])
+        return (figure, *head, kpi, new_sent)
 
     access.callback(
         app, VIEW,
@@ -394,12 +409,20 @@ def register(app: dash.Dash, services: Services) -> None:
             if (!data) { return outs.map((o) => o.map(() => dc.no_update)); }
             const at = {};
             data.codes.forEach((c, i) => { at[c] = i; });
+            const spark = ([points, color]) => {  // layouts.kpi.spark_uri, the same string
+                if (!points) { return HEAD + '/>'; }
+                const [x, y] = points.slice(points.lastIndexOf(' ') + 1).split(',');
+                const c = color.replace('#', '%23');
+                return HEAD + "><polyline fill='none' stroke='" + c + "' stroke-width='2' points='" + points + "'/>" +
+                    "<circle cx='" + x + "' cy='" + y + "' r='2.5' fill='" + c + "'/></svg>";
+            };
             return PARTS.map((part, k) => outs[k].map((o) => {
                 const values = data[part], i = at[o.id.code];
-                return values && i !== undefined ? values[i] : dc.no_update;
+                if (!values || i === undefined) { return dc.no_update; }
+                return part === 'kpi_spark' ? spark(values[i]) : values[i];
             }));
         }
-        """.replace("PARTS", json.dumps(list(KPI_OUTPUTS_ORDER))),
+        """.replace("PARTS", json.dumps(list(KPI_OUTPUTS_ORDER))).replace("HEAD", json.dumps(SPARK_HEAD)),
         *[Output(ids.kpi(part, ALL), prop) for part, prop in KPI_OUTPUT_PROPS.values()],
         Input(ids.KPI_DATA, "data"),
     )

@@ -19,12 +19,12 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot hash a {type(value).__name__}")
 
 
-def part_hash(value: Any) -> str:
+def part_hash(value: Any, size: int = 8) -> str:
     """A short, stable digest of anything a callback returns (components, figures, lists). orjson writes it
     directly: plotly's JSON encoder first walks every element in Python (a third of a drill's server time),
     which a digest does not need; Dash's own serialisation of the answer is the only full walk left."""
     data = orjson.dumps(value, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
-    return hashlib.blake2b(data, digest_size=8).hexdigest()
+    return hashlib.blake2b(data, digest_size=size).hexdigest()
 
 
 def _group(location: list) -> str:
@@ -52,6 +52,14 @@ def patch_delta(patch: Patch, old: Mapping[str, str] | None) -> tuple[Patch | An
                 target = target[key]
             target[op["location"][-1]] = op["params"]["value"]
     return out, hashes
+
+
+def items_delta(values: list, old: list | None) -> tuple[list, list[str]]:
+    """``values`` (one per component of an ALL output) with ``no_update`` in place of each item whose hash
+    equals ``old``'s item at the same place, and the new hashes: only the cards whose part changed travel."""
+    hashes = [part_hash(v, 4) for v in values]  # per card and part: 4 bytes tell one card's texts apart
+    same = isinstance(old, list) and len(old) == len(values)
+    return [no_update if same and old[i] == h else v for i, (v, h) in enumerate(zip(values, hashes, strict=True))], hashes
 
 
 def parts_delta(

@@ -81,7 +81,7 @@ def output_keys(outputs: list, key: str, allowed: set[str] | frozenset[str]) -> 
     out = []
     for o in outputs:
         value = o.get("id", {}).get(key) if isinstance(o, dict) and isinstance(o.get("id"), dict) else None
-        if value not in allowed:
+        if not isinstance(value, str) or value not in allowed:  # a made-up id may hold anything, a list too
             raise BadRequest(f"unknown output id {str(value)[:64]!r}")
         out.append(value)
     return out

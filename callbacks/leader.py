@@ -14,7 +14,7 @@ from dash.exceptions import PreventUpdate
 
 from callbacks import access, inputs
 from callbacks.cockpit import resolve_state
-from callbacks.delta import parts_delta
+from callbacks.delta import items_delta, parts_delta
 from callbacks.services import Services
 from callbacks.state import ViewState, parse_search, to_search
 from datasources.access.roles import VIEW
@@ -24,7 +24,6 @@ from layouts.leader import alert_panel_body, breach_text
 from layouts.map_layers import LAYER_KEYS
 
 ALERT_ITEMS = 40  # newest first within grade; the browser shows as many as the panel holds
-BADGE_PARTS = frozenset({"breach_text", "breach_cls", "breach_title"})  # one entry per card (ALL outputs)
 
 
 def alert_panel_children(services: Services, state: ViewState) -> list:
@@ -69,9 +68,12 @@ def register(app: dash.Dash, services: Services) -> None:
         state, _error = resolve_state(services, parse_search(search))
         parts: dict = {"alerts": alert_panel_children(services, state) if outputs[0] else []}
         badges = breach_badges(services, state, codes)
-        parts |= {"breach_text": badges["text"], "breach_cls": badges["cls"], "breach_title": badges["title"]}
         old = sent[0] if isinstance(sent, list) and sent and isinstance(sent[0], dict) else None
-        changed, hashes = parts_delta(parts, old, BADGE_PARTS)
+        changed, hashes = parts_delta(parts, old)
+        # Badges card by card: most cards have none before and after a drill, and 28 cards x 3 properties
+        # with their ids were most of this answer.
+        for part, key in (("breach_text", "text"), ("breach_cls", "cls"), ("breach_title", "title")):
+            changed[part], hashes[part] = items_delta(badges[key], (old or {}).get(part))
         if old == hashes:  # nothing changed since the last send (a data version that touched none of it)
             raise PreventUpdate
         return ([changed["alerts"]] * len(outputs[0]), changed["breach_text"], changed["breach_cls"], changed["breach_title"],

@@ -83,22 +83,36 @@ def grade_change_text(value: float | None, other: float | None, polarity: int, l
     return f"{label} {arrow}{format_value(abs(diff))}{sep}{unit}", f"kpi-change {change_tone(diff, polarity)}"
 
 
-def sparkline_src(values: Sequence[float | None], color: str = "#4da3ff", width: int = 120, height: int = 28) -> str:
-    """A tiny inline SVG polyline as a data URI: no request leaves the page, no plotly graph per card.
-    Integer coordinates and single quotes keep it ~250 bytes (only '#' needs escaping)."""
+SPARK_HEAD = "data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='120' height='28'"
+
+
+def sparkline_points(values: Sequence[float | None], width: int = 120, height: int = 28) -> str:
+    """The polyline of a sparkline ("x,y x,y …", integer pixels), empty below two values."""
     pts = [(k, v) for k, v in enumerate(values) if v is not None]
-    head = f"data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'"
     if len(pts) < 2:
-        return head + "/>"
+        return ""
     lo = min(v for _, v in pts)
     span = (max(v for _, v in pts) - lo) or 1.0
     n = max(len(values) - 1, 1)
-    xy = [(round(k * (width - 6) / n + 3), round(height - 3 - (v - lo) / span * (height - 6))) for k, v in pts]
+    return " ".join(f"{round(k * (width - 6) / n + 3)},{round(height - 3 - (v - lo) / span * (height - 6))}" for k, v in pts)
+
+
+def spark_uri(points: str, color: str, head: str = SPARK_HEAD) -> str:
+    """The data URI of a sparkline's points in ``color`` (a dot on the last point). The cockpit's browser
+    builds the same string from the points and the colour (callbacks/cockpit.py): keep the two alike."""
+    if not points:
+        return head + "/>"
+    x, y = points.rsplit(" ", 1)[-1].split(",")
     color = color.replace("#", "%23")
-    return (
-        f"{head}><polyline fill='none' stroke='{color}' stroke-width='2' points='{' '.join(f'{x},{y}' for x, y in xy)}'/>"
-        f"<circle cx='{xy[-1][0]}' cy='{xy[-1][1]}' r='2.5' fill='{color}'/></svg>"
-    )
+    return (f"{head}><polyline fill='none' stroke='{color}' stroke-width='2' points='{points}'/>"
+            f"<circle cx='{x}' cy='{y}' r='2.5' fill='{color}'/></svg>")
+
+
+def sparkline_src(values: Sequence[float | None], color: str = "#4da3ff", width: int = 120, height: int = 28) -> str:
+    """A tiny inline SVG polyline as a data URI: no request leaves the page, no plotly graph per card.
+    Integer coordinates and single quotes keep it ~250 bytes (only '#' needs escaping)."""
+    head = f"data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'"
+    return spark_uri(sparkline_points(values, width, height), color, head)
 
 
 def linked_card(parts: dict, href: str, title: str = "") -> dcc.Link:

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
+
+import numpy as np
 
 
 def patch_ops(patch: Any) -> dict:
-    """A Patch's operations by location, e.g. ('data', 1, 'locations') -> value."""
-    return {tuple(op["location"]): op["params"].get("value") for op in patch.to_plotly_json()["operations"]}
+    """A Patch's operations by location, e.g. ('data', 1, 'locations') -> value; a base64 typed array (map
+    positions, ``callbacks.map_layers.f4``) is read back as a list of numbers rounded to 4 decimals, the
+    precision the server rounds to before float32."""
+    return {tuple(op["location"]): typed(op["params"].get("value")) for op in patch.to_plotly_json()["operations"]}
+
+
+def typed(value: Any) -> Any:
+    """A plotly typed-array spec ({"dtype": "f4", "bdata": …}) as a list of numbers; anything else as is."""
+    if isinstance(value, dict) and value.get("dtype") == "f4" and "bdata" in value:
+        return [round(float(x), 4) for x in np.frombuffer(base64.b64decode(value["bdata"]), dtype="<f4")]
+    return value
 
 
 def texts(component: Any) -> list[str]:

@@ -32,7 +32,7 @@ def _expand(component_id: Any, prop: str, values: Any, codes: dict[str, list[str
     if isinstance(component_id, str) and component_id.startswith("{"):
         component_id = json.loads(component_id)
     if isinstance(component_id, dict):
-        wild = next(k for k, v in component_id.items() if not isinstance(v, str))
+        wild = next(k for k, v in component_id.items() if not isinstance(v, str | int | float | bool))  # ALL, or ["ALL"]
         fixed = {k: v for k, v in component_id.items() if k != wild}
         items = codes.get(fixed.get("type", ""), [])
         vals = values if isinstance(values, list) else [values] * len(items)

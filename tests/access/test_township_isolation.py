@@ -58,7 +58,8 @@ def test_another_townships_area_in_the_url_shows_unknown_area_and_only_own_data(
         value = conn.execute(text(
             "SELECT value FROM indicator_values WHERE indicator_code = :i AND region_code = :r "
             "ORDER BY period DESC LIMIT 1"), {"i": code, "r": city.own}).scalar()
-    shown = props[dp.pid(**ids.kpi("value", code))]["children"]
+    kpis = props[ids.KPI_DATA]["data"]  # the cards' texts, one list per part in the cards' order
+    shown = kpis["kpi_value"][kpis["codes"].index(code)]
     assert shown == format_value(value)
 
 

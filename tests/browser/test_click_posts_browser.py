@@ -121,3 +121,24 @@ def test_an_idle_cockpit_changes_nothing_on_the_page_but_the_clock(cockpit, ioc_
     assert re.fullmatch(r"\d{4}-\d\d-\d\d\n\d\d:\d\d:\d\d", after) and after != before, (before, after)  # it ticks
     seen = cp.page.evaluate("() => window.__mutations")
     assert seen == [], [cp.page.evaluate("() => performance.now()")] + seen[:3] + seen[-8:]
+
+
+def test_the_cards_sparklines_drawn_in_the_browser_are_the_servers(cockpit, ioc_repo, ioc_period, township):
+    """The KPI texts arrive as one list per part and the sparklines as points and a colour; the browser
+    writes each card's image the way layouts.kpi.sparkline_src does."""
+    from layouts.kpi import STATUS_COLORS, sparkline_src
+
+    cp = cockpit(1920, 1080)
+    cp.open(f"/?area={township['code']}")
+    cp.wait_for_view(township["code"])
+    shown = cp.page.evaluate("""() => Object.fromEntries([...document.querySelectorAll(`[id*='"type":"kpi-spark"']`)]
+        .map(e => [JSON.parse(e.id).code, decodeURIComponent(e.getAttribute('src'))]))""")
+    expected = {k.code: sparkline_src(k.sparkline, STATUS_COLORS[k.status]) for k in ioc_repo.kpi_values(township["code"], ioc_period)}
+    assert shown and set(shown) <= set(expected)
+    assert all(shown[c] == decode(expected[c]) for c in shown), next((c, shown[c], expected[c]) for c in shown if shown[c] != decode(expected[c]))
+
+
+def decode(uri: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(uri)

@@ -175,3 +175,37 @@ def test_a_mode_brings_its_layers_and_puts_its_panels_first(live):
     assert mode_profile(services, "no-such-mode") is None and mode_profile(services, None) is None
     assert panel_order(["a", "b", "c"], []) == {"a": 0, "b": 1, "c": 2}
     assert mode_layers(None) == ["heat", "open", "alerts"]
+
+
+def test_kpi_texts_travel_once_as_lists_in_the_cards_order_and_only_what_changed():
+    from callbacks.cockpit import kpi_data
+
+    same = [no_update, no_update]
+    changed = kpi_data(["a", "b"], {"kpi_value": ["1", "2"], "kpi_unit": same, "kpi_spark": ["<svg a>", "<svg b>"]},
+                       [["3,24 117,3", "#35d07f"], ["", "#4da3ff"]])
+    # unchanged parts are left out; a sparkline travels as its points and colour, not as an SVG
+    assert changed == {"codes": ["a", "b"], "kpi_value": ["1", "2"], "kpi_spark": [["3,24 117,3", "#35d07f"], ["", "#4da3ff"]]}
+    assert kpi_data(["a", "b"], {"kpi_value": same, "kpi_unit": no_update}, []) is no_update
+
+
+def test_sparkline_uri_is_built_from_its_points_as_the_browser_builds_it():
+    from layouts.kpi import SPARK_HEAD, spark_uri, sparkline_points, sparkline_src
+
+    values = [1.0, 3.0, None, 2.0]
+    points = sparkline_points(values)
+    assert points == "3,25 41,3 117,14"  # x over 120 px, y over 28 px (1 → bottom, 3 → top), the gap skipped
+    assert sparkline_src(values, "#35d07f") == spark_uri(points, "#35d07f") == (
+        SPARK_HEAD + "><polyline fill='none' stroke='%2335d07f' stroke-width='2' points='3,25 41,3 117,14'/>"
+        "<circle cx='117' cy='14' r='2.5' fill='%2335d07f'/></svg>")
+    assert sparkline_src([5.0]) == SPARK_HEAD + "/>"
+
+
+def test_card_badges_travel_card_by_card():
+    from callbacks.delta import items_delta
+
+    first, hashes = items_delta(["", "3 镇街告警", ""], None)
+    assert first == ["", "3 镇街告警", ""]  # nothing held yet: every card
+    again, _ = items_delta(["", "2 镇街告警", ""], hashes)
+    assert again == [no_update, "2 镇街告警", no_update]
+    fewer, _ = items_delta(["", "2 镇街告警"], hashes)  # another set of cards: all of them
+    assert fewer == ["", "2 镇街告警"]
