@@ -26,6 +26,7 @@ class Config:
     cache_type: str = field(default="SimpleCache", metadata={"doc": "flask-caching backend: SimpleCache, RedisCache or NullCache"})
     redis_url: str = field(default="redis://127.0.0.1:6379/0", metadata={"doc": "Redis URL when cache_type is RedisCache"})
     cache_timeout: int = field(default=600, metadata={"doc": "seconds a cached query result lives (keys also carry the data version)"})
+    cache_threshold: int = field(default=5000, metadata={"doc": "results the in-process SimpleCache keeps (a view reads ~25)"})
     tile_url: str = field(default="", metadata={"doc": "optional intranet raster tile URL template ({z}/{x}/{y}); empty = boundaries only"})
     refresh_seconds: int = field(default=5, metadata={"doc": "how often screens poll the data version"})
     host: str = field(default="127.0.0.1", metadata={"doc": "address the development server binds"})

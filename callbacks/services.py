@@ -63,7 +63,10 @@ class Services:
     @classmethod
     def create(cls, config: Config, repo: Repository) -> Services:
         """Services with a flask-caching cache of the configured type (bound to the app later)."""
-        cache_config: dict[str, Any] = {"CACHE_TYPE": config.cache_type, "CACHE_DEFAULT_TIMEOUT": config.cache_timeout}
+        cache_config: dict[str, Any] = {"CACHE_TYPE": config.cache_type, "CACHE_DEFAULT_TIMEOUT": config.cache_timeout,
+                                        # flask-caching's default of 500 held ~20 views: a pass over a prefecture's
+                                        # districts evicted each before its second visit (docs/PERFORMANCE.md)
+                                        "CACHE_THRESHOLD": config.cache_threshold}
         if config.cache_type == "RedisCache":
             timeout = config.redis_timeout_ms / 1000 or None  # a hung Redis must not hold requests: it counts as down
             cache_config |= {"CACHE_REDIS_URL": config.redis_url, "CACHE_KEY_PREFIX": cache_key_prefix(config.database_url),
