@@ -16,6 +16,7 @@ serves the app in a subprocess (werkzeug, threaded, SimpleCache); the browser si
   is in flight.
 - CPU per drill: CDP ``Performance.getMetrics`` (TaskDuration, ScriptDuration of the page's main thread) and
   the user+system CPU of chromium's renderer and GPU processes (psutil) from the click until complete.
+- Idle: the renderer's and GPU process's CPU per second over 8 s of the cockpit left alone after loading.
 - Bytes per click: decoded bodies of every callback post's answer and every geometry fetched, plus the
   posts' own bodies (request), and the number of posts.
 """
@@ -91,6 +92,9 @@ DONE_JS = """([code, members, kpis, b]) => {
   io.doneAt = performance.now();
   return true;
 }""".replace("GD", GD).replace("MAP", MAP)
+
+
+IDLE_MS = 8000  # how long the idle page is watched
 
 
 def free_port() -> int:
@@ -238,6 +242,11 @@ class Run:
         page.goto(self.base + "/")
         page.wait_for_function(DONE_JS, arg=self.expected(root), timeout=120_000, polling="raf")
         page.wait_for_timeout(2000)
+        # The page between clicks: what it burns on two cores, the next click waits for.
+        c0 = browser_cpu(self.root_pid)
+        page.wait_for_timeout(IDLE_MS)
+        c1 = browser_cpu(self.root_pid)
+        self.idle = {k: (c1[k] - c0[k]) / (IDLE_MS / 1000) for k in c0}
         towns = [t for t in self.repo.children(root) if self.repo.region(t["code"])["n_children"] > 0]
         out = []
         for k in range(n):
@@ -291,11 +300,12 @@ def measure(tree: Path, db_url: str, loads: int, clicks: int, repo, period, pass
                 run.first_load()  # warms the server's caches and the browser's HTTP cache is per context: not reused
                 firsts = [run.first_load() for _ in range(loads)]
                 drills = run.drills(clicks)
+                idle = run.idle
             finally:
                 run.close()
     finally:
         server.stop()
-    return {"first": firsts, "drills": drills}
+    return {"first": firsts, "drills": drills, "idle": idle}
 
 
 def summary(res: dict) -> dict:
@@ -316,6 +326,8 @@ def summary(res: dict) -> dict:
         "geo_kb": statistics.median(d["geo_decoded"] for d in town) / 1024,
         "request_kb": statistics.median(d["post_request"] for d in town) / 1024,
         "city_click_ms_p50": pct([d["ms"] for d in res["drills"] if d["kind"] == "city"], 50),
+        "city_click_kb": statistics.median(d["post_decoded"] + d["geo_decoded"] for d in res["drills"] if d["kind"] == "city") / 1024,
+        "idle_renderer_cpu_per_s": res["idle"]["renderer"], "idle_gpu_cpu_per_s": res["idle"]["gpu"],
     }
 
 
