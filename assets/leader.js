@@ -94,18 +94,19 @@
   // Fit the alert list to its panel: every item that does not fit whole is hidden and counted.
   function fitAlerts(list) {
     const items = Array.prototype.slice.call(list.querySelectorAll(':scope > .alert-item'));
-    // The same items in a list of the same height fit as they did: no style writes (each is a repaint).
-    const key = items.length + ':' + list.clientHeight + ':' + list.clientWidth;
-    if (list.__fitKey === key && list.__fitFirst === items[0]) { return; }
+    // The same items (React reuses the nodes: compare their text) in a list of the same size fit as they did:
+    // no style writes (each is a repaint).
+    const more = list.parentElement && list.parentElement.querySelector('.alert-more');
+    const key = [items.length, list.clientHeight, list.clientWidth, list.textContent,
+      more ? more.dataset.more + more.dataset.template : ''].join(':');
+    if (list.__fitKey === key) { return; }
     list.__fitKey = key;
-    list.__fitFirst = items[0];
     items.forEach(function (el) { el.style.display = ''; });
     const bottom = list.getBoundingClientRect().bottom + 0.5;
     let hidden = 0;
     items.forEach(function (el) {
       if (hidden || el.getBoundingClientRect().bottom > bottom) { el.style.display = 'none'; hidden += 1; }
     });
-    const more = list.parentElement && list.parentElement.querySelector('.alert-more');
     if (more) {
       const n = hidden + (parseInt(more.dataset.more || '0', 10) || 0);
       const text = n > 0 ? (more.dataset.template || '{n}').replace('{n}', n.toLocaleString('en-US')) : '';
