@@ -215,3 +215,13 @@ def numbers_pg(pg_url) -> str:
 def numbers_url(request) -> str:
     """The 'numbers' city on both databases (mutation runs deselect the PostgreSQL cases)."""
     return request.getfixturevalue("numbers_sqlite" if request.param == "sqlite" else "numbers_pg")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def numbers_services(request):  # noqa: ANN201 - callbacks.services.Services
+    """The app's services on the 'numbers' city (the same hand-computed figures on SQLite and PostgreSQL), one
+    app per test module: the callback-level tests of the cockpit, scores, leader's view and corrections."""
+    from app import create_app
+
+    url = request.getfixturevalue("numbers_sqlite" if request.param == "sqlite" else "numbers_pg")
+    return create_app({"database_url": url, "cache_type": "NullCache"}).server.config["IOC_SERVICES"]

@@ -36,12 +36,9 @@ OCT, NOV = date(2026, 10, 1), date(2026, 11, 1)
 PM25_HOVER = "<b>%{customdata[0]}</b><br>PM2.5浓度: %{customdata[1]} μg/m³<br>排名: %{customdata[2]}<br>较上期: %{customdata[3]}<extra></extra>"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def services(request):
-    """The app's services on the 'numbers' city, on SQLite and on PostgreSQL (the same hand-computed figures)."""
-    url = request.getfixturevalue("numbers_sqlite" if request.param == "sqlite" else "numbers_pg")
-    app = create_app({"database_url": url, "cache_type": "NullCache"})
-    return app.server.config["IOC_SERVICES"]
+@pytest.fixture(scope="module")
+def services(numbers_services):  # noqa: ANN001, ANN201 - tests/conftest.py: SQLite and PostgreSQL
+    return numbers_services
 
 
 # ---------------------------------------------------------------------------------------------- state

@@ -26,11 +26,9 @@ from tests.numbers_fixture import A1, A2, A3, B1, B2, CITY, TA, TB
 OCT, SEP = date(2026, 10, 1), date(2026, 9, 1)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def services(request):
-    url = request.getfixturevalue("numbers_sqlite" if request.param == "sqlite" else "numbers_pg")
-    app = create_app({"database_url": url, "cache_type": "NullCache"})
-    return app.server.config["IOC_SERVICES"]
+@pytest.fixture(scope="module")
+def services(numbers_services):  # noqa: ANN001, ANN201 - tests/conftest.py: SQLite and PostgreSQL
+    return numbers_services
 
 
 def _text(component) -> str:

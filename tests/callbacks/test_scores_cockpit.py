@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 from dash import dcc, no_update
 
-from app import create_app
 from callbacks.cockpit import cockpit_view, resolve_state
 from callbacks.navigation import indicator_options, next_search
 from callbacks.scores import SCORE_COLORBAR_LEN
@@ -21,11 +20,9 @@ from tests.components import texts as _texts
 from tests.numbers_fixture import A1, A2, A3, CITY, TA, TB
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def services(request):
-    url = request.getfixturevalue("numbers_sqlite" if request.param == "sqlite" else "numbers_pg")
-    app = create_app({"database_url": url, "cache_type": "NullCache"})
-    return app.server.config["IOC_SERVICES"]
+@pytest.fixture(scope="module")
+def services(numbers_services):  # noqa: ANN001, ANN201 - tests/conftest.py: SQLite and PostgreSQL
+    return numbers_services
 
 
 def _values(view: dict) -> dict:

@@ -9,7 +9,6 @@ from datetime import date, datetime
 
 import pytest
 
-from app import create_app
 from callbacks.cockpit import _grade_diff, event_stats, kpi_parts
 from callbacks.header import header_facts
 from callbacks.state import ViewState, is_past_period
@@ -24,11 +23,9 @@ from tests.numbers_fixture import A1, CITY, TB
 OCT = date(2026, 10, 1)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def services(request):
-    url = request.getfixturevalue("numbers_sqlite" if request.param == "sqlite" else "numbers_pg")
-    app = create_app({"database_url": url, "cache_type": "NullCache"})
-    return app.server.config["IOC_SERVICES"]
+@pytest.fixture(scope="module")
+def services(numbers_services):  # noqa: ANN001, ANN201 - tests/conftest.py: SQLite and PostgreSQL
+    return numbers_services
 
 
 # ---------------------------------------------------------------------------------------------- not applicable
