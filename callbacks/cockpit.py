@@ -423,7 +423,7 @@ def register(app: dash.Dash, services: Services) -> None:
             }));
         }
         """.replace("PARTS", json.dumps(list(KPI_OUTPUTS_ORDER))).replace("HEAD", json.dumps(SPARK_HEAD)),
-        *[Output(ids.kpi(part, ALL), prop) for part, prop in KPI_OUTPUT_PROPS.values()],
+        *[Output(ids.kpi(KPI_OUTPUT_PROPS[p][0], ALL), KPI_OUTPUT_PROPS[p][1]) for p in KPI_OUTPUTS_ORDER],  # PARTS' order
         Input(ids.KPI_DATA, "data"),
     )
 
