@@ -33,6 +33,7 @@ from datasources.access.roles import Principal
 from datasources.catalog_loader import CATALOG_DIR, load_catalog
 from datasources.ingest import Writer
 from datasources.models import Facility, Reading
+from tests.components import by_class, texts
 from tests.conftest import login, pg_schema, sqlite_copy
 from tests.numbers_fixture import A1, A2, A3, B1, B2, CITY, TA, TB, build_numbers_db
 
@@ -40,34 +41,9 @@ OCT = "2026-10"
 NOW = datetime(2026, 11, 20, 18, 0)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def services(request):
-    """The app's services on the 'numbers' city, on SQLite and on PostgreSQL."""
-    url = request.getfixturevalue("numbers_sqlite" if request.param == "sqlite" else "numbers_pg")
-    app = create_app({"database_url": url, "cache_type": "NullCache"})
-    return app.server.config["IOC_SERVICES"]
-
-
-def texts(component) -> list[str]:  # noqa: ANN001
-    """Every string in a component tree, depth first."""
-    if isinstance(component, str):
-        return [component]
-    if isinstance(component, list | tuple):
-        return [s for c in component for s in texts(c)]
-    children = getattr(component, "children", None)
-    return texts(children) if children is not None else []
-
-
-def by_class(component, cls: str) -> list:  # noqa: ANN001
-    found = []
-    if isinstance(component, list | tuple):
-        return [f for c in component for f in by_class(c, cls)]
-    if cls in (getattr(component, "className", None) or "").split():
-        found.append(component)
-    children = getattr(component, "children", None)
-    if children is not None and not isinstance(children, str):
-        found += by_class(children, cls)
-    return found
+@pytest.fixture(scope="module")
+def services(numbers_services):  # noqa: ANN001, ANN201 - tests/conftest.py: SQLite and PostgreSQL
+    return numbers_services
 
 
 def view(services, area: str = CITY, period: str = OCT, indicator: str = "", lang: str = "zh", path: str = "/theme/economy") -> PageView:  # noqa: ANN001
