@@ -31,6 +31,7 @@ from layouts.kpi import (
     change_text,
     format_value,
     grade_change_text,
+    spark_uri,
     sparkline_points,
     sparkline_src,
 )
@@ -209,8 +210,9 @@ def kpi_parts(services: Services, state: ViewState, codes: list[str] | None = No
         parts["name"].append(pick(lang, k.name_zh, k.name_en))
         parts["change"].append({"children": ch, "className": ch_cls})
         parts["yoy"].append({"children": yo, "className": yo_cls})
-        parts["spark"].append(sparkline_src(k.sparkline, STATUS_COLORS[k.status]))
-        parts["spark_line"].append([sparkline_points(k.sparkline), STATUS_COLORS[k.status]])  # the cockpit sends these
+        line = [sparkline_points(k.sparkline), STATUS_COLORS[k.status]]  # the cockpit sends these, pages the URI
+        parts["spark"].append(spark_uri(*line))
+        parts["spark_line"].append(line)
         if not k.applicable:  # not collected at the area's level: "not applicable", not "stale"
             parts["fresh"].append(t("not_applicable", lang))
         elif k.period is None:  # no value at all: "no data", not "stale since <nothing>"
